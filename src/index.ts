@@ -1,0 +1,60 @@
+import * as sdk from '@botpress/sdk'
+import * as bp from '.botpress'
+import { writeLines } from './client'
+import { parseConfiguration } from './config'
+import { describeSchemaIssues, UserFacingError } from './errors'
+import { sendMetric } from './metric'
+import { sendRawData } from './raw-data'
+import { sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
+
+type Logger = bp.HandlerProps['logger']
+
+/**
+ * Runs one operation and reports its failure as a RuntimeError: user-facing messages as they
+ * are, anything else without its details (an HTTP client error carries the request, API key
+ * included, and must never be logged or echoed).
+ */
+const run = async <T>(what: string, logger: Logger, operation: () => Promise<T>): Promise<T> => {
+  try {
+    return await operation()
+  } catch (error) {
+    const message =
+      error instanceof UserFacingError ? `${what}: ${error.message}` : `${what}: an unexpected error occurred in the integration.`
+    logger.forBot().error(message)
+    throw new sdk.RuntimeError(message)
+  }
+}
+
+const parseInput = <S extends sdk.z.ZodTypeAny>(schema: S, input: unknown): sdk.z.infer<S> => {
+  const parsed = schema.safeParse(input)
+  if (!parsed.success) {
+    throw new UserFacingError(describeSchemaIssues('Invalid input', parsed.error.issues))
+  }
+  return parsed.data
+}
+
+const botLog = (logger: Logger) => ({ warn: (message: string) => logger.forBot().warn(message) })
+
+export default new bp.Integration({
+  register: async ({ ctx, logger }) =>
+    run('Could not install the Grafana Cloud integration', logger, async () => {
+      const config = parseConfiguration(ctx.configuration)
+      await writeLines(config, '')
+      logger.forBot().info(`Grafana Cloud accepted the credentials for user ${config.userId} at ${config.writeUrl}.`)
+    }),
+  unregister: async () => {},
+  actions: {
+    sendMetric: async ({ ctx, input, logger }) =>
+      run('Send Metric failed', logger, async () => {
+        const config = parseConfiguration(ctx.configuration)
+        return sendMetric(config, parseInput(sendMetricInputSchema, input), ctx.botId, { log: botLog(logger) })
+      }),
+    sendRawData: async ({ ctx, input, logger }) =>
+      run('Send Raw Data failed', logger, async () => {
+        const config = parseConfiguration(ctx.configuration)
+        return sendRawData(config, parseInput(sendRawDataInputSchema, input).data, { log: botLog(logger) })
+      }),
+  },
+  channels: {},
+  handler: async () => {},
+})
