@@ -1,0 +1,294 @@
+/**
+ * Builds the Grafana dashboard for the series the integration's cards produce, with
+ * @grafana/grafana-foundation-sdk, from the queries in ./queries.ts.
+ *
+ *   npm run dashboard          writes dashboards/botpress-grafana.json
+ *   npm run check:dashboard    exits 1 when the committed JSON differs from what this builds
+ */
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import * as common from '@grafana/grafana-foundation-sdk/common'
+import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
+import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
+import * as barchart from '@grafana/grafana-foundation-sdk/barchart'
+import * as stat from '@grafana/grafana-foundation-sdk/stat'
+import * as table from '@grafana/grafana-foundation-sdk/table'
+import { PANEL_QUERIES, PANEL_TITLES, VARIABLE_QUERIES, queriesFor, type PanelQuery, type VariableQuery } from './queries'
+
+export const DASHBOARD_PATH = join(__dirname, 'botpress-grafana.json')
+export const DASHBOARD_UID = 'botpress-grafana-cloud'
+
+/** Every panel and every query reads from the data source chosen in the `datasource` variable. */
+export const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' }
+
+function target(q: PanelQuery): prometheus.DataqueryBuilder {
+  const t = new prometheus.DataqueryBuilder()
+    .datasource(DATASOURCE)
+    .refId(q.refId)
+    .expr(q.expr)
+    .editorMode(prometheus.QueryEditorMode.Code)
+    .format(q.format === 'table' ? prometheus.PromQueryFormat.Table : prometheus.PromQueryFormat.TimeSeries)
+  if (q.kind === 'instant') t.instant()
+  else t.range()
+  if (q.legendFormat !== undefined) t.legendFormat(q.legendFormat)
+  return t
+}
+
+/** Sets title, data source, description (from the queries) and targets, in refId order. */
+function withQueries<B extends { title(t: string): B; datasource(d: common.DataSourceRef): B; description(d: string): B; withTarget(t: prometheus.DataqueryBuilder): B }>(
+  panel: B,
+  title: string,
+  intro: string,
+): B {
+  const queries = queriesFor(title)
+  panel.title(title).datasource(DATASOURCE)
+  const returns = queries.map((q) => (queries.length > 1 ? `${q.legendFormat ?? q.refId}: ${q.returns}` : q.returns))
+  panel.description([intro, ...returns].filter((s) => s !== '').join('\n\n'))
+  for (const q of queries) panel.withTarget(target(q))
+  return panel
+}
+
+const legend = () =>
+  new common.VizLegendOptionsBuilder()
+    .showLegend(true)
+    .displayMode(common.LegendDisplayMode.Table)
+    .placement(common.LegendPlacement.Bottom)
+    .calcs(['sum', 'max'])
+
+const tooltip = () => new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending)
+
+const thresholds = (steps: Array<[number | null, string]>) =>
+  new dashboard.ThresholdsConfigBuilder()
+    .mode(dashboard.ThresholdsMode.Absolute)
+    .steps(steps.map(([value, color]) => ({ value, color })))
+
+const fixedColor = (color: string) => new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Fixed).fixedColor(color)
+
+const lastValue = () => new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)
+
+function eventsOverTime(title: string, intro: string): timeseries.PanelBuilder {
+  return withQueries(new timeseries.PanelBuilder(), title, intro)
+    .unit('short')
+    .decimals(0)
+    .min(0)
+    .drawStyle(common.GraphDrawStyle.Bars)
+    .fillOpacity(80)
+    .lineWidth(1)
+    .stacking(new common.StackingConfigBuilder().mode(common.StackingMode.Normal))
+    .legend(legend())
+    .tooltip(tooltip())
+    .gridPos({ x: 0, y: 0, w: 12, h: 9 })
+}
+
+function funnelStat(title: string, intro: string): stat.PanelBuilder {
+  return withQueries(new stat.PanelBuilder(), title, intro)
+    .reduceOptions(lastValue())
+    .graphMode(common.BigValueGraphMode.None)
+    .colorMode(common.BigValueColorMode.Value)
+    .gridPos({ x: 0, y: 0, w: 6, h: 5 })
+}
+
+function variable(v: VariableQuery): dashboard.QueryVariableBuilder {
+  const b = new dashboard.QueryVariableBuilder(v.name)
+    .label(v.label)
+    .description(v.description)
+    .datasource(DATASOURCE)
+    .query(v.query)
+    .definition(v.query)
+    .refresh(dashboard.VariableRefresh.OnTimeRangeChanged)
+    .sort(v.name === 'version' ? dashboard.VariableSort.NaturalDesc : dashboard.VariableSort.AlphabeticalAsc)
+    .multi(v.multi)
+    .includeAll(v.includeAll)
+  if (v.allValue !== undefined) b.allValue(v.allValue)
+  if (v.hidden) b.hide(dashboard.VariableHide.HideVariable)
+  if (v.includeAll) b.current({ selected: true, text: ['All'], value: ['$__all'] })
+  else if (v.defaultValue !== undefined) b.current({ selected: true, text: v.defaultValue, value: v.defaultValue })
+  return b
+}
+
+export function buildDashboard(): dashboard.Dashboard {
+  const T = PANEL_TITLES
+  const b = new dashboard.DashboardBuilder('Botpress on Grafana Cloud')
+    .uid(DASHBOARD_UID)
+    .description(
+      'Chatbot metrics sent by the "Grafana Cloud for Botpress" integration (Send Metric card): ' +
+        'events per channel and bot version, value quantiles, top metrics and a funnel between two steps.',
+    )
+    .tags(['botpress', 'chatbot', 'grafana-cloud-for-botpress'])
+    .editable()
+    .tooltip(dashboard.DashboardCursorSync.Crosshair)
+    .time({ from: 'now-24h', to: 'now' })
+    .timezone('browser')
+    .refresh('1m')
+    .withVariable(
+      new dashboard.DatasourceVariableBuilder('datasource')
+        .label('Data source')
+        .description('The Prometheus data source of your Grafana Cloud stack (grafanacloud-<stack>-prom).')
+        .type('prometheus'),
+    )
+
+  for (const v of VARIABLE_QUERIES) b.withVariable(variable(v))
+
+  let id = 0
+  const next = () => ++id
+
+  // ---- One metric ($metric) -------------------------------------------------------------------
+  b.withRow(new dashboard.RowBuilder('Metric: $metric').id(next()))
+  b.withPanel(
+    eventsOverTime(T.eventsByChannel, 'Number of events (samples) per interval, stacked by channel.').id(next()),
+  )
+  b.withPanel(
+    eventsOverTime(
+      T.eventsByVersionOverTime,
+      'Number of events per interval, stacked by bot version: compare a release with the last one.',
+    ).id(next()),
+  )
+  b.withPanel(
+    withQueries(new barchart.PanelBuilder(), T.eventsByVersionTotal, 'Total events per bot version over the time range.')
+      .id(next())
+      .xField('version')
+      .unit('short')
+      .decimals(0)
+      .min(0)
+      .showValue(common.VisibilityMode.Always)
+      .colorScheme(fixedColor('orange'))
+      .withTransformation({
+        id: 'organize',
+        options: { excludeByName: { Time: true }, renameByName: { Value: 'events' }, indexByName: {} },
+      })
+      .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+  )
+  b.withPanel(
+    withQueries(
+      new timeseries.PanelBuilder(),
+      T.quantiles,
+      'For metrics whose value is a measure (e.g. response_latency in ms), not a plain event (value 1).',
+    )
+      .id(next())
+      .unit('short')
+      .lineWidth(2)
+      .fillOpacity(0)
+      .showPoints(common.VisibilityMode.Auto)
+      .spanNulls(false)
+      .legend(
+        new common.VizLegendOptionsBuilder()
+          .showLegend(true)
+          .displayMode(common.LegendDisplayMode.Table)
+          .placement(common.LegendPlacement.Bottom)
+          .calcs(['mean', 'max']),
+      )
+      .tooltip(tooltip())
+      .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+  )
+
+  // ---- Funnel ---------------------------------------------------------------------------------
+  b.withRow(new dashboard.RowBuilder('Funnel: $funnel_from → $funnel_to').id(next()))
+  b.withPanel(
+    funnelStat(T.funnelFrom, 'Events of the first step over the time range.')
+      .id(next())
+      .unit('short')
+      .decimals(0)
+      .colorScheme(fixedColor('text')),
+  )
+  b.withPanel(
+    funnelStat(T.funnelTo, 'Events of the step to reach over the time range.')
+      .id(next())
+      .unit('short')
+      .decimals(0)
+      .colorScheme(fixedColor('text')),
+  )
+  b.withPanel(
+    funnelStat(T.conversion, 'Events of "funnel to" per 100 events of "funnel from".')
+      .id(next())
+      .unit('percent')
+      .decimals(1)
+      .thresholds(thresholds([[null, 'red'], [50, 'orange'], [80, 'green']])),
+  )
+  b.withPanel(
+    funnelStat(T.dropOff, '100 % minus the conversion: the share of "funnel from" events not followed by "funnel to".')
+      .id(next())
+      .unit('percent')
+      .decimals(1)
+      .thresholds(thresholds([[null, 'green'], [20, 'orange'], [50, 'red']])),
+  )
+
+  // ---- Every metric ---------------------------------------------------------------------------
+  b.withRow(new dashboard.RowBuilder('All metrics').id(next()))
+  b.withPanel(
+    withQueries(
+      new table.PanelBuilder(),
+      T.topMetrics,
+      'Every *_metric series of the selected bots, channels and versions, by how many series sent it ' +
+        '(one series per conversation while conversation IDs are on). Exact event totals per metric: ' +
+        'the tiles below (PromQL cannot count samples of several metric names in one query).',
+    )
+      .id(next())
+      .sortBy([new common.TableSortByFieldStateBuilder().displayName('series').desc(true)])
+      .withTransformation({
+        id: 'organize',
+        options: { excludeByName: { Time: true }, renameByName: { __name__: 'metric', Value: 'series' }, indexByName: {} },
+      })
+      .gridPos({ x: 0, y: 0, w: 24, h: 8 }),
+  )
+  b.withPanel(
+    withQueries(new stat.PanelBuilder(), T.eventsPerMetric, 'Total events of this metric over the time range.')
+      .id(next())
+      .repeat('each_metric')
+      .repeatDirection('h')
+      .maxPerRow(6)
+      .reduceOptions(lastValue())
+      .graphMode(common.BigValueGraphMode.None)
+      .colorMode(common.BigValueColorMode.Value)
+      .colorScheme(fixedColor('orange'))
+      .unit('short')
+      .decimals(0)
+      .gridPos({ x: 0, y: 0, w: 4, h: 4 }),
+  )
+
+  const built = b.build()
+  assertEveryQueryUsed(built)
+  return built
+}
+
+/** Every query of queries.ts is in the dashboard, once. */
+function assertEveryQueryUsed(d: dashboard.Dashboard): void {
+  const used = new Set<string>()
+  for (const p of d.panels ?? []) {
+    if (p.type === 'row') continue
+    const panel = p as dashboard.Panel
+    for (const t of panel.targets ?? []) used.add(`${panel.title}\u0000${(t as { refId?: string }).refId}`)
+  }
+  for (const q of PANEL_QUERIES) {
+    if (!used.has(`${q.panel}\u0000${q.refId}`)) throw new Error(`query ${q.refId} of "${q.panel}" is in no panel`)
+  }
+}
+
+/** The file's content: stable key order as built, 2-space indent, trailing newline. */
+export function dashboardJson(): string {
+  return JSON.stringify(buildDashboard(), null, 2) + '\n'
+}
+
+function main(argv: string[]): number {
+  const json = dashboardJson()
+  if (argv.includes('--check')) {
+    let committed = ''
+    try {
+      committed = readFileSync(DASHBOARD_PATH, 'utf8')
+    } catch {
+      console.error(`${DASHBOARD_PATH} is missing: run npm run dashboard`)
+      return 1
+    }
+    if (committed !== json) {
+      console.error(`${DASHBOARD_PATH} differs from what dashboards/build.ts builds: run npm run dashboard and commit it`)
+      return 1
+    }
+    console.log(`${DASHBOARD_PATH} is up to date`)
+    return 0
+  }
+  writeFileSync(DASHBOARD_PATH, json)
+  console.log(`wrote ${DASHBOARD_PATH}`)
+  return 0
+}
+
+if (require.main === module) process.exitCode = main(process.argv.slice(2))

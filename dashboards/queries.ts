@@ -1,0 +1,372 @@
+/**
+ * Every PromQL query of the "Botpress on Grafana Cloud" dashboard, as data.
+ *
+ * One source of truth: dashboards/build.ts builds the panels from PANEL_QUERIES and the
+ * template variables from VARIABLE_QUERIES, and the tests substitute the variables with
+ * substitute() and run each query against a real VictoriaMetrics.
+ *
+ * The data: the Send Metric card stores one sample per event in the series `<name>_metric`
+ * (InfluxDB line protocol: measurement `<name>`, field `metric`), value 1 by default or the
+ * number the bot builder supplies (e.g. a latency in ms), labelled `botId`, `channel`,
+ * `version`, optionally `conversationId` and `userId`, plus the builder's own tags.
+ * Samples are events, not counters: "how many events" is count_over_time(), never rate().
+ *
+ * A PromQL caveat that shapes the "top metrics" panels: every range function except
+ * last_over_time drops `__name__`, so count_over_time({__name__=~".+_metric"}[…]) fails
+ * with "vector cannot contain metrics with the same labelset" (Prometheus, Mimir) or
+ * "duplicate output timeseries" (VictoriaMetrics) as soon as two metrics share their labels,
+ * which they do (same bot, channel, conversation). Event totals per metric are therefore
+ * counted one metric at a time (a panel repeated over the hidden `each_metric` variable);
+ * the sorted table counts series per metric with last_over_time, which keeps the name.
+ */
+
+/** Label filter every panel query carries: the bot, channel and version variables. */
+export const FILTER = 'botId=~"$bot", channel=~"$channel", version=~"$version"'
+
+/** Matches every series the Send Metric card produces. */
+export const ALL_METRICS = '__name__=~".+_metric"'
+
+/** How Grafana must run a query: over the time range (one point per $__interval) or once at its end. */
+export type QueryKind = 'range' | 'instant'
+
+export interface PanelQuery {
+  /** Panel title exactly as in the dashboard JSON (Grafana interpolates variables in it). */
+  readonly panel: string
+  readonly refId: string
+  /** PromQL with Grafana variables ($metric, $bot, $__interval, ...). */
+  readonly expr: string
+  readonly kind: QueryKind
+  /** Grafana's Prometheus result format: time series, or a table (one row per series). */
+  readonly format: 'time_series' | 'table'
+  readonly legendFormat?: string
+  /** What the result holds, for the reader and for the test that checks it against real data. */
+  readonly returns: string
+}
+
+const count = (selector: string, window: string) => `count_over_time(${selector}[${window}])`
+const sel = (metric: string) => `${metric}{${FILTER}}`
+
+const TITLES = {
+  eventsByChannel: 'Events over time by channel: $metric',
+  eventsByVersionOverTime: 'Events over time by bot version: $metric',
+  eventsByVersionTotal: 'Events by bot version (time range total): $metric',
+  quantiles: 'Value p50 / p95 / mean: $metric',
+  topMetrics: 'Top metrics: series per metric (time range)',
+  eventsPerMetric: 'Events: $each_metric',
+  funnelFrom: 'Funnel from: $funnel_from',
+  funnelTo: 'Funnel to: $funnel_to',
+  conversion: 'Conversion ($funnel_to / $funnel_from)',
+  dropOff: 'Drop-off',
+} as const
+
+export const PANEL_TITLES = TITLES
+
+const fromTotal = `sum(${count(sel('$funnel_from'), '$__range')})`
+const toTotal = `sum(${count(sel('$funnel_to'), '$__range')})`
+
+export const PANEL_QUERIES: readonly PanelQuery[] = [
+  {
+    panel: TITLES.eventsByChannel,
+    refId: 'A',
+    expr: `sum by (channel) (${count(sel('$metric'), '$__interval')})`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{channel}}',
+    returns: 'one series per channel: events of $metric in each $__interval',
+  },
+  {
+    panel: TITLES.eventsByVersionOverTime,
+    refId: 'A',
+    expr: `sum by (version) (${count(sel('$metric'), '$__interval')})`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{version}}',
+    returns: 'one series per bot version: events of $metric in each $__interval',
+  },
+  {
+    panel: TITLES.eventsByVersionTotal,
+    refId: 'A',
+    expr: `sort_desc(sum by (version) (${count(sel('$metric'), '$__range')}))`,
+    kind: 'instant',
+    format: 'table',
+    returns: 'one row per bot version: events of $metric over the whole time range, largest first',
+  },
+  {
+    panel: TITLES.quantiles,
+    refId: 'A',
+    expr: `quantile(0.5, quantile_over_time(0.5, ${sel('$metric')}[$__interval]))`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: 'p50',
+    returns:
+      'median of the per-series medians of the values of $metric in each $__interval ' +
+      '(exact when each series holds one sample per interval, as with per-conversation series)',
+  },
+  {
+    panel: TITLES.quantiles,
+    refId: 'B',
+    expr: `quantile(0.95, quantile_over_time(0.95, ${sel('$metric')}[$__interval]))`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: 'p95',
+    returns: '95th percentile of the per-series 95th percentiles of $metric in each $__interval',
+  },
+  {
+    panel: TITLES.quantiles,
+    refId: 'C',
+    expr: `sum(sum_over_time(${sel('$metric')}[$__interval])) / sum(${count(sel('$metric'), '$__interval')})`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: 'mean',
+    returns: 'exact mean of all values of $metric in each $__interval',
+  },
+  {
+    panel: TITLES.topMetrics,
+    refId: 'A',
+    expr: `sort_desc(count by (__name__) (last_over_time({${ALL_METRICS}, ${FILTER}}[$__range])))`,
+    kind: 'instant',
+    format: 'table',
+    returns:
+      'one row per metric name: how many series (with conversation IDs on: conversations) ' +
+      'sent it during the time range, largest first',
+  },
+  {
+    panel: TITLES.eventsPerMetric,
+    refId: 'A',
+    expr: `sum(${count(`{__name__=~"$each_metric", ${FILTER}}`, '$__range')})`,
+    kind: 'instant',
+    format: 'time_series',
+    returns: 'total events of one metric over the time range (the panel repeats once per metric name)',
+  },
+  {
+    panel: TITLES.funnelFrom,
+    refId: 'A',
+    expr: fromTotal,
+    kind: 'instant',
+    format: 'time_series',
+    returns: 'events of $funnel_from over the time range',
+  },
+  {
+    panel: TITLES.funnelTo,
+    refId: 'A',
+    expr: toTotal,
+    kind: 'instant',
+    format: 'time_series',
+    returns: 'events of $funnel_to over the time range',
+  },
+  {
+    panel: TITLES.conversion,
+    refId: 'A',
+    expr: `100 * ${toTotal} / ${fromTotal}`,
+    kind: 'instant',
+    format: 'time_series',
+    returns: 'events of $funnel_to per 100 events of $funnel_from, in percent',
+  },
+  {
+    panel: TITLES.dropOff,
+    refId: 'A',
+    expr: `100 * (1 - ${toTotal} / ${fromTotal})`,
+    kind: 'instant',
+    format: 'time_series',
+    returns: 'percent of $funnel_from events not followed by a $funnel_to event',
+  },
+]
+
+/** The queries of one panel, in refId order. Throws for an unknown title. */
+export function queriesFor(panel: string): PanelQuery[] {
+  const found = PANEL_QUERIES.filter((q) => q.panel === panel)
+  if (found.length === 0) throw new Error(`no queries for panel ${JSON.stringify(panel)}`)
+  return found
+}
+
+export interface VariableQuery {
+  readonly name: string
+  readonly label: string
+  /** Grafana `label_values(<selector>, <label>)` on the Prometheus data source. */
+  readonly query: string
+  readonly multi: boolean
+  /** With includeAll, "All" becomes allValue (a regex); undefined: Grafana joins every value. */
+  readonly includeAll: boolean
+  readonly allValue?: string
+  readonly hidden?: boolean
+  readonly defaultValue?: string
+  readonly description: string
+}
+
+export const VARIABLE_QUERIES: readonly VariableQuery[] = [
+  {
+    name: 'metric',
+    label: 'Metric',
+    query: `label_values({${ALL_METRICS}}, __name__)`,
+    multi: false,
+    includeAll: false,
+    defaultValue: 'flow_started_metric',
+    description: 'The series the time series panels show (one Send Metric name plus "_metric").',
+  },
+  {
+    name: 'bot',
+    label: 'Bot',
+    query: `label_values({${ALL_METRICS}}, botId)`,
+    multi: true,
+    includeAll: true,
+    allValue: '.*',
+    description: 'Botpress bot ID (label botId).',
+  },
+  {
+    name: 'channel',
+    label: 'Channel',
+    query: `label_values({${ALL_METRICS}, botId=~"$bot"}, channel)`,
+    multi: true,
+    includeAll: true,
+    allValue: '.*',
+    description: 'Channel the event came from (webchat, whatsapp, ...).',
+  },
+  {
+    name: 'version',
+    label: 'Bot version',
+    query: `label_values({${ALL_METRICS}, botId=~"$bot", channel=~"$channel"}, version)`,
+    multi: true,
+    includeAll: true,
+    allValue: '.*',
+    description: 'Bot version (label version), to compare a release with the last one.',
+  },
+  {
+    name: 'funnel_from',
+    label: 'Funnel from',
+    query: `label_values({${ALL_METRICS}}, __name__)`,
+    multi: false,
+    includeAll: false,
+    defaultValue: 'flow_started_metric',
+    description: 'First step of the funnel (e.g. flow_started_metric).',
+  },
+  {
+    name: 'funnel_to',
+    label: 'Funnel to',
+    query: `label_values({${ALL_METRICS}}, __name__)`,
+    multi: false,
+    includeAll: false,
+    defaultValue: 'flow_completed_metric',
+    description: 'Step the funnel should reach (e.g. flow_completed_metric).',
+  },
+  {
+    name: 'each_metric',
+    label: 'Each metric',
+    query: `label_values({${ALL_METRICS}, ${FILTER}}, __name__)`,
+    multi: true,
+    includeAll: true,
+    hidden: true,
+    description: 'Hidden: every metric name, for the panel repeated once per metric.',
+  },
+]
+
+// ---------------------------------------------------------------------------------------------
+// Variable substitution, as Grafana's Prometheus data source does it
+
+/** Grafana's internal value of a selected "All" option. `'All'` is accepted as well. */
+export const ALL = '$__all'
+
+/** A multi-value variable's selection: one value, several, or ALL. */
+export type Selection = string | readonly string[]
+
+export interface SubstituteVars {
+  metric: string
+  bot: Selection
+  channel: Selection
+  version: Selection
+  funnel_from: string
+  funnel_to: string
+  /** $__interval: a PromQL duration ("1m") or a number of seconds. */
+  interval: string | number
+  /** $__range: a PromQL duration or a number of seconds (Grafana writes e.g. "3600s"). */
+  range: string | number
+  /** The repeated panel's value of $each_metric; defaults to `metric`. */
+  each_metric?: string
+}
+
+/** Grafana's prometheusRegularEscape: single-value variables (no multi, no All). */
+function regularEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'")
+}
+
+/** Grafana's prometheusSpecialRegexEscape: values of multi/All variables, used inside =~ "...". */
+function regexEscape(value: string): string {
+  return value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&')
+}
+
+function isAll(selection: Selection): boolean {
+  return typeof selection === 'string' && (selection === ALL || selection === 'All')
+}
+
+function multiValue(selection: Selection, allValue: string | undefined, every: readonly string[] = []): string {
+  if (isAll(selection)) {
+    if (allValue !== undefined) return allValue
+    selection = every
+  }
+  const values = typeof selection === 'string' ? [selection] : [...selection]
+  if (values.length === 0) throw new Error('a multi-value variable needs at least one value (or ALL)')
+  const escaped = values.map(regexEscape)
+  return escaped.length === 1 ? escaped[0]! : `(${escaped.join('|')})`
+}
+
+/** PromQL duration from seconds or a duration string ("1m", "90s"). */
+function duration(value: string | number, what: string): string {
+  if (typeof value === 'number') {
+    if (!Number.isFinite(value) || value <= 0) throw new Error(`${what} must be > 0 seconds`)
+    return `${Math.round(value)}s`
+  }
+  if (!/^(\d+(ms|s|m|h|d|w|y))+$/.test(value)) throw new Error(`${what} is not a PromQL duration: ${value}`)
+  return value
+}
+
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }
+function durationMs(d: string): number {
+  let total = 0
+  for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!
+  return total
+}
+
+/**
+ * Replaces the dashboard's variables in a query the way Grafana does for a Prometheus data
+ * source: `$name`, `${name}` and `[[name]]`; single-value variables as they are (quotes and
+ * backslashes escaped), multi-value variables regex-escaped and joined as `(a|b)`, "All" as
+ * the variable's allValue (`.*`); `$__interval`, `$__interval_ms`, `$__rate_interval`,
+ * `$__range`, `$__range_s`, `$__range_ms` from `interval` and `range`. Unknown variables are
+ * left as they are, so a leftover `$` shows a query this function cannot complete.
+ */
+export function substitute(expr: string, vars: SubstituteVars): string {
+  const interval = duration(vars.interval, 'interval')
+  const range = duration(vars.range, 'range')
+  const rangeMs = durationMs(range)
+  const byName = new Map(VARIABLE_QUERIES.map((v) => [v.name, v]))
+  const values: Record<string, string> = {
+    __interval: interval,
+    __interval_ms: String(durationMs(interval)),
+    // Grafana: max($__interval + scrape interval, 4 * scrape interval); the scrape interval is
+    // unknown here, so the interval itself is the closest stand-in.
+    __rate_interval: interval,
+    __range: `${Math.round(rangeMs / 1000)}s`,
+    __range_s: String(Math.round(rangeMs / 1000)),
+    __range_ms: String(rangeMs),
+  }
+  const single: Record<string, string> = {
+    metric: vars.metric,
+    funnel_from: vars.funnel_from,
+    funnel_to: vars.funnel_to,
+  }
+  const multi: Record<string, Selection> = {
+    bot: vars.bot,
+    channel: vars.channel,
+    version: vars.version,
+    // In each repeated panel Grafana sets the repeat variable to one value.
+    each_metric: vars.each_metric ?? vars.metric,
+  }
+  const lookup = (name: string): string | undefined => {
+    if (name in values) return values[name]
+    if (name in single) return regularEscape(single[name]!)
+    if (name in multi) return multiValue(multi[name]!, byName.get(name)?.allValue)
+    return undefined
+  }
+  return expr.replace(/\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (whole, a?: string, b?: string, c?: string) => {
+    return lookup((a ?? b ?? c)!) ?? whole
+  })
+}
