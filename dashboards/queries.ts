@@ -39,6 +39,11 @@ export interface PanelQuery {
   /** Grafana's Prometheus result format: time series, or a table (one row per series). */
   readonly format: 'time_series' | 'table'
   readonly legendFormat?: string
+  /**
+   * The label every result series (or table row) carries, e.g. 'channel'; undefined: the
+   * result is one series without labels. For the test that checks results on real data.
+   */
+  readonly seriesLabel?: 'channel' | 'version' | '__name__'
   /** What the result holds, for the reader and for the test that checks it against real data. */
   readonly returns: string
 }
@@ -72,6 +77,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'range',
     format: 'time_series',
     legendFormat: '{{channel}}',
+    seriesLabel: 'channel',
     returns: 'one series per channel: events of $metric in each $__interval',
   },
   {
@@ -81,6 +87,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'range',
     format: 'time_series',
     legendFormat: '{{version}}',
+    seriesLabel: 'version',
     returns: 'one series per bot version: events of $metric in each $__interval',
   },
   {
@@ -89,6 +96,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: `sort_desc(sum by (version) (${count(sel('$metric'), '$__range')}))`,
     kind: 'instant',
     format: 'table',
+    seriesLabel: 'version',
     returns: 'one row per bot version: events of $metric over the whole time range, largest first',
   },
   {
@@ -126,6 +134,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: `sort_desc(count by (__name__) (last_over_time({${ALL_METRICS}, ${FILTER}}[$__range])))`,
     kind: 'instant',
     format: 'table',
+    seriesLabel: '__name__',
     returns:
       'one row per metric name: how many series (with conversation IDs on: conversations) ' +
       'sent it during the time range, largest first',
@@ -177,6 +186,16 @@ export function queriesFor(panel: string): PanelQuery[] {
   const found = PANEL_QUERIES.filter((q) => q.panel === panel)
   if (found.length === 0) throw new Error(`no queries for panel ${JSON.stringify(panel)}`)
   return found
+}
+
+export interface ResolvedQuery extends PanelQuery {
+  /** expr with every variable substituted: ready for /api/v1/query (instant) or /api/v1/query_range (range, step = interval). */
+  readonly promql: string
+}
+
+/** Every panel query with the variables substituted, for running against a real Prometheus-compatible store. */
+export function resolvedQueries(vars: SubstituteVars): ResolvedQuery[] {
+  return PANEL_QUERIES.map((q) => ({ ...q, promql: substitute(q.expr, vars) }))
 }
 
 export interface VariableQuery {

@@ -11,6 +11,7 @@ import {
   FILTER,
   PANEL_QUERIES,
   VARIABLE_QUERIES,
+  resolvedQueries,
   substitute,
   type SubstituteVars,
 } from '../dashboards/queries'
@@ -157,8 +158,11 @@ describe('dashboards/botpress-grafana.json', () => {
 describe('substitute()', () => {
   it('leaves no variable in any panel query and yields balanced, plausible PromQL', () => {
     for (const vars of [VARS, { ...VARS, bot: 'bot-1', channel: ALL, version: ['1.4.2', '1.5.0'], interval: 30, range: 3600 }]) {
-      for (const q of PANEL_QUERIES) {
-        const expr = substitute(q.expr, vars)
+      const resolved = resolvedQueries(vars)
+      expect(resolved.map((r) => r.expr)).toEqual(PANEL_QUERIES.map((q) => q.expr))
+      for (const q of resolved) {
+        const expr = q.promql
+        expect(expr).toBe(substitute(q.expr, vars))
         expect(expr, q.panel).not.toContain('$')
         expect(expr).not.toMatch(/\[\[|\]\]/)
         for (const [open, close] of ['()', '{}', '[]']) {
@@ -167,6 +171,7 @@ describe('substitute()', () => {
         expect(expr.split('"').length % 2, q.panel).toBe(1) // quotes paired
         expect(expr).toMatch(/\[\d+(ms|s|m|h)\]/)
         expect(expr).toMatch(/botId=~"[^"]+", channel=~"[^"]+", version=~"[^"]+"/)
+        if (q.seriesLabel !== undefined && q.seriesLabel !== '__name__') expect(expr).toContain(`by (${q.seriesLabel})`)
       }
     }
   })
