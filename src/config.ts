@@ -2,7 +2,7 @@
  * The integration's configuration, validated and normalised: where to write and as whom.
  */
 import { isIP } from 'node:net'
-import { describeSchemaIssues, UserFacingError } from './errors'
+import { parseWith, UserFacingError } from './errors'
 import { configurationSchema } from './schemas'
 
 /** Mimir's influx write path (`InfluxPushEndpoint`), added when only a host is given. */
@@ -74,11 +74,11 @@ export const normaliseWriteUrl = (input: string): string => {
 
 /** Parses what Botpress hands the integration (JSON from the install form). */
 export const parseConfiguration = (raw: unknown): Configuration => {
-  const parsed = configurationSchema.safeParse(raw)
-  if (!parsed.success) {
-    throw new UserFacingError(describeSchemaIssues('Invalid configuration', parsed.error.issues))
-  }
-  const { grafanaUrl, grafanaUserId, apiKey, includeConversationAndUserIds } = parsed.data
+  const { grafanaUrl, grafanaUserId, apiKey, includeConversationAndUserIds } = parseWith(
+    'Invalid configuration',
+    configurationSchema,
+    raw
+  )
   const userId = grafanaUserId.trim()
   if (!/^[0-9]+$/u.test(userId)) {
     throw new UserFacingError(

@@ -2,7 +2,7 @@ import * as sdk from '@botpress/sdk'
 import * as bp from '.botpress'
 import { writeLines } from './client'
 import { parseConfiguration } from './config'
-import { describeSchemaIssues, UserFacingError } from './errors'
+import { parseWith, UserFacingError } from './errors'
 import { sendMetric } from './metric'
 import { sendRawData } from './raw-data'
 import { sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
@@ -25,14 +25,6 @@ const run = async <T>(what: string, logger: Logger, operation: () => Promise<T>)
   }
 }
 
-const parseInput = <S extends sdk.z.ZodTypeAny>(schema: S, input: unknown): sdk.z.infer<S> => {
-  const parsed = schema.safeParse(input)
-  if (!parsed.success) {
-    throw new UserFacingError(describeSchemaIssues('Invalid input', parsed.error.issues))
-  }
-  return parsed.data
-}
-
 const botLog = (logger: Logger) => ({ warn: (message: string) => logger.forBot().warn(message) })
 
 export default new bp.Integration({
@@ -47,12 +39,12 @@ export default new bp.Integration({
     sendMetric: async ({ ctx, input, logger }) =>
       run('Send Metric failed', logger, async () => {
         const config = parseConfiguration(ctx.configuration)
-        return sendMetric(config, parseInput(sendMetricInputSchema, input), ctx.botId, { log: botLog(logger) })
+        return sendMetric(config, parseWith('Invalid input', sendMetricInputSchema, input), ctx.botId, { log: botLog(logger) })
       }),
     sendRawData: async ({ ctx, input, logger }) =>
       run('Send Raw Data failed', logger, async () => {
         const config = parseConfiguration(ctx.configuration)
-        return sendRawData(config, parseInput(sendRawDataInputSchema, input).data, { log: botLog(logger) })
+        return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, { log: botLog(logger) })
       }),
   },
   channels: {},

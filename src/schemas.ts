@@ -52,19 +52,21 @@ export const sendMetricInputSchema = z.object({
   conversationId: templateText('Conversation ID', 'The conversationId label.', '{{event.conversationId}}'),
   userId: templateText('User ID', 'The userId label.', '{{event.userId}}'),
   version: z
-    .union([z.string(), z.number()])
+    .union([z.string(), z.number()], { errorMap: () => ({ message: 'must be text or a number, e.g. 1.4.2' }) })
     .optional()
     .title('Bot version')
     .describe('The version label: a number or text such as 1.4.2, to compare releases.')
     .placeholder('1.4.2'),
   value: z
-    .union([z.number(), z.string()])
+    .union([z.number(), z.string()], { errorMap: () => ({ message: 'must be a finite number or numeric text, e.g. 250.5' }) })
     .optional()
     .title('Value')
     .describe('The sample value: a finite number, 1 when empty. Use it for a latency, a score or an amount.')
     .placeholder('1'),
   tags: z
-    .union([z.record(z.union([z.string(), z.number(), z.boolean()])), z.string()])
+    .union([z.record(z.union([z.string(), z.number(), z.boolean()])), z.string()], {
+      errorMap: () => ({ message: 'must be a JSON object of string, number or boolean values (or its JSON text)' }),
+    })
     .optional()
     .title('Extra labels')
     .describe(

@@ -1,0 +1,139 @@
+import { describe, expect, test } from 'vitest'
+import { LineProtocolError, parseRawData, type Rule } from './validate'
+
+const refusal = (body: string): LineProtocolError => {
+  try {
+    parseRawData(body)
+  } catch (error) {
+    if (error instanceof LineProtocolError) {
+      return error
+    }
+    throw error
+  }
+  throw new Error(`accepted: ${JSON.stringify(body)}`)
+}
+
+describe('accepted lines', () => {
+  test.each([
+    ['a float field', 'm f=1', ['m_f']],
+    ['a field called value', 'requests value=2', ['requests']],
+    ['tags and several fields', 'checkout,flow=cart,step=pay amount=35.2,items=3i,ok=true', ['checkout_amount', 'checkout_items', 'checkout_ok']],
+    ['negative, fractional and scientific floats', 'm a=-1.5,b=.5,c=5.,d=1e5,e=1E-5,f=-0,g=1.7976931348623157e308', ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g']],
+    ['the int64 range', 'm a=9223372036854775807i,b=-9223372036854775808i', ['m_a', 'm_b']],
+    ['every boolean spelling', 'm a=t,b=T,c=true,d=True,e=TRUE,f=f,g=F,h=false,i=False,j=FALSE', ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g', 'm_h', 'm_i', 'm_j']],
+    ['an escaped comma in the measurement', 'a\\,b f=1', ['a_b_f']],
+    ['escapes in tag keys and values', 'm,k\\ 1=v\\,1\\=\\ x f=1', ['m_f']],
+    ['an escaped field key', 'm f\\ 1\\,x\\=y=1', ['m_f_1_x_y']],
+    ['unicode in tag values', 'm,city=Zürich\\ 🚀 f=1', ['m_f']],
+    ['a name Grafana sanitises', 'checkout.step-1 f#1=0', ['checkout_step_1_f_1']],
+    ['a leading digit', '1m f=1', ['_1m_f']],
+    ['leading spaces and tabs', '  \t m f=1', ['m_f']],
+    ['two spaces between parts', 'm,t=a  f=1', ['m_f']],
+    ['trailing spaces', 'm f=1   ', ['m_f']],
+    ['a backslash that escapes nothing in a tag value', 'm,path=C:\\Users f=1', ['m_f']],
+    ['an = first in a tag value', 'm,t==x f=1', ['m_f']],
+  ])('%s', (_, line, series) => {
+    const [parsed] = parseRawData(line)
+    expect(parsed!.series).toEqual(series)
+  })
+
+  test('skips comments and blank lines and keeps line numbers', () => {
+    const lines = parseRawData('# header\n\n  \nm f=1\n   # indented comment\nn g=2i\n')
+    expect(lines.map((line) => [line.number, line.text])).toEqual([
+      [4, 'm f=1'],
+      [6, 'n g=2i'],
+    ])
+  })
+
+  test('returns nothing for a body of comments', () => {
+    expect(parseRawData('# only\n\n')).toEqual([])
+  })
+
+  test('unescapes tags and reads field values', () => {
+    const [line] = parseRawData('m,a\\ b=x\\,y\\=z\\ w f=2.5,g=7i,h=false')
+    expect(line!.tags).toEqual([['a_b', 'x,y=z w']])
+    expect(line!.fields).toEqual([
+      { key: 'f', type: 'float', value: 2.5 },
+      { key: 'g', type: 'integer', value: 7 },
+      { key: 'h', type: 'boolean', value: 0 },
+    ])
+    expect(line!.text).toBe('m,a\\ b=x\\,y\\=z\\ w f=2.5,g=7i,h=false')
+  })
+})
+
+describe('refused lines name the line, the column and the reason', () => {
+  test.each<[string, string, Rule, RegExp, number?]>([
+    ['no fields', 'm', 'syntax', /missing fields/],
+    ['no fields after tags', 'm,t=a', 'syntax', /missing fields/],
+    ['a missing measurement', ',t=a f=1', 'syntax', /missing measurement/],
+    ['an empty tag value', 'm,t= f=1', 'syntax', /missing tag value/],
+    ['a missing tag value', 'm,t f=1', 'syntax', /missing tag value/],
+    ['a missing tag key', 'm,=a f=1', 'syntax', /missing tag key/],
+    ['an unescaped = in a tag value', 'm,t=a=b f=1', 'syntax', /invalid tag format/],
+    ['a duplicate tag', 'm,t=a,t=b f=1', 'syntax', /duplicate tag "t"/],
+    ['an unquoted string', 'm f=hello', 'syntax', /invalid value: use a number/],
+    ['a missing field value', 'm f=', 'syntax', /missing field value/],
+    ['a missing field key', 'm =1', 'syntax', /missing field key/],
+    ['a trailing comma', 'm f=1,', 'syntax', /invalid field format/],
+    ['a float out of range', 'm f=1e400', 'syntax', /out of range/],
+    ['an integer out of range', 'm f=9223372036854775808i', 'syntax', /integer out of range/],
+    ['two decimal points', 'm f=1.2.3', 'syntax', /invalid number/],
+    ['a float marked integer', 'm f=1.5i', 'syntax', /invalid number/],
+    ['NaN', 'm f=NaN', 'syntax', /NaN/],
+    ['infinity', 'm f=-Inf', 'syntax', /invalid number/],
+    ['a misspelt boolean', 'm f=tRUE', 'syntax', /invalid boolean/],
+    ['text after a timestamp', 'm f=1 123 x', 'syntax', /unexpected text/],
+    ['a timestamp', 'm f=1 1700000000000', 'timestamp', /remove it, the integration adds/],
+    ['a space in the measurement, even escaped', 'my\\ metric f=1', 'measurement-whitespace', /whitespace/],
+    ['a no-break space in the measurement', 'my\u00a0metric f=1', 'measurement-whitespace', /whitespace/],
+    ['a non-ASCII measurement', 'température f=1', 'non-ascii-name', /mangles/],
+    ['a non-ASCII tag key', 'm,café=1 f=1', 'non-ascii-name', /tag key/],
+    ['a non-ASCII field key', 'm café=1', 'non-ascii-name', /field key/],
+    ['a string field', 'm f="text"', 'string-field', /Grafana drops/],
+    ['an unsigned integer', 'm f=12u', 'unsigned-field', /dropped by Grafana/],
+    ['a duplicate field', 'm f=1,f=2', 'duplicate-field', /duplicate field "f"/],
+    ['fields that become one series', 'm a-b=1,a_b=2', 'duplicate-field', /same series/],
+    ['tags that become one label', 'm,a-b=1,a_b=2 f=1', 'duplicate-label', /both become the label a_b/],
+    ['a reserved label', 'm,__name__=x f=1', 'reserved-name', /reserved/],
+    ['the time tag', 'm,time=x f=1', 'reserved-name', /"time" is reserved/],
+    ['the time field', 'm time=1', 'reserved-name', /"time" is reserved/],
+    ['a carriage return', 'm f=1\r', 'control-character', /CRLF/],
+    ['a tab between parts', 'm\tf=1', 'control-character', /tab/],
+    ['a NUL byte', 'm,t=a\u0000 f=1', 'control-character', /U\+0000/],
+    ['a tag value too long', `m,t=${'x'.repeat(2049)} f=1`, 'too-long', /2048/],
+    ['too many tags', `m,${Array.from({ length: 29 }, (_, i) => `t${i}=v`).join(',')} f=1`, 'too-many-labels', /at most 28/],
+  ])('%s', (_, line, rule, reason) => {
+    const error = refusal(line)
+    expect(error.rule).toBe(rule)
+    expect(error.reason).toMatch(reason)
+    expect(error.line).toBe(1)
+    expect(error.message).toMatch(/^line 1, column \d+: /)
+  })
+
+  test('the column points at the problem, counting characters, not UTF-16 units', () => {
+    expect(refusal('m,t=🚀 f=hello').column).toBe(9)
+    expect(refusal('  m f=1 123').column).toBe(9)
+  })
+
+  test('the line number counts every line, comments and blanks included', () => {
+    const error = refusal('# comment\nm f=1\n\nm f=1,g=oops')
+    expect(error.line).toBe(4)
+  })
+
+  test('two lines writing the same series would collide on one timestamp', () => {
+    const error = refusal('m,t=a f=1\nm,t=b f=1\nm,t=a f=2')
+    expect(error.rule).toBe('duplicate-series')
+    expect(error.line).toBe(3)
+    expect(error.reason).toMatch(/line 1 already writes the series m_f/)
+  })
+
+  test('the same series with other labels is fine', () => {
+    expect(parseRawData('m,t=a f=1\nm,t=b f=1\nm f=1')).toHaveLength(3)
+  })
+
+  test('a body over 1 MiB is refused before parsing', () => {
+    const error = refusal(`m f=1\n${'#'.repeat(1024 * 1024)}`)
+    expect(error.rule).toBe('body-too-large')
+    expect(error.message).toMatch(/at most 1048576 bytes/)
+  })
+})
