@@ -1,0 +1,502 @@
+#!/usr/bin/env bash
+# export-metrics.sh - copy every raw sample of the bot's metrics out of Grafana Cloud
+# (or any Prometheus-compatible API) before the 14-day retention drops it.
+# Needs: bash >= 3.2, curl, jq (1.6+), sort. No GNU-only tools, no `date`.
+set -euo pipefail
+
+PROG=${0##*/}
+DEFAULT_MATCHES='{__name__=~".+_metric"}
+{__mimir_source__="influx"}'
+
+usage() {
+  cat <<'EOF'
+Usage: export-metrics.sh [options]
+
+Exports raw samples (not resampled) from Grafana Cloud's Prometheus API - or any
+Prometheus-compatible API such as Prometheus or VictoriaMetrics - to a file.
+
+Connection (flags win over the environment):
+  --url URL          Prometheus API base URL                      [$GRAFANA_PROM_URL]
+                     Grafana Cloud: https://prometheus-prod-NN-prod-REGION.grafana.net/api/prom
+                     (Grafana Cloud portal -> your stack -> Prometheus -> "Details").
+                     Local Prometheus / VictoriaMetrics: http://127.0.0.1:9090
+  --user ID          Basic-auth user: the Prometheus instance ID  [$GRAFANA_USER_ID]
+  --token-file FILE  read the token from FILE (first line)
+                     The token is read from $GRAFANA_READ_TOKEN or --token-file only,
+                     never from a flag. It needs the metrics:read scope (Grafana Cloud
+                     portal -> Access Policies -> create a policy with metrics:read ->
+                     add a token). It is not the integration's write key.
+                     With a token but no user ID it is sent as a Bearer token.
+
+What to export:
+  --from TIME        start, exclusive (default: 14d, i.e. 14 days before now)
+  --to TIME          end, inclusive   (default: now)
+                     TIME: now | 14d | 6h | 30m | 90s | 2w (= that long before now) |
+                     ISO 8601: 2026-11-01, 2026-11-01T08:30:00Z, 2026-11-01T10:30:00+02:00
+                     (no zone = UTC) | unix seconds (1764000000). Sub-seconds are dropped.
+                     A sample at exactly --to is exported, one at exactly --from is not,
+                     so consecutive runs (--from A --to B, then --from B --to C) never overlap.
+  --match SELECTOR   series selector; repeat for a union (each series exported once).
+                     Default: every series the integration's cards produce:
+                       {__name__=~".+_metric"}      (Send Metric: <name>_metric)
+                       {__mimir_source__="influx"}  (everything written via the influx
+                                                     endpoint, i.e. Send Raw Data too)
+                     Everything: --match '{__name__=~".+"}'
+
+Output:
+  --format FMT       csv (default) | jsonl | openmetrics
+                     csv:         header "timestamp,metric,<one column per label>,value";
+                                  ISO 8601 UTC timestamps with milliseconds; RFC 4180 quoting.
+                     jsonl:       VictoriaMetrics /api/v1/import lines:
+                                  {"metric":{...},"values":[...],"timestamps":[ms,...]}
+                     openmetrics: for `promtool tsdb create-blocks-from openmetrics FILE DIR`
+                                  (seconds timestamps, families grouped, series sorted, # EOF)
+  --out FILE         output file (default: metrics-export.<csv|jsonl|om>); "-" = stdout.
+                     Written to a temp file next to it and renamed only when complete;
+                     re-running replaces the file (never appends). Created with mode 0600.
+  --quiet            no progress (progress is shown only when stderr is a terminal)
+
+Tuning (defaults are fine for Grafana Cloud):
+  --chunk DUR        time window per query (default 1d). A window the server refuses as
+                     too large is halved, down to --min-chunk, then queried series by series.
+  --min-chunk DUR    (default 1h)
+  --timeout SEC      per request (default 120)
+  --retries N        retries on 429, 5xx and network errors, with backoff (default 5)
+  --retry-delay SEC  first backoff delay, doubled each retry, at most 30 (default 1)
+  -h, --help         this text
+
+Examples:
+  export GRAFANA_PROM_URL=https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom
+  export GRAFANA_USER_ID=123456
+  read -rs GRAFANA_READ_TOKEN && export GRAFANA_READ_TOKEN   # paste the token, not echoed
+  ./scripts/export-metrics.sh --format csv --out bot-metrics.csv
+  ./scripts/export-metrics.sh --format jsonl --from 2026-11-01 --to 2026-11-15 --out nov.jsonl
+  ./scripts/export-metrics.sh --format openmetrics --out archive.om
+      promtool tsdb create-blocks-from openmetrics archive.om ./data   # then serve with
+      prometheus --storage.tsdb.path=./data --storage.tsdb.retention.time=100y
+  curl -u USER:PASS --data-binary @nov.jsonl http://victoria:8428/api/v1/import
+
+Exit status: 0 on success; non-zero on any error (nothing is left at --out then).
+EOF
+}
+
+die() {
+  printf '%s: error: %s\n' "$PROG" "$*" >&2
+  exit 1
+}
+note() { printf '%s: %s\n' "$PROG" "$*" >&2; }
+
+need_arg() {
+  [ "$#" -ge 2 ] || die "$1 needs a value (see --help)"
+}
+
+# ---------------------------------------------------------------- options
+URL=${GRAFANA_PROM_URL:-}
+USER_ID=${GRAFANA_USER_ID:-}
+TOKEN=${GRAFANA_READ_TOKEN:-}
+# Children (curl, jq) do not need the token in their environment: it reaches curl on stdin.
+export -n GRAFANA_READ_TOKEN 2>/dev/null || true
+TOKEN_FILE=
+FROM_ARG=14d
+TO_ARG=now
+MATCHES=
+FORMAT=csv
+OUT=
+QUIET=0
+CHUNK_ARG=1d
+MIN_CHUNK_ARG=1h
+TIMEOUT=120
+RETRIES=5
+RETRY_DELAY=1
+
+while [ "$#" -gt 0 ]; do
+  opt=$1
+  case $opt in
+  --*=*)
+    val=${opt#*=}
+    opt=${opt%%=*}
+    shift
+    set -- "$opt" "$val" "$@"
+    continue
+    ;;
+  esac
+  case $opt in
+  -h | --help)
+    usage
+    exit 0
+    ;;
+  --url) need_arg "$@"; URL=$2; shift 2 ;;
+  --user) need_arg "$@"; USER_ID=$2; shift 2 ;;
+  --token-file) need_arg "$@"; TOKEN_FILE=$2; shift 2 ;;
+  --token | --password | --api-key)
+    die "$opt is not accepted: a token on the command line is visible to every user (ps). Use GRAFANA_READ_TOKEN or --token-file."
+    ;;
+  --from) need_arg "$@"; FROM_ARG=$2; shift 2 ;;
+  --to) need_arg "$@"; TO_ARG=$2; shift 2 ;;
+  --match)
+    need_arg "$@"
+    case $2 in *$'\n'*) die "--match must be one line" ;; esac
+    if [ -z "$MATCHES" ]; then MATCHES=$2; else MATCHES="$MATCHES"$'\n'"$2"; fi
+    shift 2
+    ;;
+  --format) need_arg "$@"; FORMAT=$2; shift 2 ;;
+  --out) need_arg "$@"; OUT=$2; shift 2 ;;
+  --quiet | -q) QUIET=1; shift ;;
+  --chunk) need_arg "$@"; CHUNK_ARG=$2; shift 2 ;;
+  --min-chunk) need_arg "$@"; MIN_CHUNK_ARG=$2; shift 2 ;;
+  --timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
+  --retries) need_arg "$@"; RETRIES=$2; shift 2 ;;
+  --retry-delay) need_arg "$@"; RETRY_DELAY=$2; shift 2 ;;
+  *) die "unknown option: $opt (see --help)" ;;
+  esac
+done
+
+command -v curl >/dev/null 2>&1 || die "curl is required"
+command -v jq >/dev/null 2>&1 || die "jq is required"
+
+case $FORMAT in
+csv) EXT=csv ;;
+jsonl) EXT=jsonl ;;
+openmetrics) EXT=om ;;
+*) die "--format must be csv, jsonl or openmetrics (got: $FORMAT)" ;;
+esac
+[ -n "$OUT" ] || OUT=metrics-export.$EXT
+[ -n "$MATCHES" ] || MATCHES=$DEFAULT_MATCHES
+[ -n "$URL" ] || die "no URL: set GRAFANA_PROM_URL or pass --url (see --help)"
+case $URL in
+http://* | https://*) ;;
+*) die "--url must start with http:// or https:// (got: $URL)" ;;
+esac
+case ${URL#*://} in
+*@*) die "--url must not contain credentials: use GRAFANA_USER_ID and GRAFANA_READ_TOKEN" ;;
+esac
+while :; do
+  case $URL in */) URL=${URL%/} ;; *) break ;; esac
+done
+case $RETRIES in '' | *[!0-9]*) die "--retries must be a whole number" ;; esac
+[ "$RETRIES" -le 20 ] || die "--retries must be at most 20"
+case $TIMEOUT in '' | *[!0-9]*) die "--timeout must be whole seconds" ;; esac
+case $RETRY_DELAY in '' | *[!0-9.]* | *.*.*) die "--retry-delay must be a number of seconds" ;; esac
+
+if [ -n "$TOKEN_FILE" ]; then
+  [ -r "$TOKEN_FILE" ] || die "cannot read --token-file $TOKEN_FILE"
+  TOKEN=
+  IFS= read -r TOKEN <"$TOKEN_FILE" || [ -n "$TOKEN" ] || die "--token-file $TOKEN_FILE is empty"
+fi
+TOKEN=${TOKEN%$'\r'}
+
+# ---------------------------------------------------------------- times (jq does the arithmetic: no `date`)
+# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+JQ_TIME_DEFS='
+def dur_seconds:
+  capture("^(?<n>[0-9]+)(?<u>[smhdw])$") as $m
+  | ($m.n | tonumber) * ({"s":1,"m":60,"h":3600,"d":86400,"w":604800}[$m.u]);
+def civil_days($y; $mo; $d):
+  (if $mo <= 2 then $y - 1 else $y end) as $yy
+  | (($yy - (if $yy >= 0 then 0 else 399 end)) / 400 | floor) as $era
+  | ($yy - $era * 400) as $yoe
+  | (((153 * (if $mo > 2 then $mo - 3 else $mo + 9 end) + 2) / 5 | floor) + $d - 1) as $doy
+  | ($yoe * 365 + ($yoe / 4 | floor) - ($yoe / 100 | floor) + $doy) as $doe
+  | $era * 146097 + $doe - 719468;
+def parse_time($now):
+  . as $in
+  | if . == "now" then $now
+    elif test("^(now)?-?[0-9]+[smhdw]$") then $now - (sub("^(now)?-?"; "") | dur_seconds)
+    elif test("^[0-9]{9,11}$") then tonumber
+    elif test("^[0-9]{4}-[0-9]{2}-[0-9]{2}([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}([.,][0-9]+)?)?)?(Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$") then
+      capture("^(?<y>[0-9]{4})-(?<mo>[0-9]{2})-(?<d>[0-9]{2})([T ](?<h>[0-9]{2}):(?<mi>[0-9]{2})(:(?<s>[0-9]{2})([.,][0-9]+)?)?)?(?<z>Z|z|[+-][0-9]{2}(:?[0-9]{2})?)?$") as $c
+      | ($c.y|tonumber) as $y | ($c.mo|tonumber) as $mo | ($c.d|tonumber) as $d
+      | (($c.h // "0")|tonumber) as $h | (($c.mi // "0")|tonumber) as $mi | (($c.s // "0")|tonumber) as $s
+      | (if $mo < 1 or $mo > 12 or $d < 1 or $h > 23 or $mi > 59 or $s > 60 then error("bad date or time: \($in)") else . end)
+      | (civil_days($y; $mo; $d)) as $days
+      | (if ($days * 86400 | todate | .[0:10]) != "\($c.y)-\($c.mo)-\($c.d)" then error("no such day: \($in)") else . end)
+      | (if ($c.z // "Z") | test("^[Zz]$") then 0
+         else ($c.z | capture("^(?<sg>[+-])(?<zh>[0-9]{2}):?(?<zm>[0-9]{2})?$")) as $z
+           | ((($z.zh|tonumber) * 3600 + (($z.zm // "0")|tonumber) * 60) * (if $z.sg == "-" then -1 else 1 end))
+         end) as $off
+      | $days * 86400 + $h * 3600 + $mi * 60 + $s - $off
+    else error("cannot read the time \"\($in)\": use now, 14d, 6h, 2026-11-01, 2026-11-01T08:30:00Z or unix seconds")
+    end;
+'
+if ! TIMES=$(jq -nr --arg from "$FROM_ARG" --arg to "$TO_ARG" --arg chunk "$CHUNK_ARG" --arg min "$MIN_CHUNK_ARG" \
+  "$JQ_TIME_DEFS"'
+  (now | floor) as $now
+  | def dur($name): . as $v | try dur_seconds catch error("\($name) must look like 30m, 6h or 1d (got \($v))");
+  [($from | parse_time($now)), ($to | parse_time($now)), ($chunk | dur("--chunk")), ($min | dur("--min-chunk"))]
+  | map(floor | tostring) | join(" ")' 2>&1); then
+  die "${TIMES#jq: error (at <unknown>): }"
+fi
+read -r FROM TO CHUNK MIN_CHUNK <<EOF
+$TIMES
+EOF
+[ "$FROM" -lt "$TO" ] || die "--from must be before --to"
+[ "$CHUNK" -ge 1 ] || die "--chunk must be at least 1s"
+[ "$MIN_CHUNK" -ge 1 ] || die "--min-chunk must be at least 1s"
+NCHUNKS=$(((TO - FROM + CHUNK - 1) / CHUNK))
+[ "$NCHUNKS" -le 100000 ] || die "$NCHUNKS windows: raise --chunk"
+
+# ---------------------------------------------------------------- temp files, cleanup
+TMPD=$(mktemp -d "${TMPDIR:-/tmp}/export-metrics.XXXXXX") || die "cannot create a temp folder"
+PARTIAL=
+cleanup() {
+  [ -z "$PARTIAL" ] || rm -f "$PARTIAL"
+  rm -rf "$TMPD"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+PROGRESS=0
+if [ "$QUIET" = 0 ] && [ -t 2 ]; then PROGRESS=1; fi
+
+# curl reads its credentials from stdin (-K -): never argv, never a file.
+cfg_quote() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
+CURL_CFG=
+if [ -n "$TOKEN" ] && [ -n "$USER_ID" ]; then
+  CURL_CFG="user = $(cfg_quote "$USER_ID:$TOKEN")"
+elif [ -n "$TOKEN" ]; then
+  CURL_CFG="header = $(cfg_quote "Authorization: Bearer $TOKEN")"
+elif [ -n "$USER_ID" ]; then
+  die "GRAFANA_USER_ID is set but no token: set GRAFANA_READ_TOKEN (a token with metrics:read) or use --token-file"
+fi
+TOKEN=
+
+server_message() { # FILE -> a short message from an error answer
+  local msg
+  msg=$(jq -r 'if type == "object" then (.error // .message // empty) | tostring else empty end' "$1" 2>/dev/null) || msg=
+  if [ -z "$msg" ]; then msg=$(head -c 300 "$1" 2>/dev/null | tr '\r\n\t' '   ') || msg=; fi
+  printf '%s' "${msg:-(empty answer)}"
+}
+
+# request OUTFILE PATH [curl args...]: GET with retries.
+# Returns 0 on 2xx, 3 when the server refuses the query as too large; exits on other errors.
+request() {
+  local out=$1 path=$2
+  shift 2
+  local hdr="$TMPD/headers" errf="$TMPD/curl.err" attempt=0 code rc delay ra
+  while :; do
+    attempt=$((attempt + 1))
+    rc=0
+    code=$(printf '%s\n' "$CURL_CFG" | curl -q -sS -G -K - --connect-timeout 10 --max-time "$TIMEOUT" \
+      -H 'Accept: application/json' -o "$out" -D "$hdr" -w '%{http_code}' "$URL$path" "$@" 2>"$errf") || rc=$?
+    case $code in
+    2??) [ "$rc" = 0 ] && return 0 ;;
+    401 | 403)
+      die "the server refused the credentials (HTTP $code): check GRAFANA_USER_ID and that the token is right and has the metrics:read scope (server said: $(server_message "$out"))"
+      ;;
+    422) return 3 ;;
+    400 | 413)
+      if server_message "$out" | grep -Eiq 'limit|exceed|too many|too large|maximum|max.?samples|max.?series'; then return 3; fi
+      die "the server refused the query (HTTP $code): $(server_message "$out")"
+      ;;
+    429 | 5?? | 000 | '') ;;
+    *) die "unexpected answer (HTTP $code) from $URL$path: $(server_message "$out")" ;;
+    esac
+    if [ "$attempt" -gt "$RETRIES" ]; then
+      case $code in
+      000 | '') die "cannot reach $URL after $attempt attempts: $(tr '\n' ' ' <"$errf")" ;;
+      *) die "HTTP $code from $URL$path after $attempt attempts: $(server_message "$out")" ;;
+      esac
+    fi
+    ra=
+    if [ "$code" = 429 ] || [ "$code" = 503 ]; then
+      ra=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$hdr" 2>/dev/null | tail -n 1) || ra=
+    fi
+    delay=$(jq -n --arg base "$RETRY_DELAY" --arg ra "$ra" --argjson n "$attempt" \
+      '[([($base|tonumber) * pow(2; $n - 1), 30] | min), (if $ra == "" then 0 else ([($ra|tonumber), 60] | min) end)] | max')
+    [ "$PROGRESS" = 0 ] || note "HTTP ${code:-000}, retry $attempt/$RETRIES in ${delay}s"
+    sleep "$delay"
+  done
+}
+
+# ---------------------------------------------------------------- transformation of one answer
+DATA="$TMPD/data.tsv"
+: >"$DATA"
+# One line per (series, window): name TAB labels TAB window-start TAB {"t":[ms...],"v":["value"...]}
+# Samples outside (start, end] are dropped: Prometheus 2.x range selectors include both ends.
+# shellcheck disable=SC2016
+JQ_TRANSFORM='
+def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
+if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
+  error("unexpected answer: \(tostring | .[0:200])") else . end
+| .data.result[]
+| [.values[] | [((.[0] * 1000) | round), .[1]] | select(.[0] > $s and .[0] <= $e)] as $smp
+| select(($smp | length) > 0)
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\({t: ($smp | map(.[0])), v: ($smp | map(.[1]))} | tojson)"
+'
+
+SAMPLES=0
+add_answer() { # FILE START_MS END_MS
+  jq -r --argjson s "$2" --argjson e "$3" "$JQ_TRANSFORM" "$1" >>"$DATA" ||
+    die "could not read the answer for the window ending $(($3 / 1000)) (not a Prometheus matrix?)"
+  if [ "$PROGRESS" = 1 ]; then
+    SAMPLES=$((SAMPLES + $(jq '[.data.result[].values | length] | add // 0' "$1")))
+  fi
+}
+
+# fetch_window SELECTOR START END LABEL: raw samples of SELECTOR in (START, END] (seconds)
+fetch_window() {
+  local sel=$1 s=$2 e=$3 label=$4 resp="$TMPD/answer.json" rc mid
+  [ "$PROGRESS" = 0 ] || printf '\r%s: %s, samples so far: %s   ' "$PROG" "$label" "$SAMPLES" >&2
+  rc=0
+  # One extra second of range: the exact window is applied in jq (servers differ at the left edge).
+  request "$resp" /api/v1/query --data-urlencode "query=${sel}[$((e - s + 1))s]" --data-urlencode "time=$e" || rc=$?
+  if [ "$rc" = 0 ]; then
+    add_answer "$resp" "$((s * 1000))" "$((e * 1000))"
+    return 0
+  fi
+  [ "$rc" = 3 ] || return "$rc"
+  if [ $((e - s)) -gt "$MIN_CHUNK" ]; then
+    mid=$((s + (e - s) / 2))
+    fetch_window "$sel" "$s" "$mid" "$label (split)"
+    fetch_window "$sel" "$mid" "$e" "$label (split)"
+    return 0
+  fi
+  # Still too large at the smallest window: one query per series.
+  local list="$TMPD/series-$s.txt" i=0 n one
+  rc=0
+  request "$TMPD/series.json" /api/v1/series --data-urlencode "match[]=$sel" --data-urlencode "start=$s" --data-urlencode "end=$e" || rc=$?
+  [ "$rc" = 0 ] || die "the server refuses even a ${MIN_CHUNK}s window and the list of its series: lower --min-chunk"
+  jq -r '.data[] | "{" + (to_entries | sort_by(.key) | map("\(.key)=\(.value | tojson)") | join(",")) + "}"' \
+    "$TMPD/series.json" >"$list" || die "could not read the series list"
+  n=$(wc -l <"$list" | tr -d ' ')
+  while IFS= read -r one; do
+    i=$((i + 1))
+    [ "$PROGRESS" = 0 ] || printf '\r%s: %s, series %s/%s, samples so far: %s   ' "$PROG" "$label" "$i" "$n" "$SAMPLES" >&2
+    rc=0
+    request "$resp" /api/v1/query --data-urlencode "query=${one}[$((e - s + 1))s]" --data-urlencode "time=$e" || rc=$?
+    [ "$rc" = 0 ] || die "one series has more samples in ${MIN_CHUNK}s than the server allows per query: lower --min-chunk (series $one)"
+    add_answer "$resp" "$((s * 1000))" "$((e * 1000))"
+  done <"$list"
+}
+
+# ---------------------------------------------------------------- run
+NSEL=0
+while IFS= read -r sel; do
+  [ -z "$sel" ] || NSEL=$((NSEL + 1))
+done <<EOF
+$MATCHES
+EOF
+
+# First a list of the series: checks the credentials with one small request and counts them.
+set --
+while IFS= read -r sel; do
+  [ -z "$sel" ] || set -- "$@" --data-urlencode "match[]=$sel"
+done <<EOF
+$MATCHES
+EOF
+NSERIES='?'
+rc=0
+request "$TMPD/series.json" /api/v1/series "$@" --data-urlencode "start=$FROM" --data-urlencode "end=$TO" || rc=$?
+if [ "$rc" = 0 ]; then
+  NSERIES=$(jq '.data | length' "$TMPD/series.json") || NSERIES='?'
+fi
+[ "$PROGRESS" = 0 ] || note "$NSERIES series, $NCHUNKS window(s) of ${CHUNK}s, $NSEL selector(s)"
+
+j=0
+s=$FROM
+while [ "$s" -lt "$TO" ]; do
+  j=$((j + 1))
+  e=$((s + CHUNK))
+  [ "$e" -le "$TO" ] || e=$TO
+  k=0
+  while IFS= read -r sel; do
+    [ -n "$sel" ] || continue
+    k=$((k + 1))
+    fetch_window "$sel" "$s" "$e" "chunk $j/$NCHUNKS, selector $k/$NSEL"
+  done <<EOF
+$MATCHES
+EOF
+  s=$e
+done
+[ "$PROGRESS" = 0 ] || printf '\n' >&2
+
+# ---------------------------------------------------------------- assemble
+SORTED="$TMPD/sorted.tsv"
+LC_ALL=C sort -T "$TMPD" "$DATA" >"$SORTED"
+rm -f "$DATA"
+
+if [ "$OUT" = - ]; then
+  PARTIAL="$TMPD/out.partial"
+else
+  out_dir=$(dirname -- "$OUT")
+  [ -d "$out_dir" ] || die "no such folder: $out_dir"
+  PARTIAL=$(mktemp "$out_dir/.${OUT##*/}.partial.XXXXXX") || die "cannot write in $out_dir"
+fi
+
+# Per series, samples come in window order; keeping only those after the last one written
+# gives each (series, timestamp) once, sorted, even where windows or selectors overlap.
+# shellcheck disable=SC2016
+JQ_COMMON='
+def rec: split("\t") as $f | {name: $f[0], key: ($f[0] + "\t" + $f[1]), labels: $f[1], p: ($f[3] | fromjson)};
+def pad3: tostring | ("000"[0:(3 - length)]) + .;
+def fresh($last): . as $p | [range(0; $p.t | length) | select($p.t[.] > $last)];
+'
+case $FORMAT in
+csv)
+  COLS=$(cut -f2 "$SORTED" | uniq | jq -cnR '[inputs | fromjson | .[][0]] | unique')
+  # shellcheck disable=SC2016
+  jq -nrR --argjson cols "$COLS" "$JQ_COMMON"'
+    def iso: (. / 1000 | floor | todate | .[0:19]) + "." + (. % 1000 | pad3) + "Z";
+    (["timestamp", "metric"] + $cols + ["value"] | join(",")),
+    (foreach (inputs | rec) as $r ({key: null, last: -1e18};
+        (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
+        | .last as $last
+        | ($r.labels | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
+        | ([$r.name] + [$cols[] | $l[.] // ""] | @csv) as $mid
+        | .idx = ($r.p | fresh($last))
+        | .out = [.idx[] | ($r.p.t[.] | iso) + "," + $mid + "," + $r.p.v[.]]
+        | (if (.idx | length) > 0 then .last = $r.p.t[.idx[-1]] else . end);
+        .out[]))' <"$SORTED" >"$PARTIAL" || die "could not write the csv"
+  ;;
+jsonl)
+  # shellcheck disable=SC2016
+  jq -ncR "$JQ_COMMON"'
+    def emit: if .key == null then empty
+      else {metric: ({__name__: .name} + (.labels | fromjson | map({(.[0]): .[1]}) | add // {})),
+            values: (.v | map(tonumber)), timestamps: .t} end;
+    foreach ((inputs | rec), null) as $r ({key: null, last: -1e18, t: [], v: []};
+      if $r == null then .done = ([emit][0]) | .key = null
+      elif $r.key != .key then
+        .done = ([emit][0])
+        | .key = $r.key | .name = $r.name | .labels = $r.labels | .t = [] | .v = [] | .last = -1e18
+      else .done = null end
+      | if $r == null then . else
+          .last as $last | ($r.p | fresh($last)) as $idx
+          | .t += [$idx[] | $r.p.t[.]] | .v += [$idx[] | $r.p.v[.]]
+          | (if ($idx | length) > 0 then .last = $r.p.t[$idx[-1]] else . end)
+        end;
+      .done // empty)' <"$SORTED" >"$PARTIAL" || die "could not write the jsonl"
+  ;;
+openmetrics)
+  # shellcheck disable=SC2016
+  jq -nrR "$JQ_COMMON"'
+    def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
+    def secs: (. / 1000 | floor | tostring) + (. % 1000 | if . == 0 then "" else "." + pad3 end);
+    (foreach (inputs | rec) as $r ({key: null, name: null, last: -1e18};
+        (if $r.name != .name then .head = ["# TYPE \($r.name) unknown"] | .name = $r.name else .head = [] end)
+        | (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
+        | .last as $last
+        | ($r.name + ($r.labels | fromjson | if length == 0 then "" else
+             "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end)) as $series
+        | .idx = ($r.p | fresh($last))
+        | .out = .head + [.idx[] | $series + " " + $r.p.v[.] + " " + ($r.p.t[.] | secs)]
+        | (if (.idx | length) > 0 then .last = $r.p.t[.idx[-1]] else . end);
+        .out[])),
+    "# EOF"' <"$SORTED" >"$PARTIAL" || die "could not write the openmetrics file"
+  ;;
+esac
+
+if [ "$OUT" = - ]; then
+  cat "$PARTIAL"
+else
+  mv -f "$PARTIAL" "$OUT" || die "could not move the result to $OUT"
+fi
+PARTIAL=
+[ "$PROGRESS" = 0 ] || note "done: $OUT"

@@ -1,0 +1,560 @@
+/**
+ * scripts/export-metrics.sh against real servers (issue 4): VictoriaMetrics 1.79 and Prometheus 2.42.
+ * 15 days of history at one sample per 60 s, exported in all three formats from each server and
+ * compared sample by sample with the ground truth; round trips; faults; the token's secrecy.
+ */
+import { execFile, spawn } from 'node:child_process'
+import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, request as httpRequest, type Server } from 'node:http'
+import { readdirSync, readFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { promisify } from 'node:util'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { freePort, startPrometheus, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
+
+const execFileP = promisify(execFile)
+const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')
+const MIN = 60_000
+const DAY = 86_400_000
+
+// ---------------------------------------------------------------- ground truth
+type Labels = Record<string, string>
+interface Series {
+  labels: Labels // includes __name__
+  t: number[] // ms
+  v: number[]
+}
+
+const END = Math.floor(Date.now() / MIN) * MIN - 10 * MIN // newest sample
+const START = END - 15 * DAY
+const TO = END - 30 * MIN // export window (FROM, TO]: minute-aligned, so samples sit exactly on both edges
+const FROM = TO - 14 * DAY
+
+const common = { channel: 'web', botId: 'bot-1', version: '1.2.3' }
+const SERIES_DEFS: Array<{ labels: Labels; offsetMs: number; value: (i: number) => number; every?: number }> = [
+  { labels: { __name__: 'signup_metric', ...common, conversationId: 'conv,1', userId: 'user "q"' }, offsetMs: 0, value: () => 1 },
+  { labels: { __name__: 'signup_metric', ...common, channel: 'télégram 🚀', conversationId: 'c2', userId: 'ü=1, x' }, offsetMs: 0, value: (i) => (i % 7) + 1 },
+  { labels: { __name__: 'reply_metric', ...common, conversationId: 'line1\nline2', userId: 'back\\slash', plan: 'pro' }, offsetMs: 123, value: (i) => (i % 13) * 0.25 - 1 },
+  { labels: { __name__: 'cpu_load', __mimir_source__: 'influx', host: 'a=b c' }, offsetMs: 0, value: (i) => Math.round(Math.sin(i / 50) * 1e6) / 1e3, every: 2 },
+  { labels: { __name__: 'unrelated_series', job: 'node' }, offsetMs: 0, value: (i) => i }, // not in the default selectors
+]
+const DEFAULT_SELECTED = (l: Labels) => /.+_metric$/.test(l.__name__!) || l.__mimir_source__ === 'influx'
+
+const TRUTH: Series[] = SERIES_DEFS.map((d) => {
+  const t: number[] = []
+  const v: number[] = []
+  const step = MIN * (d.every ?? 1)
+  for (let i = 0, ts = START + d.offsetMs; ts <= END; i++, ts += step) {
+    t.push(ts)
+    v.push(d.value(i))
+  }
+  return { labels: d.labels, t, v }
+})
+
+function sampleKey(labels: Labels, t: number): string {
+  const sorted = Object.keys(labels)
+    .sort()
+    .map((k) => [k, labels[k]])
+  return `${JSON.stringify(sorted)}@${t}`
+}
+
+function expected(select: (l: Labels) => boolean, from = FROM, to = TO): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const s of TRUTH) {
+    if (!select(s.labels)) continue
+    s.t.forEach((t, i) => {
+      if (t > from && t <= to) m.set(sampleKey(s.labels, t), s.v[i]!)
+    })
+  }
+  return m
+}
+
+function compare(actual: Map<string, number>, want: Map<string, number>): void {
+  const missing: string[] = []
+  const wrong: string[] = []
+  for (const [k, v] of want) {
+    if (!actual.has(k)) missing.push(k)
+    else if (actual.get(k) !== v) wrong.push(`${k}: got ${actual.get(k)} want ${v}`)
+  }
+  const extra = [...actual.keys()].filter((k) => !want.has(k))
+  expect({ missing: missing.slice(0, 5), extra: extra.slice(0, 5), wrong: wrong.slice(0, 5), nMissing: missing.length, nExtra: extra.length }).toEqual({
+    missing: [],
+    extra: [],
+    wrong: [],
+    nMissing: 0,
+    nExtra: 0,
+  })
+  expect(actual.size).toBe(want.size)
+}
+
+// ---------------------------------------------------------------- parsers of the three formats (each rejects duplicates)
+function addSample(m: Map<string, number>, labels: Labels, t: number, v: number): void {
+  const k = sampleKey(labels, t)
+  if (m.has(k)) throw new Error(`duplicate sample ${k}`)
+  m.set(k, v)
+}
+
+function parseCsvRecords(text: string): string[][] {
+  const rows: string[][] = []
+  let row: string[] = []
+  let field = ''
+  let i = 0
+  let quoted = false
+  while (i < text.length) {
+    const c = text[i]!
+    if (quoted) {
+      if (c === '"') {
+        if (text[i + 1] === '"') {
+          field += '"'
+          i += 2
+          continue
+        }
+        quoted = false
+      } else field += c
+      i++
+      continue
+    }
+    if (c === '"') quoted = true
+    else if (c === ',') {
+      row.push(field)
+      field = ''
+    } else if (c === '\n') {
+      row.push(field)
+      rows.push(row)
+      row = []
+      field = ''
+    } else if (c !== '\r') field += c
+    i++
+  }
+  if (field !== '' || row.length > 0) {
+    row.push(field)
+    rows.push(row)
+  }
+  return rows
+}
+
+function parseCsv(text: string): Map<string, number> {
+  const [header, ...rows] = parseCsvRecords(text)
+  expect(header![0]).toBe('timestamp')
+  expect(header![1]).toBe('metric')
+  expect(header![header!.length - 1]).toBe('value')
+  const cols = header!.slice(2, -1)
+  const m = new Map<string, number>()
+  let prevTs = ''
+  for (const r of rows) {
+    expect(r.length).toBe(header!.length)
+    expect(r[0]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/)
+    prevTs = r[0]!
+    const labels: Labels = { __name__: r[1]! }
+    cols.forEach((c, i) => {
+      if (r[i + 2] !== '') labels[c] = r[i + 2]!
+    })
+    addSample(m, labels, Date.parse(r[0]!), Number(r[r.length - 1]))
+  }
+  void prevTs
+  return m
+}
+
+function parseJsonl(text: string): Map<string, number> {
+  const m = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (line === '') continue
+    const o = JSON.parse(line) as { metric: Labels; values: number[]; timestamps: number[] }
+    expect(o.values.length).toBe(o.timestamps.length)
+    o.timestamps.forEach((t, i) => addSample(m, o.metric, t, o.values[i]!))
+  }
+  return m
+}
+
+function parseOpenMetrics(text: string): Map<string, number> {
+  const m = new Map<string, number>()
+  const lines = text.split('\n')
+  expect(lines[lines.length - 1]).toBe('')
+  expect(lines[lines.length - 2]).toBe('# EOF')
+  const familiesSeen = new Set<string>()
+  let family = ''
+  const lastTs = new Map<string, number>()
+  for (const line of lines.slice(0, -2)) {
+    const type = /^# TYPE (\S+) unknown$/.exec(line)
+    if (type) {
+      expect(familiesSeen.has(type[1]!)).toBe(false) // families not interleaved
+      familiesSeen.add(type[1]!)
+      family = type[1]!
+      continue
+    }
+    const head = /^([a-zA-Z_:][a-zA-Z0-9_:]*)/.exec(line)
+    expect(head).not.toBeNull()
+    const name = head![1]!
+    expect(name).toBe(family)
+    const labels: Labels = { __name__: name }
+    let i = name.length
+    if (line[i] === '{') {
+      i++
+      while (line[i] !== '}') {
+        const eq = line.indexOf('="', i)
+        const key = line.slice(i, eq)
+        i = eq + 2
+        let val = ''
+        while (line[i] !== '"') {
+          if (line[i] === '\\') {
+            const n = line[i + 1]
+            val += n === 'n' ? '\n' : n
+            i += 2
+          } else val += line[i++]
+        }
+        labels[key] = val
+        i++
+        if (line[i] === ',') i++
+      }
+      i++
+    }
+    const [value, ts, ...rest] = line.slice(i).trim().split(' ')
+    expect(rest).toEqual([])
+    expect(ts).toMatch(/^\d+(\.\d{1,3})?$/) // seconds
+    const tms = Math.round(Number(ts) * 1000)
+    const sk = JSON.stringify(labels)
+    expect(tms).toBeGreaterThan(lastTs.get(sk) ?? -Infinity) // each series sorted by time
+    lastTs.set(sk, tms)
+    addSample(m, labels, tms, Number(value))
+  }
+  return m
+}
+
+const PARSE = { csv: parseCsv, jsonl: parseJsonl, openmetrics: parseOpenMetrics } as const
+type Format = keyof typeof PARSE
+
+// ---------------------------------------------------------------- running the script
+interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+  ms: number
+  cmdlineHits: number
+  processesSeen: number
+}
+
+function secondsIso(ms: number): string {
+  return new Date(ms).toISOString()
+}
+
+/** Runs the script; meanwhile samples every process's command line for `secret`. */
+async function runExport(args: string[], env: Record<string, string>, secret?: string, timeoutMs = 60_000): Promise<RunResult> {
+  const t0 = Date.now()
+  const child = spawn('bash', [SCRIPT, ...args], {
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  let done = false
+  const exited = new Promise<number | null>((res) => child.on('close', (code) => ((done = true), res(code))))
+  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
+  let cmdlineHits = 0
+  const pidsSeen = new Set<string>()
+  if (secret) {
+    while (!done) {
+      for (const pid of readdirSync('/proc')) {
+        if (!/^\d+$/.test(pid)) continue
+        try {
+          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
+          if (cmd.includes('export-metrics') || cmd.startsWith('curl') || cmd.startsWith('jq') || cmd.startsWith('sort')) pidsSeen.add(`${pid}:${cmd.slice(0, 20)}`)
+          if (cmd.includes(secret)) cmdlineHits++
+        } catch {
+          // gone meanwhile
+        }
+      }
+      await new Promise((r) => setTimeout(r, 5))
+    }
+  }
+  const code = await exited
+  clearTimeout(killer)
+  return { code, stdout, stderr, ms: Date.now() - t0, cmdlineHits, processesSeen: pidsSeen.size }
+}
+
+// ---------------------------------------------------------------- servers and data
+let work: string
+let vm: VictoriaMetrics
+let prom: RunningServer
+let omTruthFile: string
+const started: RunningServer[] = []
+
+function vmEnv(v: VictoriaMetrics): Record<string, string> {
+  return { GRAFANA_PROM_URL: v.url, GRAFANA_USER_ID: v.username, GRAFANA_READ_TOKEN: v.password }
+}
+
+async function vmImport(v: VictoriaMetrics, body: string): Promise<void> {
+  const res = await fetch(`${v.url}/api/v1/import`, { method: 'POST', headers: { authorization: v.authorization! }, body })
+  expect(res.status).toBe(204)
+  await res.text()
+  await v.flush()
+}
+
+function truthJsonl(): string {
+  return TRUTH.map((s) => JSON.stringify({ metric: s.labels, values: s.v, timestamps: s.t })).join('\n') + '\n'
+}
+
+function omEscape(s: string): string {
+  return s.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+}
+
+function truthOpenMetrics(): string {
+  const byName = new Map<string, Series[]>()
+  for (const s of TRUTH) byName.set(s.labels.__name__!, [...(byName.get(s.labels.__name__!) ?? []), s])
+  const out: string[] = []
+  for (const [name, list] of byName) {
+    out.push(`# TYPE ${name} unknown`)
+    for (const s of list) {
+      const l = Object.entries(s.labels)
+        .filter(([k]) => k !== '__name__')
+        .map(([k, v]) => `${k}="${omEscape(v)}"`)
+        .join(',')
+      s.t.forEach((t, i) => out.push(`${name}{${l}} ${s.v[i]} ${t / 1000}`))
+    }
+  }
+  out.push('# EOF')
+  return out.join('\n') + '\n'
+}
+
+async function promFromOpenMetrics(file: string, extraArgs: string[] = []): Promise<RunningServer> {
+  const tsdb = await mkdtemp(join(work, 'tsdb-'))
+  await execFileP('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', file, tsdb], { timeout: 60_000 })
+  const p = await startPrometheus({ tsdbPath: tsdb, extraArgs })
+  started.push(p)
+  return p
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), 'export-test-'))
+  vm = await startVictoriaMetrics()
+  started.push(vm)
+  await vmImport(vm, truthJsonl())
+  omTruthFile = join(work, 'truth.om')
+  await writeFile(omTruthFile, truthOpenMetrics())
+  prom = await promFromOpenMetrics(omTruthFile)
+})
+
+afterAll(async () => {
+  for (const s of started) await s.stop()
+  if (work) await rm(work, { recursive: true, force: true })
+})
+
+const WINDOW = ['--from', secondsIso(FROM), '--to', String(TO / 1000)]
+
+// ---------------------------------------------------------------- tests
+describe('export-metrics.sh: every sample of the window, in each format, from each server', () => {
+  const want = () => expected(DEFAULT_SELECTED)
+
+  for (const server of ['victoria-metrics', 'prometheus'] as const) {
+    for (const format of ['csv', 'jsonl', 'openmetrics'] as const) {
+      it(`${server} → ${format}`, async () => {
+        const out = join(work, `${server}.${format}`)
+        const env = server === 'victoria-metrics' ? vmEnv(vm) : { GRAFANA_PROM_URL: prom.url }
+        const r = await runExport([...WINDOW, '--format', format, '--out', out], env, server === 'victoria-metrics' ? vm.password : undefined)
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+        const text = await readFile(out, 'utf8')
+        compare(PARSE[format](text), want())
+        if (server === 'victoria-metrics') {
+          expect(r.cmdlineHits).toBe(0)
+          expect(r.processesSeen).toBeGreaterThan(0)
+          expect(text).not.toContain(vm.password)
+          expect(r.stdout + r.stderr).not.toContain(vm.password)
+        }
+      })
+    }
+  }
+
+  it('samples sitting exactly on the window edges and on chunk boundaries: the one at --to in, the one at --from out, each boundary once', async () => {
+    const out = join(work, 'edges.jsonl')
+    // 7h chunks: boundaries at FROM + k*7h, all minute-aligned, so a sample sits on each.
+    const r = await runExport([...WINDOW, '--chunk', '7h', '--format', 'jsonl', '--out', out], vmEnv(vm))
+    expect(r.code).toBe(0)
+    const got = parseJsonl(await readFile(out, 'utf8'))
+    compare(got, expected(DEFAULT_SELECTED))
+    const s0 = TRUTH[0]!.labels
+    expect(got.has(sampleKey(s0, TO))).toBe(true)
+    expect(got.has(sampleKey(s0, FROM))).toBe(false)
+    expect(got.has(sampleKey(s0, FROM + 7 * 3_600_000))).toBe(true)
+  })
+
+  it('--match for one selector and for everything; overlapping selectors give each series once', async () => {
+    const out = join(work, 'match.csv')
+    let r = await runExport([...WINDOW, '--match', '{__name__="reply_metric"}', '--match', '{plan="pro"}', '--out', out], vmEnv(vm))
+    expect(r.code).toBe(0)
+    compare(parseCsv(await readFile(out, 'utf8')), expected((l) => l.__name__ === 'reply_metric'))
+    r = await runExport([...WINDOW, '--match', '{__name__=~".+"}', '--format', 'openmetrics', '--out', out], { GRAFANA_PROM_URL: prom.url })
+    expect(r.code).toBe(0)
+    compare(parseOpenMetrics(await readFile(out, 'utf8')), expected(() => true))
+  })
+
+  it('re-running gives the same file (replaced, not appended)', async () => {
+    const out = join(work, 'again.csv')
+    for (let i = 0; i < 2; i++) expect((await runExport([...WINDOW, '--out', out], vmEnv(vm))).code).toBe(0)
+    const a = await readFile(out, 'utf8')
+    expect(a).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
+  })
+
+  it('queries the server refuses as too large are split: by time, then series by series (Prometheus --query.max-samples)', async () => {
+    const limited = await promFromOpenMetrics(omTruthFile, ['--query.max-samples=3000'])
+    // 1d window × 4 selected series ≈ 5000 samples > 3000 → halved until it fits
+    const out = join(work, 'split.jsonl')
+    let r = await runExport([...WINDOW, '--format', 'jsonl', '--out', out], { GRAFANA_PROM_URL: limited.url })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    compare(parseJsonl(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED))
+    // no halving allowed: one query per series and window
+    r = await runExport([...WINDOW, '--min-chunk', '1d', '--format', 'jsonl', '--out', out], { GRAFANA_PROM_URL: limited.url })
+    expect(r.stderr).toBe('')
+    expect(r.code).toBe(0)
+    compare(parseJsonl(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED))
+    await limited.stop()
+  })
+})
+
+describe('export-metrics.sh: round trips', () => {
+  it('openmetrics → promtool → a fresh Prometheus serves the same samples', async () => {
+    const om = join(work, 'victoria-metrics.openmetrics')
+    const fresh = await promFromOpenMetrics(om)
+    const out = join(work, 'roundtrip-prom.jsonl')
+    // everything the fresh server has: exactly the window's samples, nothing else
+    const r = await runExport(['--from', String(START / 1000 - 60), '--to', String(END / 1000 + 60), '--match', '{__name__=~".+"}', '--format', 'jsonl', '--out', out], {
+      GRAFANA_PROM_URL: fresh.url,
+    })
+    expect(r.code).toBe(0)
+    compare(parseJsonl(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED))
+    await fresh.stop()
+  })
+
+  it('jsonl → a fresh VictoriaMetrics /api/v1/import → the same export', async () => {
+    const jsonl = await readFile(join(work, 'victoria-metrics.jsonl'), 'utf8')
+    const fresh = await startVictoriaMetrics()
+    started.push(fresh)
+    await vmImport(fresh, jsonl)
+    const out = join(work, 'roundtrip-vm.jsonl')
+    const r = await runExport([...WINDOW, '--format', 'jsonl', '--out', out], vmEnv(fresh))
+    expect(r.code).toBe(0)
+    expect(await readFile(out, 'utf8')).toBe(jsonl)
+    await fresh.stop()
+  })
+})
+
+// ---------------------------------------------------------------- faults
+type Fault = (n: number, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean
+
+/** A proxy in front of `target`; `fault(n)` may answer request number n itself (returns true). */
+async function startProxy(target: string, fault: Fault): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+  let n = 0
+  const t = new URL(target)
+  const server: Server = createServer((req, res) => {
+    n++
+    if (fault(n, req, res)) return
+    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => {
+      res.writeHead(502)
+      res.end()
+    })
+    req.pipe(up)
+  })
+  const port = await freePort()
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r))
+  return {
+    url: `http://127.0.0.1:${port}`,
+    count: () => n,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  }
+}
+
+async function leftovers(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((f) => f.includes('partial'))
+}
+
+describe('export-metrics.sh: faults', () => {
+  it('wrong token: a clear message about metrics:read, exit ≠ 0, no file', async () => {
+    const dir = await mkdtemp(join(work, 'wrong-'))
+    const wrong = 'wrong-token-Zq9'
+    const r = await runExport([...WINDOW, '--out', join(dir, 'x.csv')], { ...vmEnv(vm), GRAFANA_READ_TOKEN: wrong }, wrong)
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/metrics:read/)
+    expect(r.stderr).toMatch(/401/)
+    expect(r.stderr + r.stdout).not.toContain(wrong)
+    expect(r.cmdlineHits).toBe(0)
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('server unreachable: exit ≠ 0 with a message, no file', async () => {
+    const dir = await mkdtemp(join(work, 'down-'))
+    const port = await freePort() // nothing listens there
+    const r = await runExport([...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.csv')], { GRAFANA_PROM_URL: `http://127.0.0.1:${port}` })
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/cannot reach/)
+    expect(await readdir(dir)).toEqual([])
+  })
+
+  it('500 in the middle of the run: exit ≠ 0, the server message shown, no complete-looking file left', async () => {
+    const dir = await mkdtemp(join(work, 'mid-'))
+    const proxy = await startProxy(vm.url, (n, _req, res) => {
+      if (n <= 6) return false
+      res.writeHead(500, { 'content-type': 'application/json' })
+      res.end('{"status":"error","error":"storage exploded"}')
+      return true
+    })
+    try {
+      const r = await runExport([...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.jsonl'), '--format', 'jsonl'], { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url }, vm.password)
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toMatch(/HTTP 500/)
+      expect(r.stderr).toMatch(/storage exploded/)
+      expect(proxy.count()).toBe(6 + 3) // bounded: 2 retries
+      expect(await readdir(dir)).toEqual([])
+      expect(r.cmdlineHits).toBe(0)
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('429 (Retry-After) then success: the export completes and is complete', async () => {
+    const dir = await mkdtemp(join(work, 'busy-'))
+    const proxy = await startProxy(vm.url, (n, _req, res) => {
+      if (n !== 3 && n !== 4) return false
+      res.writeHead(429, { 'retry-after': '0', 'content-type': 'text/plain' })
+      res.end('slow down')
+      return true
+    })
+    try {
+      const out = join(dir, 'x.csv')
+      const r = await runExport([...WINDOW, '--retry-delay', '0.05', '--out', out], { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url }, vm.password)
+      expect(r.stderr).toBe('')
+      expect(r.code).toBe(0)
+      expect(await readFile(out, 'utf8')).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
+      expect(await leftovers(dir)).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
+  it('refuses a token on the command line, and credentials in the URL', async () => {
+    let r = await runExport(['--token', 'abc'], {})
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/GRAFANA_READ_TOKEN/)
+    r = await runExport(['--url', 'https://u:p@example.invalid/api/prom'], {})
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toMatch(/credentials/)
+  })
+
+  it('--token-file works like the environment variable', async () => {
+    const dir = await mkdtemp(join(work, 'tf-'))
+    const tf = join(dir, 'token')
+    await writeFile(tf, `${vm.password}\n`, { mode: 0o600 })
+    await cp(tf, tf + '.bak')
+    const out = join(dir, 'x.csv')
+    const r = await runExport([...WINDOW, '--token-file', tf, '--out', out], { GRAFANA_PROM_URL: vm.url, GRAFANA_USER_ID: vm.username }, vm.password)
+    expect(r.code).toBe(0)
+    expect(r.cmdlineHits).toBe(0)
+    expect(await readFile(out, 'utf8')).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
+  })
+})
