@@ -1,0 +1,339 @@
+/**
+ * End to end (issue 3, items 1, 2 and 6): the BUILT bundle (`.botpress/dist/index.js`, its
+ * `start(port)`, in its own process) called exactly as Botpress Cloud calls it, writing to a real
+ * VictoriaMetrics 1.79 with Basic auth and dedup, read back through `/api/v1/export`.
+ *
+ * The integration's user ID is the Basic-auth username, and it must be digits: VictoriaMetrics
+ * is therefore started with `-httpAuth.username=<numeric id>` on its command line (a command-line
+ * flag wins over the random username servers.ts passes through the environment; the user ID is
+ * not a secret, the password stays in the environment). `vm.flush()` and `vm.authorization` use
+ * the helper's random username, so this file flushes and reads with its own header.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { triggerAction, callIntegration, type IntegrationAnswer } from './helpers/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
+
+const USER_ID = '7406113'
+const HEADER_BOT_ID = 'bot-e2e-header'
+
+interface ExportedSeries {
+  metric: Record<string, string>
+  values: number[]
+  timestamps: number[]
+}
+
+let vm: VictoriaMetrics
+let integration: IntegrationProcess
+let authorization: string
+let configuration: { grafanaUrl: string; grafanaUserId: string; apiKey: string; includeConversationAndUserIds?: boolean }
+/** Every answer the integration gave in this file, checked for the API key at the end. */
+const answers: IntegrationAnswer[] = []
+/** Every series this file expects VictoriaMetrics to hold at the end, and nothing else. */
+const expectedSeries: ExportedSeries[] = []
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+
+const call = async (answer: Promise<IntegrationAnswer>): Promise<IntegrationAnswer> => {
+  const result = await answer
+  answers.push(result)
+  return result
+}
+
+const flush = async (): Promise<void> => {
+  const response = await fetch(`${vm.url}/internal/force_flush`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })
+  await response.text()
+  expect(response.status).toBe(200)
+}
+
+/** VictoriaMetrics writes `+Inf`, `-Inf` and `NaN` as bare words, which JSON.parse refuses. */
+const parseExport = (text: string): ExportedSeries[] =>
+  text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
+
+const exportSeries = async (match: string): Promise<ExportedSeries[]> => {
+  const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
+    headers: { authorization },
+    signal: AbortSignal.timeout(30_000),
+  })
+  const text = await response.text()
+  expect(response.status, text).toBe(200)
+  return parseExport(text)
+}
+
+/**
+ * Fresh writes become visible to export a moment after `force_flush` in VM 1.79 (seen: up to
+ * ~1 s), so poll — bounded in count and time — until `ready` holds, then return the export.
+ */
+const exportWhen = async (match: string, ready: (series: ExportedSeries[]) => boolean): Promise<ExportedSeries[]> => {
+  const deadline = Date.now() + 20_000
+  let series: ExportedSeries[] = []
+  for (let attempt = 0; attempt < 80 && Date.now() < deadline; attempt++) {
+    await flush()
+    series = await exportSeries(match)
+    if (ready(series)) {
+      return series
+    }
+    await sleep(250)
+  }
+  return series
+}
+
+const canonical = (series: ExportedSeries[]): ExportedSeries[] =>
+  series
+    .map((s) => ({
+      metric: Object.fromEntries(Object.entries(s.metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
+      values: s.values,
+      timestamps: s.timestamps,
+    }))
+    .sort((a, b) => (JSON.stringify(a.metric) < JSON.stringify(b.metric) ? -1 : 1))
+
+const outputOf = (answer: IntegrationAnswer): Record<string, unknown> => {
+  expect(answer.status, answer.text).toBe(200)
+  return (answer.body as { output: Record<string, unknown> }).output
+}
+
+/** A direct write (not through the integration), used as a barrier: once it is visible, earlier writes are too. */
+const writeSentinel = async (name: string, timestamp: number): Promise<void> => {
+  const response = await fetch(`${vm.url}/influx/write?precision=ms`, {
+    method: 'POST',
+    headers: { authorization },
+    body: `${name},src=e2e f=1 ${timestamp}`,
+  })
+  await response.text()
+  expect(response.status).toBe(204)
+}
+
+beforeAll(async () => {
+  vm = await startVictoriaMetrics({ auth: true, dedup: true, extraArgs: [`-httpAuth.username=${USER_ID}`] })
+  authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
+  configuration = { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
+  integration = await startIntegrationProcess()
+})
+
+afterAll(async () => {
+  await integration?.stop()
+  await vm?.stop()
+})
+
+describe('register against VictoriaMetrics with Basic auth', () => {
+  it('the right password: 200, and nothing is stored', async () => {
+    const answer = await call(callIntegration(integration.url, 'register', configuration, { botId: HEADER_BOT_ID }))
+    expect(answer.status, answer.text).toBe(200)
+
+    // Barrier: a sample written after register; once it shows, register's write would show too.
+    const at = Date.now()
+    await writeSentinel('e2e_register_barrier', at)
+    const all = await exportWhen('{__name__!=""}', (s) => s.some((x) => x.metric.__name__ === 'e2e_register_barrier_f'))
+    expect(all).toEqual([{ metric: { __name__: 'e2e_register_barrier_f', src: 'e2e' }, values: [1], timestamps: [at] }])
+    expectedSeries.push(...all)
+  })
+
+  it('a wrong password or a wrong user ID: 400 with the documented message', async () => {
+    for (const wrong of [
+      { ...configuration, apiKey: `${vm.password}x` },
+      { ...configuration, grafanaUserId: '1' },
+    ]) {
+      const answer = await call(callIntegration(integration.url, 'register', wrong, { botId: HEADER_BOT_ID }))
+      expect(answer.status, answer.text).toBe(400)
+      const message = (answer.body as { message: string }).message
+      expect(message).toMatch(/^Could not install the Grafana Cloud integration: /u)
+      expect(message).toContain('(401)')
+      expect(message).toContain('User ID')
+      expect(message).toContain('API key')
+      expect(message).toContain('metrics:write')
+    }
+  })
+})
+
+describe('Send Metric, end to end', () => {
+  it('every field, a value, number and text versions, extra labels, botId falling back to x-bot-id', async () => {
+    const full = outputOf(
+      await call(
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendMetric',
+          {
+            name: 'checkout.completed',
+            channel: 'webchat',
+            botId: 'bot-explicit',
+            conversationId: 'conv-123',
+            userId: 'user-456',
+            version: 3,
+            value: 250.5,
+            tags: { flow: 'checkout', step: 3, paid: true },
+          },
+          HEADER_BOT_ID
+        )
+      )
+    )
+    const fullLabels = {
+      botId: 'bot-explicit',
+      channel: 'webchat',
+      conversationId: 'conv-123',
+      flow: 'checkout',
+      paid: 'true',
+      step: '3',
+      userId: 'user-456',
+      version: '3',
+    }
+    expect(full.seriesName).toBe('checkout_completed_metric')
+    expect(full.labels).toEqual(fullLabels)
+    expect(Number.isInteger(full.timestamp)).toBe(true)
+
+    // botId empty → x-bot-id; version as text; value as text; tags as JSON text with characters
+    // line protocol must escape; an unrendered template counts as empty; a leading digit gets `_`.
+    const textual = outputOf(
+      await call(
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendMetric',
+          {
+            name: '9lives-checkout',
+            channel: '{{event.integration}}',
+            botId: '',
+            conversationId: 'conv, with=specials',
+            userId: 'user 7',
+            version: '1.4.2',
+            value: '-0.125',
+            tags: '{"flow": "a b,c=d", "retry": 2}',
+          },
+          HEADER_BOT_ID
+        )
+      )
+    )
+    const textualLabels = {
+      botId: HEADER_BOT_ID,
+      conversationId: 'conv, with=specials',
+      flow: 'a b,c=d',
+      retry: '2',
+      userId: 'user 7',
+      version: '1.4.2',
+    }
+    expect(textual.seriesName).toBe('_9lives_checkout_metric')
+    expect(textual.labels).toEqual(textualLabels)
+
+    // Only the name: value 1, botId from the header, the Studio defaults omitted.
+    const minimal = outputOf(await call(triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e_minimal' }, HEADER_BOT_ID)))
+    expect(minimal.seriesName).toBe('e2e_minimal_metric')
+    expect(minimal.labels).toEqual({ botId: HEADER_BOT_ID })
+
+    const expected = canonical([
+      { metric: { __name__: 'checkout_completed_metric', ...fullLabels }, values: [250.5], timestamps: [full.timestamp as number] },
+      { metric: { __name__: '_9lives_checkout_metric', ...textualLabels }, values: [-0.125], timestamps: [textual.timestamp as number] },
+      { metric: { __name__: 'e2e_minimal_metric', botId: HEADER_BOT_ID }, values: [1], timestamps: [minimal.timestamp as number] },
+    ])
+    const match = '{__name__=~"checkout_completed_metric|_9lives_checkout_metric|e2e_minimal_metric"}'
+    const stored = canonical(await exportWhen(match, (s) => s.length >= expected.length))
+    expect(stored).toEqual(expected)
+    expectedSeries.push(...expected)
+  })
+
+  it('includeConversationAndUserIds false: no conversationId or userId label; a template botId falls back to x-bot-id', async () => {
+    const quiet = { ...configuration, includeConversationAndUserIds: false }
+    const output = outputOf(
+      await call(
+        triggerAction(
+          integration.url,
+          quiet,
+          'sendMetric',
+          {
+            name: 'e2e_quiet',
+            channel: 'whatsapp',
+            botId: '{{event.botId}}',
+            conversationId: 'conv-never-stored',
+            userId: 'user-never-stored',
+            version: 12,
+            value: 0,
+          },
+          HEADER_BOT_ID
+        )
+      )
+    )
+    const labels = { botId: HEADER_BOT_ID, channel: 'whatsapp', version: '12' }
+    expect(output).toEqual({ seriesName: 'e2e_quiet_metric', labels, timestamp: output.timestamp })
+    const expected = [{ metric: { __name__: 'e2e_quiet_metric', ...labels }, values: [0], timestamps: [output.timestamp as number] }]
+    const stored = canonical(await exportWhen('e2e_quiet_metric', (s) => s.length >= 1))
+    expect(stored).toEqual(canonical(expected))
+    expectedSeries.push(...expected)
+  })
+
+  it('a refused input: 400 with a message, and nothing stored', async () => {
+    const answer = await call(
+      triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e refused', channel: 'web' }, HEADER_BOT_ID)
+    )
+    expect(answer.status, answer.text).toBe(400)
+    expect((answer.body as { message: string }).message).toMatch(/whitespace/u)
+    // Checked at the end: the full export holds no e2e_refused series.
+  })
+})
+
+describe('Send Raw Data, end to end', () => {
+  it('several lines with float, integer, boolean and `value` fields, comments and blank lines', async () => {
+    const data = [
+      '# checkout funnel',
+      'e2e_raw,room=a\\ b,kind=x temp=21.5,count=3i,ok=true',
+      '',
+      'e2e_raw,room=c value=42,neg=-1.25,off=false',
+      'e2e_other,host=h1 value=7i',
+    ].join('\n')
+    const output = outputOf(await call(triggerAction(integration.url, configuration, 'sendRawData', { data }, HEADER_BOT_ID)))
+    // The output reports Grafana's names: a field called `value` is just the measurement.
+    expect(output.linesSent).toBe(3)
+    expect(output.seriesNames).toEqual(['e2e_other', 'e2e_raw', 'e2e_raw_count', 'e2e_raw_neg', 'e2e_raw_off', 'e2e_raw_ok', 'e2e_raw_temp'])
+    const ts = output.timestamp as number
+    expect(Number.isInteger(ts)).toBe(true)
+
+    // VictoriaMetrics names a `value` field `<measurement>_value` (Grafana: `<measurement>`).
+    const expected = canonical([
+      { metric: { __name__: 'e2e_raw_temp', room: 'a b', kind: 'x' }, values: [21.5], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_count', room: 'a b', kind: 'x' }, values: [3], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_ok', room: 'a b', kind: 'x' }, values: [1], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_value', room: 'c' }, values: [42], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_neg', room: 'c' }, values: [-1.25], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_off', room: 'c' }, values: [0], timestamps: [ts] },
+      { metric: { __name__: 'e2e_other_value', host: 'h1' }, values: [7], timestamps: [ts] },
+    ])
+    const stored = canonical(await exportWhen('{__name__=~"e2e_raw.*|e2e_other.*"}', (s) => s.length >= expected.length))
+    expect(stored).toEqual(expected)
+    expectedSeries.push(...expected)
+  })
+
+  it('an invalid body is refused with the line and column, and nothing is stored', async () => {
+    const answer = await call(
+      triggerAction(integration.url, configuration, 'sendRawData', { data: 'e2e_bad_ok f=1\ne2e_bad,t= f=2' }, HEADER_BOT_ID)
+    )
+    expect(answer.status, answer.text).toBe(400)
+    expect((answer.body as { message: string }).message).toMatch(/line 2, column \d+/u)
+  })
+})
+
+describe('afterwards', () => {
+  it('VictoriaMetrics holds exactly the expected series: nothing from register, refusals or failures', async () => {
+    const at = Date.now()
+    await writeSentinel('e2e_final_barrier', at)
+    expectedSeries.push({ metric: { __name__: 'e2e_final_barrier_f', src: 'e2e' }, values: [1], timestamps: [at] })
+    const all = await exportWhen('{__name__!=""}', (s) => s.some((x) => x.metric.__name__ === 'e2e_final_barrier_f'))
+    expect(canonical(all)).toEqual(canonical(expectedSeries))
+  })
+
+  it('the API key (and the Basic credentials) appear in no answer and nowhere in the integration’s output', () => {
+    const key = vm.password
+    const basic = Buffer.from(`${USER_ID}:${key}`).toString('base64')
+    // Every 12-character window, so a shortened or partly scrubbed key is caught too.
+    const windows = (secret: string) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12))
+    const secrets = [...windows(key), ...windows(basic)]
+    const texts = [...answers.map((a) => a.text), integration.output()]
+    expect(answers.length).toBeGreaterThanOrEqual(9)
+    expect(integration.output()).toContain('Grafana refused the credentials (401)')
+    for (const text of texts) {
+      for (const secret of secrets) {
+        expect(text.includes(secret), `secret fragment ${JSON.stringify(secret)} in ${JSON.stringify(text.slice(0, 200))}`).toBe(false)
+      }
+    }
+  })
+})
