@@ -15,7 +15,7 @@
  * /proc/<pid>/cmdline.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { mkdtemp, rm, writeFile, mkdir } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -42,7 +42,7 @@ export interface VictoriaMetrics extends RunningServer {
 }
 
 export interface VictoriaMetricsOptions {
-  /** Default true: a random username/password checked by -httpAuth.* (passed via the environment). */
+  /** Default true: a random numeric username and a password checked by -httpAuth.* (passed via the environment). */
   auth?: boolean
   /**
    * Default true: -dedup.minScrapeInterval=1ms, so an identical sample (same series, same
@@ -229,7 +229,8 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
   const auth = opts.auth ?? true
   const dedup = opts.dedup ?? true
   const bin = opts.bin ?? process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics'
-  const username = auth ? `vm-${randomBytes(6).toString('hex')}` : ''
+  // Numeric, like a Grafana Cloud user ID, so the integration's configuration accepts it.
+  const username = auth ? String(randomInt(1_000_000, 10_000_000)) : ''
   const password = auth ? randomBytes(18).toString('base64url') : ''
   const authorization = auth ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined
 
