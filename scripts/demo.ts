@@ -1,0 +1,636 @@
+/**
+ * The one-command demo: `npm run demo`.
+ *
+ * Builds the integration, starts a local VictoriaMetrics as a stand-in for Grafana Cloud (with
+ * Basic auth: a numeric user ID and a random password playing the API key), serves the built
+ * bundle, calls `register` and both cards exactly as Botpress Cloud calls them, reads the stored
+ * series back as a table and exports them with scripts/export-metrics.sh.
+ *
+ * With GRAFANA_URL, GRAFANA_USER_ID and GRAFANA_API_KEY set it sends to that Grafana Cloud stack
+ * instead (no local server); with GRAFANA_PROM_URL and GRAFANA_READ_TOKEN too, it reads back.
+ *
+ * Everything it starts (the integration, VictoriaMetrics, child commands, temp folders) is
+ * stopped by PID / removed on normal exit, on error and on Ctrl-C or SIGTERM.
+ * No secret is printed or put on a command line.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { accessSync, constants, existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { delimiter, join, resolve } from 'node:path'
+import { callIntegration, triggerAction, type IntegrationAnswer } from '../test/helpers/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../test/helpers/integration-process'
+import { startVictoriaMetrics, type VictoriaMetrics } from '../test/helpers/servers'
+
+const ROOT = resolve(__dirname, '..')
+const EXPORT_SCRIPT = join(ROOT, 'scripts', 'export-metrics.sh')
+const BOT_ID = 'demo-bot'
+
+// ---------------------------------------------------------------- output
+
+/** Secrets that must never reach the terminal (the Grafana keys, the local password). */
+const secrets: string[] = []
+const scrub = (text: string): string => secrets.reduce((t, s) => (s === '' ? t : t.split(s).join('***')), text)
+
+let quiet = false // set once a signal arrived: the main flow may still print, cleanup speaks instead
+const say = (text = ''): void => {
+  if (!quiet) process.stdout.write(`${scrub(text)}\n`)
+}
+const section = (title: string): void => say(`\n== ${title} ${'='.repeat(Math.max(3, 70 - title.length))}`)
+const indent = (text: string, by = '   '): string =>
+  text
+    .split('\n')
+    .map((line) => by + line)
+    .join('\n')
+const stripAnsi = (text: string): string => text.replace(/\u001b\[[0-9;?]*[A-Za-z]/gu, '').replace(/\r/gu, '\n')
+const tail = (text: string, lines = 15): string =>
+  stripAnsi(text)
+    .split('\n')
+    .filter((l) => l.trim() !== '')
+    .slice(-lines)
+    .join('\n')
+
+/** An expected failure: printed as its message, without a stack trace. */
+class DemoError extends Error {}
+
+// ---------------------------------------------------------------- cleanup
+
+const cleanups: Array<{ what: string; run: () => Promise<void> }> = []
+const pendingStarts = new Set<Promise<unknown>>()
+const children = new Set<ChildProcess>()
+let cleaning: Promise<void> | undefined
+
+const cleanup = (): Promise<void> => {
+  cleaning ??= (async () => {
+    // A server still starting is stopped once it is up (its start is bounded).
+    await Promise.allSettled([...pendingStarts])
+    for (const child of children) {
+      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid, 'SIGTERM')
+        } catch {
+          // already gone
+        }
+      }
+    }
+    const done: string[] = []
+    for (const step of cleanups.reverse()) {
+      try {
+        await step.run()
+        done.push(step.what)
+      } catch (error) {
+        process.stderr.write(`could not clean up ${step.what}: ${scrub(String((error as Error)?.message ?? error))}\n`)
+      }
+    }
+    if (done.length > 0) {
+      process.stdout.write(`\n== Cleanup ${'='.repeat(63)}\n${done.map((d) => `   ${d}`).join('\n')}\n`)
+    }
+  })()
+  return cleaning
+}
+
+/** Starts something that must be stopped later; registers its stop as soon as it is up. */
+const track = async <T>(start: Promise<T>, what: (value: T) => string, stop: (value: T) => Promise<void>): Promise<T> => {
+  pendingStarts.add(start)
+  try {
+    const value = await start
+    cleanups.push({ what: what(value), run: () => stop(value) })
+    return value
+  } finally {
+    pendingStarts.delete(start)
+  }
+}
+
+let signalled = false
+const onSignal = (signal: NodeJS.Signals, code: number) => {
+  if (signalled) return
+  signalled = true
+  quiet = true
+  process.stdout.write(`\n${signal === 'SIGINT' ? 'Interrupted (Ctrl-C)' : `Got ${signal}`}: stopping what the demo started…\n`)
+  void cleanup().finally(() => process.exit(code))
+}
+process.on('SIGINT', () => onSignal('SIGINT', 130))
+process.on('SIGTERM', () => onSignal('SIGTERM', 143))
+process.on('SIGHUP', () => onSignal('SIGHUP', 129))
+
+// ---------------------------------------------------------------- child commands
+
+interface RunResult {
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs a command without a shell, tracked so cleanup can stop it by PID; bounded in time. */
+const run = (bin: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> =>
+  new Promise((resolvePromise) => {
+    const child = spawn(bin, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
+    children.add(child)
+    let stdout = ''
+    let stderr = ''
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
+    const timer = setTimeout(() => {
+      stderr += `\n(stopped after ${(options.timeoutMs ?? 0) / 1000} s)`
+      child.kill('SIGKILL')
+    }, options.timeoutMs ?? 300_000)
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolvePromise({ code: null, stdout, stderr: `${stderr}\n${error.message}` })
+    })
+    child.once('close', (code) => {
+      clearTimeout(timer)
+      children.delete(child)
+      resolvePromise({ code, stdout, stderr })
+    })
+  })
+
+const onPath = (name: string): string | undefined => {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    if (dir === '') continue
+    const candidate = join(dir, name)
+    try {
+      accessSync(candidate, constants.X_OK)
+      return candidate
+    } catch {
+      // not here
+    }
+  }
+  return undefined
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+
+// ---------------------------------------------------------------- prerequisites
+
+interface Tool {
+  readonly command: string
+  readonly debianPackage: string
+  readonly why: string
+}
+
+const victoriaMetricsBin = (): string | undefined => {
+  const configured = process.env.VICTORIA_METRICS_BIN
+  if (configured) return existsSync(configured) ? configured : undefined
+  return existsSync('/usr/bin/victoria-metrics') ? '/usr/bin/victoria-metrics' : onPath('victoria-metrics')
+}
+
+const isMissing = (tool: Tool): boolean =>
+  tool.command === 'victoria-metrics' ? victoriaMetricsBin() === undefined : onPath(tool.command) === undefined
+
+/** Installs the missing Debian packages when root, else says exactly what to install. */
+const ensureTools = async (tools: Tool[]): Promise<void> => {
+  const missing = tools.filter(isMissing)
+  if (missing.length === 0) return
+  const packages = [...new Set(missing.map((t) => t.debianPackage))]
+  const list = missing.map((t) => `   - ${t.command} (Debian package ${t.debianPackage}): ${t.why}`).join('\n')
+  if (process.env.VICTORIA_METRICS_BIN && missing.some((t) => t.command === 'victoria-metrics')) {
+    throw new DemoError(`VICTORIA_METRICS_BIN is set to ${process.env.VICTORIA_METRICS_BIN}, which does not exist.`)
+  }
+  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
+  if (!isRoot || onPath('apt-get') === undefined) {
+    throw new DemoError(
+      `Missing:\n${list}\n\nInstall ${packages.length === 1 ? 'it' : 'them'}, then run \`npm run demo\` again:\n` +
+        `   sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}\n` +
+        (isRoot ? '(apt-get was not found: install the packages with your system\'s package manager.)' : '(Run as root, the demo installs them itself.)')
+    )
+  }
+  section('Installing prerequisites')
+  say(`Missing:\n${list}`)
+  say(`Running as root, so installing: apt-get update && apt-get install -y ${packages.join(' ')}`)
+  // The packages' maintainer scripts would start system-wide daemons on fixed ports; the demo
+  // starts its own on loopback, so keep the packaged services from starting (as .ci/run does).
+  const policy = '/usr/sbin/policy-rc.d'
+  const addPolicy = !existsSync(policy)
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+  try {
+    if (addPolicy) {
+      const { writeFile, chmod } = await import('node:fs/promises')
+      await writeFile(policy, '#!/bin/sh\nexit 101\n')
+      await chmod(policy, 0o755)
+    }
+    const update = await run('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 })
+    if (update.code !== 0) throw new DemoError(`apt-get update failed (exit ${update.code}):\n${indent(tail(update.stderr + update.stdout))}`)
+    const install = await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env, timeoutMs: 600_000 })
+    if (install.code !== 0) {
+      throw new DemoError(`apt-get install ${packages.join(' ')} failed (exit ${install.code}):\n${indent(tail(install.stderr + install.stdout))}`)
+    }
+  } finally {
+    if (addPolicy) await rm(policy, { force: true })
+  }
+  const still = tools.filter(isMissing)
+  if (still.length > 0) throw new DemoError(`Still missing after the install: ${still.map((t) => t.command).join(', ')}.`)
+  say(`Installed ${packages.join(', ')}.`)
+}
+
+// ---------------------------------------------------------------- the target: local VictoriaMetrics or Grafana Cloud
+
+interface Reader {
+  /** Prometheus API base for scripts/export-metrics.sh (its --url). */
+  readonly promUrl: string
+  readonly user: string
+  readonly token: string
+}
+
+interface Target {
+  readonly description: string
+  /** The integration's configuration, as the install form in Botpress would hold it. */
+  readonly configuration: Record<string, unknown>
+  readonly reader: Reader | undefined
+}
+
+const remoteTarget = (): Target | undefined => {
+  const env = process.env
+  if (!env.GRAFANA_URL && !env.GRAFANA_API_KEY) return undefined
+  const missing = ['GRAFANA_URL', 'GRAFANA_USER_ID', 'GRAFANA_API_KEY'].filter((name) => !env[name]?.trim())
+  if (missing.length > 0) {
+    throw new DemoError(
+      `To send to Grafana Cloud, set all of GRAFANA_URL, GRAFANA_USER_ID and GRAFANA_API_KEY (missing: ${missing.join(', ')}).\n` +
+        'Unset GRAFANA_URL and GRAFANA_API_KEY to run the local demo instead.'
+    )
+  }
+  const apiKey = env.GRAFANA_API_KEY!.trim()
+  secrets.push(apiKey)
+  const readToken = env.GRAFANA_READ_TOKEN?.trim() ?? ''
+  if (readToken) secrets.push(readToken)
+  const promUrl = env.GRAFANA_PROM_URL?.trim() ?? ''
+  return {
+    description: `Grafana Cloud: ${env.GRAFANA_URL!.trim()} as user ${env.GRAFANA_USER_ID!.trim()} (API key from GRAFANA_API_KEY, not shown)`,
+    configuration: { grafanaUrl: env.GRAFANA_URL!.trim(), grafanaUserId: env.GRAFANA_USER_ID!.trim(), apiKey },
+    reader: promUrl && readToken ? { promUrl, user: env.GRAFANA_USER_ID!.trim(), token: readToken } : undefined,
+  }
+}
+
+const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`
+
+/**
+ * A local VictoriaMetrics with Basic auth: the helper picks a random numeric user (like a Grafana
+ * user ID) and a random password (the "API key"), both passed through its environment, off argv.
+ */
+const startLocalVictoriaMetrics = async (): Promise<VictoriaMetrics> => {
+  const started = Date.now()
+  const vm = await track(
+    startVictoriaMetrics({ auth: true, bin: victoriaMetricsBin() }),
+    (v) => `stopped VictoriaMetrics (pid ${v.pid}) and removed its data folder ${v.dataDir}`,
+    (v) => v.stop()
+  )
+  secrets.push(vm.password)
+  say(`VictoriaMetrics ${vm.url}  (pid ${vm.pid}, data folder ${vm.dataDir}, up in ${seconds(Date.now() - started)})`)
+  say(`   user ID ${vm.username}, API key = a random password made for this run (not shown)`)
+  say(`   influx write endpoint: ${vm.url}/influx/write`)
+  return vm
+}
+
+// ---------------------------------------------------------------- the cards
+
+interface MetricEvent {
+  readonly note: string
+  readonly input: Record<string, unknown>
+}
+
+/** A small day of a support bot: two conversations on two channels and two releases. */
+const METRIC_EVENTS: MetricEvent[] = [
+  { note: 'Ana opens the checkout flow on webchat (bot 1.4.1)', input: { name: 'flow_started', channel: 'webchat', conversationId: 'conv-1', userId: 'ana', version: '1.4.1', tags: '{"flow":"checkout"}' } },
+  { note: 'Ben opens the checkout flow on WhatsApp (bot 1.4.2)', input: { name: 'flow_started', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', tags: '{"flow":"checkout"}' } },
+  { note: 'the bot answered Ana in 812 ms', input: { name: 'response_latency', channel: 'webchat', conversationId: 'conv-1', userId: 'ana', version: '1.4.1', value: 812 } },
+  { note: 'the bot answered Ben in 430 ms', input: { name: 'response_latency', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', value: '430' } },
+  { note: 'Ben completes the checkout', input: { name: 'flow_completed', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', tags: '{"flow":"checkout"}' } },
+]
+const REFUSED_METRIC: MetricEvent = { note: 'a name with a space', input: { name: 'flow completed', channel: 'webchat', version: '1.4.1' } }
+
+const RAW_DATA = ['checkout,flow=cart,step=payment amount=35.2,items=3i', 'nlu,intent=order_status confidence=0.93'].join('\n')
+const REFUSED_RAW = ['checkout,flow=cart amount=12.5', 'checkout,flow=cart amount=35.2 1764072000000'].join('\n')
+
+const errorMessage = (answer: IntegrationAnswer): string => {
+  const body = answer.body as { message?: unknown } | undefined
+  return typeof body === 'object' && body !== null && typeof body.message === 'string' ? body.message : answer.text.slice(0, 500)
+}
+
+const outputOf = <T>(answer: IntegrationAnswer): T => (answer.body as { output: T }).output
+
+const describeInput = (input: Record<string, unknown>) =>
+  Object.entries(input)
+    .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/u.test(v) ? JSON.stringify(v) : String(v)}`)
+    .join(' ')
+
+interface Sent {
+  readonly series: Set<string>
+  /** How many samples the accepted calls wrote. */
+  readonly samples: number
+  readonly since: number
+}
+
+const fireCards = async (integration: IntegrationProcess, configuration: Record<string, unknown>): Promise<Sent> => {
+  const since = Date.now() - 1_000
+  const series = new Set<string>()
+
+  section('Register (what Botpress calls when the integration is installed)')
+  const registered = await callIntegration(integration.url, 'register', configuration, { botId: BOT_ID })
+  if (registered.status !== 200) {
+    throw new DemoError(`register failed (HTTP ${registered.status}): ${errorMessage(registered)}`)
+  }
+  say('ok: the endpoint accepted the credentials (an empty write answered 204), so the install succeeds.')
+
+  section('Send Metric card')
+  for (const event of METRIC_EVENTS) {
+    const answer = await triggerAction(integration.url, configuration, 'sendMetric', event.input, BOT_ID)
+    if (answer.status !== 200) {
+      throw new DemoError(`Send Metric (${event.note}) failed (HTTP ${answer.status}): ${errorMessage(answer)}`)
+    }
+    const output = outputOf<{ seriesName: string }>(answer)
+    series.add(output.seriesName)
+    say(`ok       ${event.note}`)
+    say(`         input  ${describeInput(event.input)}`)
+    say(`         stored as ${output.seriesName}`)
+  }
+  const refused = await triggerAction(integration.url, configuration, 'sendMetric', REFUSED_METRIC.input, BOT_ID)
+  if (refused.status === 200) throw new DemoError('Send Metric accepted a name with a space; it should refuse it.')
+  say(`refused  ${REFUSED_METRIC.note}: name=${JSON.stringify(REFUSED_METRIC.input.name)}  (HTTP ${refused.status}, nothing sent)`)
+  say(`         "${errorMessage(refused)}"`)
+
+  section('Send Raw Data card')
+  const raw = await triggerAction(integration.url, configuration, 'sendRawData', { data: RAW_DATA }, BOT_ID)
+  if (raw.status !== 200) throw new DemoError(`Send Raw Data failed (HTTP ${raw.status}): ${errorMessage(raw)}`)
+  const rawOutput = outputOf<{ linesSent: number; seriesNames: string[] }>(raw)
+  rawOutput.seriesNames.forEach((name) => series.add(name))
+  say('ok       data:')
+  say(indent(RAW_DATA, '           '))
+  say(`         linesSent ${rawOutput.linesSent}, seriesNames ${rawOutput.seriesNames.join(', ')}`)
+  const rawRefused = await triggerAction(integration.url, configuration, 'sendRawData', { data: REFUSED_RAW }, BOT_ID)
+  if (rawRefused.status === 200) throw new DemoError('Send Raw Data accepted a line with a timestamp; it should refuse it.')
+  say(`refused  a body whose 2nd line carries its own timestamp  (HTTP ${rawRefused.status}, nothing sent)`)
+  say(indent(REFUSED_RAW, '           '))
+  say(`         "${errorMessage(rawRefused)}"`)
+  return { series, samples: METRIC_EVENTS.length + rawOutput.seriesNames.length, since }
+}
+
+// ---------------------------------------------------------------- reading back
+
+interface Sample {
+  readonly name: string
+  readonly labels: Record<string, string>
+  readonly value: number
+  readonly time: number
+}
+
+const selectorFor = (names: Iterable<string>) => `{__name__=~"${[...names].sort().join('|')}"}`
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
+
+/** Every sample of the local VictoriaMetrics, via its /api/v1/export (JSON lines). */
+const exportLocal = async (vm: VictoriaMetrics): Promise<Sample[]> => {
+  await vm.flush()
+  const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~".+"}' })}`, {
+    headers: { authorization: vm.authorization! },
+    signal: AbortSignal.timeout(30_000),
+  })
+  const text = await response.text()
+  if (!response.ok) throw new DemoError(`VictoriaMetrics /api/v1/export answered HTTP ${response.status}: ${text.slice(0, 200)}`)
+  return text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .flatMap((line) => {
+      const { metric, values, timestamps } = JSON.parse(line) as { metric: Record<string, string>; values: number[]; timestamps: number[] }
+      const { __name__: name = '', ...labels } = metric
+      return timestamps.map((time, i) => ({ name, labels, value: values[i]!, time }))
+    })
+}
+
+const complete = (samples: Sample[], sent: Sent) =>
+  samples.length >= sent.samples && [...sent.series].every((name) => samples.some((s) => s.name === name))
+
+/**
+ * VictoriaMetrics 1.79 shows fresh writes to export a moment after force_flush (up to ~1 s):
+ * poll, bounded in count and time, until everything sent is there.
+ */
+const readLocal = async (vm: VictoriaMetrics, sent: Sent): Promise<Sample[]> => {
+  const deadline = Date.now() + 15_000
+  let samples: Sample[] = []
+  for (let attempt = 0; attempt < 60 && Date.now() < deadline; attempt++) {
+    samples = await exportLocal(vm)
+    if (complete(samples, sent)) break
+    await sleep(250)
+  }
+  return samples
+}
+
+/** The samples of `series` written since `since`, from a Prometheus query API (Grafana Cloud). */
+const readRemote = async (reader: Reader, sent: Sent): Promise<Sample[]> => {
+  const base = reader.promUrl.replace(/\/+$/u, '')
+  const deadline = Date.now() + 60_000
+  let samples: Sample[] = []
+  for (let attempt = 0; attempt < 30 && Date.now() < deadline; attempt++) {
+    const now = Math.ceil(Date.now() / 1000)
+    const query = `${selectorFor(sent.series)}[${now - Math.floor(sent.since / 1000) + 5}s]`
+    const response = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: String(now) })}`, {
+      headers: { authorization: basic(reader.user, reader.token) },
+      signal: AbortSignal.timeout(30_000),
+    })
+    const text = await response.text()
+    if (response.status === 401 || response.status === 403) {
+      throw new DemoError(`${base} refused GRAFANA_USER_ID / GRAFANA_READ_TOKEN (HTTP ${response.status}): the token needs the metrics:read scope.`)
+    }
+    if (!response.ok) throw new DemoError(`${base}/api/v1/query answered HTTP ${response.status}: ${scrub(text.slice(0, 200))}`)
+    const result = (JSON.parse(text) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }).data.result
+    samples = result.flatMap(({ metric, values }) => {
+      const { __name__: name = '', ...labels } = metric
+      return values
+        .map(([t, v]) => ({ name, labels, value: Number(v), time: Math.round(t * 1000) }))
+        .filter((s) => s.time >= sent.since)
+    })
+    if (complete(samples, sent)) break
+    await sleep(2_000)
+  }
+  return samples
+}
+
+const printTable = (samples: Sample[]): void => {
+  const rows = [...samples]
+    .sort((a, b) => a.name.localeCompare(b.name) || a.time - b.time)
+    .map((s) => [
+      s.name,
+      Object.entries(s.labels)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([k, v]) => `${k}=${v}`)
+        .join(' '),
+      String(s.value),
+      new Date(s.time).toISOString(),
+    ])
+  const header = ['SERIES', 'LABELS', 'VALUE', 'TIME (UTC)']
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')
+  say(line(header))
+  say(line(widths.map((w) => '-'.repeat(w))))
+  rows.forEach((r) => say(line(r)))
+}
+
+const checkStored = (samples: Sample[], sent: Sent): void => {
+  const stored = new Set(samples.map((s) => s.name))
+  const missing = [...sent.series].filter((name) => !stored.has(name))
+  if (missing.length > 0) throw new DemoError(`These series were sent but not found when reading back: ${missing.join(', ')}`)
+  say(`\n${stored.size} series, ${samples.length} samples: everything the cards sent was stored; the refused calls stored nothing.`)
+}
+
+// ---------------------------------------------------------------- export
+
+const exportCsv = async (reader: Reader, selector: string, from: string, folder: string): Promise<void> => {
+  const out = join(folder, 'bot-metrics.csv')
+  const args = ['--format', 'csv', '--from', from, '--match', selector, '--out', out, '--quiet']
+  say(`scripts/export-metrics.sh ${args.map((a) => (/[^\w./:-]/u.test(a) ? `'${a}'` : a)).join(' ')}`)
+  say(`   with GRAFANA_PROM_URL=${reader.promUrl} GRAFANA_USER_ID=${reader.user} and GRAFANA_READ_TOKEN (not shown) in its environment`)
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+    HOME: process.env.HOME ?? tmpdir(),
+    TMPDIR: folder,
+    LANG: 'C.UTF-8',
+    GRAFANA_PROM_URL: reader.promUrl,
+    GRAFANA_USER_ID: reader.user,
+    GRAFANA_READ_TOKEN: reader.token,
+  }
+  const started = Date.now()
+  const result = await run('bash', [EXPORT_SCRIPT, ...args], { env, timeoutMs: 120_000 })
+  if (result.code !== 0) {
+    throw new DemoError(`export-metrics.sh failed (exit ${result.code}):\n${indent(tail(result.stderr + result.stdout))}`)
+  }
+  const csv = (await readFile(out, 'utf8')).split('\n').filter((l) => l !== '')
+  say(`done in ${seconds(Date.now() - started)}: ${csv.length - 1} rows in ${out} (removed at exit). First lines:\n`)
+  const shown = 6
+  say(indent(csv.slice(0, shown).join('\n')))
+  if (csv.length > shown) say(`   … ${csv.length - shown} more`)
+}
+
+// ---------------------------------------------------------------- main
+
+const build = async (): Promise<void> => {
+  section('Build')
+  const bp = join(ROOT, 'node_modules', '.bin', 'bp')
+  if (!existsSync(bp)) throw new DemoError('node_modules/.bin/bp is missing: run `npm ci` first.')
+  const started = Date.now()
+  const result = await run(bp, ['build'], { timeoutMs: 180_000 })
+  if (result.code !== 0) {
+    throw new DemoError(`bp build failed (exit ${result.code}):\n${indent(tail(result.stdout + result.stderr, 25))}`)
+  }
+  say(`bp build: ok in ${seconds(Date.now() - started)} -> .botpress/dist/index.js`)
+}
+
+const main = async (): Promise<void> => {
+  if (process.argv.slice(2).some((a) => a === '-h' || a === '--help')) {
+    process.stdout.write(
+      'Usage: npm run demo\n\n' +
+        'Builds the integration, starts a local VictoriaMetrics standing in for Grafana Cloud, calls register and\n' +
+        'both cards as Botpress does, prints what was stored and exports it with scripts/export-metrics.sh.\n\n' +
+        'Environment:\n' +
+        '  GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY   send to this Grafana Cloud stack instead (no local server)\n' +
+        '  GRAFANA_PROM_URL, GRAFANA_READ_TOKEN            with the above: read the series back and export them\n' +
+        '  VICTORIA_METRICS_BIN                            the victoria-metrics binary (default /usr/bin/victoria-metrics)\n'
+    )
+    return
+  }
+  const remote = remoteTarget()
+  say('Grafana Cloud for Botpress: demo')
+  say(
+    remote
+      ? `Target: ${remote.description}`
+      : 'Target: a local VictoriaMetrics standing in for Grafana Cloud (set GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY for a real stack)'
+  )
+
+  const exportTools: Tool[] = [
+    { command: 'curl', debianPackage: 'curl', why: 'used by scripts/export-metrics.sh' },
+    { command: 'jq', debianPackage: 'jq', why: 'used by scripts/export-metrics.sh' },
+  ]
+  await ensureTools(
+    remote
+      ? remote.reader
+        ? exportTools
+        : []
+      : [{ command: 'victoria-metrics', debianPackage: 'victoria-metrics', why: 'the local stand-in for Grafana Cloud' }, ...exportTools]
+  )
+
+  await build()
+
+  section(remote ? 'Grafana Cloud' : 'Local Grafana stand-in')
+  let target: Target
+  let vm: VictoriaMetrics | undefined
+  if (remote) {
+    target = remote
+    say(target.description)
+  } else {
+    vm = await startLocalVictoriaMetrics()
+    target = {
+      description: 'local VictoriaMetrics',
+      configuration: { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: vm.username, apiKey: vm.password },
+      reader: { promUrl: vm.url, user: vm.username, token: vm.password },
+    }
+  }
+
+  const integration = await track(
+    startIntegrationProcess(),
+    (i) => `stopped the integration (pid ${i.pid})`,
+    (i) => i.stop()
+  )
+  say(`integration: the built bundle served by its start(port) at ${integration.url} (pid ${integration.pid})`)
+  say('   configuration as on the install form: ' + describeInput({ ...target.configuration, apiKey: '(hidden)' }))
+
+  let sent: Sent
+  try {
+    sent = await fireCards(integration, target.configuration)
+  } catch (error) {
+    const log = tail(integration.output(), 10)
+    if (log) process.stderr.write(`--- the integration's last log lines ---\n${scrub(log)}\n`)
+    throw error
+  }
+
+  section('Stored series (read back)')
+  let samples: Sample[]
+  if (vm) {
+    say(`GET ${vm.url}/api/v1/export  (after /internal/force_flush)\n`)
+    samples = await readLocal(vm, sent)
+  } else if (target.reader) {
+    say(`GET ${target.reader.promUrl}/api/v1/query  ${selectorFor(sent.series)}[…] since the demo started\n`)
+    samples = await readRemote(target.reader, sent)
+  } else {
+    say('Not read back: set GRAFANA_PROM_URL (…/api/prom) and GRAFANA_READ_TOKEN (metrics:read) to have the demo do it.')
+    say('In Grafana: Explore -> your stack\'s Prometheus data source (grafanacloud-…-prom) -> run')
+    say(`   ${selectorFor(sent.series)}`)
+    say(`   e.g. sum by (channel) (count_over_time(flow_started_metric{botId="${BOT_ID}"}[1h]))`)
+    say('\nDone: both cards delivered to Grafana Cloud.')
+    return
+  }
+  printTable(samples)
+  checkStored(samples, sent)
+
+  section('Export with scripts/export-metrics.sh')
+  if (!existsSync(EXPORT_SCRIPT)) {
+    say('scripts/export-metrics.sh is not in this checkout: skipped.')
+  } else {
+    const folder = await track(
+      mkdtemp(join(tmpdir(), 'grafana-demo-export-')),
+      (f) => `removed the export folder ${f}`,
+      (f) => rm(f, { recursive: true, force: true })
+    )
+    // Locally everything in the fresh VictoriaMetrics is the demo's (VictoriaMetrics does not add
+    // Grafana's __mimir_source__ label, so the script's default selectors would miss the raw data).
+    await exportCsv(target.reader!, vm ? '{__name__=~".+"}' : selectorFor(sent.series), '1h', folder)
+  }
+
+  say('\nDone: register, both cards, the stored series and their export all worked.')
+}
+
+void (async () => {
+  let code = 0
+  try {
+    await main()
+  } catch (error) {
+    code = 1
+    if (!signalled) {
+      const message = error instanceof DemoError || !(error instanceof Error) ? String((error as Error)?.message ?? error) : error.message
+      process.stderr.write(`\nError: ${scrub(message)}\n`)
+      if (!(error instanceof DemoError) && process.env.DEMO_DEBUG && error instanceof Error) process.stderr.write(`${scrub(error.stack ?? '')}\n`)
+    }
+  }
+  if (signalled) return // the signal handler cleans up and exits
+  await cleanup()
+  process.exit(code)
+})()
