@@ -146,20 +146,23 @@ const run = (bin: string, args: string[], options: { env?: NodeJS.ProcessEnv; ti
     })
   })
 
-const onPath = (name: string): string | undefined => {
-  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
-    if (dir === '') continue
-    const candidate = join(dir, name)
-    try {
-      accessSync(candidate, constants.X_OK)
-      return candidate
-    } catch {
-      // not here
-    }
+const isExecutable = (path: string): boolean => {
+  try {
+    accessSync(path, constants.X_OK)
+    return true
+  } catch {
+    return false
   }
-  return undefined
 }
 
+const onPath = (name: string): string | undefined =>
+  (process.env.PATH ?? '')
+    .split(delimiter)
+    .filter((dir) => dir !== '')
+    .map((dir) => join(dir, name))
+    .find(isExecutable)
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
 
 // ---------------------------------------------------------------- prerequisites
@@ -172,8 +175,8 @@ interface Tool {
 
 const victoriaMetricsBin = (): string | undefined => {
   const configured = process.env.VICTORIA_METRICS_BIN
-  if (configured) return existsSync(configured) ? configured : undefined
-  return existsSync('/usr/bin/victoria-metrics') ? '/usr/bin/victoria-metrics' : onPath('victoria-metrics')
+  if (configured) return isExecutable(configured) ? configured : undefined
+  return isExecutable('/usr/bin/victoria-metrics') ? '/usr/bin/victoria-metrics' : onPath('victoria-metrics')
 }
 
 const isMissing = (tool: Tool): boolean =>
@@ -186,14 +189,14 @@ const ensureTools = async (tools: Tool[]): Promise<void> => {
   const packages = [...new Set(missing.map((t) => t.debianPackage))]
   const list = missing.map((t) => `   - ${t.command} (Debian package ${t.debianPackage}): ${t.why}`).join('\n')
   if (process.env.VICTORIA_METRICS_BIN && missing.some((t) => t.command === 'victoria-metrics')) {
-    throw new DemoError(`VICTORIA_METRICS_BIN is set to ${process.env.VICTORIA_METRICS_BIN}, which does not exist.`)
+    throw new DemoError(`VICTORIA_METRICS_BIN is set to ${process.env.VICTORIA_METRICS_BIN}, which is not an executable file.`)
   }
   const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
   if (!isRoot || onPath('apt-get') === undefined) {
     throw new DemoError(
       `Missing:\n${list}\n\nInstall ${packages.length === 1 ? 'it' : 'them'}, then run \`npm run demo\` again:\n` +
         `   sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}\n` +
-        (isRoot ? '(apt-get was not found: install the packages with your system\'s package manager.)' : '(Run as root, the demo installs them itself.)')
+        (isRoot ? '(apt-get was not found: install the packages with your system\'s package manager.)' : `(Run as root, the demo installs ${packages.length === 1 ? 'it' : 'them'} itself.)`)
     )
   }
   section('Installing prerequisites')
@@ -331,6 +334,11 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
     throw new DemoError(`register failed (HTTP ${registered.status}): ${errorMessage(registered)}`)
   }
   say('ok: the endpoint accepted the credentials (an empty write answered 204), so the install succeeds.')
+  await sleep(100) // the log line below comes from the integration's own process
+  const botLog = stripAnsi(integration.output())
+    .split('\n')
+    .filter((line) => line.includes('accepted the credentials'))
+  if (botLog.length > 0) say(`   the bot's log in Botpress: ${botLog[botLog.length - 1]!.trim()}`)
 
   section('Send Metric card')
   for (const event of METRIC_EVENTS) {
@@ -375,8 +383,6 @@ interface Sample {
 }
 
 const selectorFor = (names: Iterable<string>) => `{__name__=~"${[...names].sort().join('|')}"}`
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** Every sample of the local VictoriaMetrics, via its /api/v1/export (JSON lines). */
 const exportLocal = async (vm: VictoriaMetrics): Promise<Sample[]> => {
@@ -555,7 +561,6 @@ const main = async (): Promise<void> => {
   let vm: VictoriaMetrics | undefined
   if (remote) {
     target = remote
-    say(target.description)
   } else {
     vm = await startLocalVictoriaMetrics()
     target = {
@@ -577,7 +582,9 @@ const main = async (): Promise<void> => {
   try {
     sent = await fireCards(integration, target.configuration)
   } catch (error) {
-    const log = tail(integration.output(), 10)
+    // An answer the demo did not expect is explained by its message; anything else (the
+    // integration crashed, a request failed) by the integration's own last words.
+    const log = signalled || error instanceof DemoError ? '' : tail(integration.output(), 10)
     if (log) process.stderr.write(`--- the integration's last log lines ---\n${scrub(log)}\n`)
     throw error
   }
@@ -612,7 +619,13 @@ const main = async (): Promise<void> => {
     )
     // Locally everything in the fresh VictoriaMetrics is the demo's (VictoriaMetrics does not add
     // Grafana's __mimir_source__ label, so the script's default selectors would miss the raw data).
-    await exportCsv(target.reader!, vm ? '{__name__=~".+"}' : selectorFor(sent.series), '1h', folder)
+    // On Grafana Cloud, only this run's samples: --from takes unix seconds and is exclusive.
+    await exportCsv(
+      target.reader!,
+      vm ? '{__name__=~".+"}' : selectorFor(sent.series),
+      vm ? '1h' : String(Math.floor(sent.since / 1000) - 1),
+      folder
+    )
   }
 
   say('\nDone: register, both cards, the stored series and their export all worked.')
