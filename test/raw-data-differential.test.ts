@@ -17,7 +17,7 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LineProtocolError, parseRawData, type Rule } from '../src/line-protocol/validate'
-import { generatedCases, handWrittenCases, type CorpusCase } from './fixtures/raw-data-corpus'
+import { generatedCases, handWrittenCases, joinedLineBodies, multiLineBodies, type CorpusCase } from './fixtures/raw-data-corpus'
 import { startInfluxDB, type RunningServer } from './helpers/servers'
 
 const SEED = 20_261_125
@@ -116,9 +116,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     await influx?.stop()
   })
 
-  const judgeCase = async (index: number): Promise<Outcome> => {
-    const corpusCase = corpus[index]!
-    const db = `case_${index}`
+  const judgeCase = async (index: number, corpusCase: CorpusCase, db: string): Promise<Outcome> => {
     const query = (q: string) => post(`${influx.url}/query`, new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded')
     const created = await query(`CREATE DATABASE ${db}`)
     if (created.status !== 200) {
@@ -152,7 +150,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       // Bounded: each worker takes at most corpus.length cases.
       for (let taken = 0; taken < corpus.length && next < corpus.length; taken++) {
         const index = next++
-        outcomes.push(await judgeCase(index))
+        outcomes.push(await judgeCase(index, corpus[index]!, `case_${index}`))
       }
     }
     await Promise.all(Array.from({ length: CONCURRENCY }, worker))
@@ -221,6 +219,61 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     for (const line of KNOWN_VALIDATOR_BUGS) {
       expect(outcomes.find((o) => o.corpusCase.line === line)?.influx.status, show(line)).toBe(400)
     }
+  })
+
+  it('judges bodies of several lines alike (a line feed inside a value: known wrong rule)', async () => {
+    const results: string[] = []
+    const disagreements: string[] = []
+    for (const [index, body] of multiLineBodies.entries()) {
+      const o = await judgeCase(index, { line: body, note: 'multi-line' }, `multi_${index}`)
+      const ours = o.ours.accepted ? `accepted ${o.ours.points}` : `rejected: ${o.ours.rule}`
+      results.push(`  ${show(body).padEnd(34)} influx ${o.influx.status}  ours ${ours}`)
+      if (o.influx.status === 400 && o.ours.accepted) {
+        disagreements.push(`${show(body)}: InfluxDB rejects, we accept`)
+      }
+      if (o.sent !== undefined && o.sent.status !== 204) {
+        disagreements.push(`${show(body)}: InfluxDB rejects what the card sends: ${o.sent.text.trim()}`)
+      }
+      if (o.influx.status === 204 && !o.ours.accepted && (o.ours.rule === 'syntax' || o.ours.rule === 'crash')) {
+        if (!joinedLineBodies.includes(body)) {
+          disagreements.push(`${show(body)}: InfluxDB accepts, we say ${o.ours.rule}`)
+        }
+      }
+      if (joinedLineBodies.includes(body)) {
+        // InfluxDB reads one line with a line feed inside; we must (and do) refuse it.
+        expect(o.influx.status, show(body)).toBe(204)
+        expect(o.ours.accepted, show(body)).toBe(false)
+      }
+    }
+    console.log(`Bodies of several lines:\n${results.join('\n')}`)
+    expect(disagreements).toEqual([])
+  })
+
+  for (const body of joinedLineBodies) {
+    // Fails today: we refuse with 'syntax' ("unbalanced quotes", "missing fields", …), a message
+    // about a broken line, where InfluxDB reads one valid line with a line feed in a value.
+    it.fails(`WRONG RULE (src/line-protocol/validate.ts): refuses ${JSON.stringify(body)} with a stricter rule, not 'syntax'`, () => {
+      let rule: string | undefined
+      try {
+        parseRawData(body)
+      } catch (error) {
+        rule = (error as LineProtocolError).rule
+      }
+      expect(rule).toBeDefined()
+      expect(rule).not.toBe('syntax')
+    })
+  }
+
+  // Fails today: the 2048-byte series-name limit (rule 'too-long') is checked for the first
+  // field only; a later field's series name may be longer, and Grafana refuses the whole write.
+  it.fails("BUG (src/line-protocol/validate.ts): refuses a later field whose series name exceeds 2048 bytes ('too-long')", () => {
+    let rule: string | undefined
+    try {
+      parseRawData(`m a=1,${'f'.repeat(2100)}=2`)
+    } catch (error) {
+      rule = (error as LineProtocolError).rule
+    }
+    expect(rule).toBe('too-long')
   })
 
   for (const line of KNOWN_VALIDATOR_BUGS) {
