@@ -522,11 +522,15 @@ const build = async (): Promise<void> => {
 }
 
 const main = async (): Promise<void> => {
-  if (process.argv.slice(2).some((a) => a === '-h' || a === '--help')) {
+  const args = process.argv.slice(2)
+  const unknown = args.filter((a) => !['-h', '--help', '--skip-build'].includes(a))
+  if (unknown.length > 0) throw new DemoError(`unknown option ${unknown[0]} (see npm run demo -- --help)`)
+  if (args.includes('-h') || args.includes('--help')) {
     process.stdout.write(
-      'Usage: npm run demo\n\n' +
+      'Usage: npm run demo [-- --skip-build]\n\n' +
         'Builds the integration, starts a local VictoriaMetrics standing in for Grafana Cloud, calls register and\n' +
         'both cards as Botpress does, prints what was stored and exports it with scripts/export-metrics.sh.\n\n' +
+        '  --skip-build   use .botpress/dist/index.js from an earlier `npm run build`\n\n' +
         'Environment:\n' +
         '  GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY   send to this Grafana Cloud stack instead (no local server)\n' +
         '  GRAFANA_PROM_URL, GRAFANA_READ_TOKEN            with the above: read the series back and export them\n' +
@@ -554,7 +558,12 @@ const main = async (): Promise<void> => {
       : [{ command: 'victoria-metrics', debianPackage: 'victoria-metrics', why: 'the local stand-in for Grafana Cloud' }, ...exportTools]
   )
 
-  await build()
+  if (args.includes('--skip-build')) {
+    section('Build')
+    say('skipped (--skip-build): using .botpress/dist/index.js as it is')
+  } else {
+    await build()
+  }
 
   section(remote ? 'Grafana Cloud' : 'Local Grafana stand-in')
   let target: Target

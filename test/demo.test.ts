@@ -1,0 +1,145 @@
+/**
+ * `npm run demo` (scripts/demo.ts) as a newcomer runs it: a child process without any GRAFANA_*
+ * variable, so it builds, starts its own VictoriaMetrics, fires both cards, prints the stored
+ * series and the CSV export, and leaves nothing behind — also when interrupted with Ctrl-C.
+ */
+import { spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { describe, expect, it } from 'vitest'
+
+const ROOT = resolve(__dirname, '..')
+const RUN_TIMEOUT_MS = 120_000
+
+interface Run {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+}
+
+/** The environment of a newcomer: no Grafana credentials. */
+const demoEnv = (): NodeJS.ProcessEnv =>
+  Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('GRAFANA_')))
+
+/**
+ * Runs the demo; `interruptWhen` sends SIGINT to the child's PID (tsx relays it to the script, as
+ * a terminal's Ctrl-C would) the first time the output matches it. Bounded by RUN_TIMEOUT_MS.
+ */
+const runDemo = (command: string, args: string[], interruptWhen?: RegExp): Promise<Run> =>
+  new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: ROOT, env: demoEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    let interrupted = false
+    const check = () => {
+      if (interruptWhen && !interrupted && interruptWhen.test(stdout)) {
+        interrupted = true
+        child.kill('SIGINT')
+      }
+    }
+    child.stdout.on('data', (chunk: Buffer) => {
+      stdout += chunk.toString('utf8')
+      check()
+    })
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')))
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL')
+      reject(new Error(`the demo did not finish within ${RUN_TIMEOUT_MS / 1000} s:\n${stdout}\n${stderr}`))
+    }, RUN_TIMEOUT_MS)
+    child.once('error', reject)
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      resolvePromise({ code, signal, stdout, stderr })
+    })
+  })
+
+/** True when `pid` is still a victoria-metrics process (a reused PID is not). */
+const victoriaMetricsAlive = (pid: number): boolean => {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('victoria-metrics')
+  } catch {
+    return false
+  }
+}
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+/** What the demo says it started: VictoriaMetrics (pid, data folder) and the integration (pid). */
+const started = (stdout: string) => {
+  const vm = /VictoriaMetrics http:\/\/127\.0\.0\.1:\d+ {2}\(pid (\d+), data folder (\S+),/u.exec(stdout)
+  const integration = /integration: .* \(pid (\d+)\)/u.exec(stdout)
+  expect(vm, stdout).not.toBeNull()
+  expect(integration, stdout).not.toBeNull()
+  return { vmPid: Number(vm![1]), vmDataDir: vm![2]!, integrationPid: Number(integration![1]) }
+}
+
+const expectNothingLeft = (stdout: string) => {
+  const { vmPid, vmDataDir, integrationPid } = started(stdout)
+  expect(victoriaMetricsAlive(vmPid)).toBe(false)
+  expect(existsSync(vmDataDir)).toBe(false)
+  expect(alive(integrationPid)).toBe(false)
+  for (const [, folder] of stdout.matchAll(/removed the export folder (\S+)/gu)) {
+    expect(existsSync(folder!)).toBe(false)
+  }
+}
+
+describe('npm run demo', () => {
+  it('builds, sends both cards to a local VictoriaMetrics, prints the stored series and the CSV, cleans up', async () => {
+    const run = await runDemo('npx', ['tsx', 'scripts/demo.ts'])
+    const out = run.stdout
+    expect(run.code, `${out}\n${run.stderr}`).toBe(0)
+    expect(run.stderr).toBe('')
+
+    expect(out).toMatch(/^bp build: ok in [\d.]+ s/mu)
+    expect(out).toContain('ok: the endpoint accepted the credentials')
+
+    // The refused calls, with their messages.
+    expect(out).toContain(
+      'Send Metric failed: Metric name must not contain whitespace (found U+0020 at position 5): use _ instead, e.g. flow_completed.'
+    )
+    expect(out).toContain('Send Raw Data failed: Invalid line protocol, nothing was sent: line 2, column 32: the line has a timestamp')
+    expect(out).toContain('linesSent 2, seriesNames checkout_amount, checkout_items, nlu_confidence')
+
+    // The stored-series table: header, then one row per sample, read back from VictoriaMetrics.
+    const table = out.slice(out.indexOf('== Stored series'), out.indexOf('== Export'))
+    expect(table).toMatch(/^SERIES +LABELS +VALUE +TIME \(UTC\)$/mu)
+    const rows = table.split('\n').filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/u.test(line))
+    const row = (series: string, ...parts: string[]) =>
+      rows.filter((r) => r.startsWith(`${series} `) && parts.every((p) => r.includes(p)))
+    expect(rows).toHaveLength(8)
+    expect(row('flow_started_metric', 'channel=webchat', 'version=1.4.1', 'conversationId=conv-1', 'flow=checkout')).toHaveLength(1)
+    expect(row('flow_started_metric', 'channel=whatsapp', 'version=1.4.2')).toHaveLength(1)
+    expect(row('flow_completed_metric', 'botId=demo-bot', 'channel=whatsapp', 'userId=ben')).toHaveLength(1)
+    expect(row('response_latency_metric', 'channel=webchat', ' 812 ')).toHaveLength(1)
+    expect(row('response_latency_metric', 'channel=whatsapp', ' 430 ')).toHaveLength(1)
+    expect(row('checkout_amount', 'flow=cart step=payment', ' 35.2 ')).toHaveLength(1)
+    expect(row('checkout_items', ' 3 ')).toHaveLength(1)
+    expect(row('nlu_confidence', 'intent=order_status', ' 0.93 ')).toHaveLength(1)
+    expect(table).toContain('6 series, 8 samples')
+
+    // The export through scripts/export-metrics.sh: its CSV header and rows.
+    expect(out).toContain('   timestamp,metric,botId,channel,conversationId,flow,intent,step,userId,version,value')
+    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","ben","1\.4\.2",1$/mu)
+    expect(out).toContain('8 rows in')
+
+    expect(out).toContain('== Cleanup')
+    expectNothingLeft(out)
+  })
+
+  it('stops what it started on Ctrl-C (SIGINT)', async () => {
+    // The first test built the bundle; this one starts at the servers.
+    const run = await runDemo(resolve(ROOT, 'node_modules/.bin/tsx'), ['scripts/demo.ts', '--skip-build'], /^ok +Ana opens/mu)
+    expect(run.stdout).toContain('Interrupted (Ctrl-C): stopping what the demo started')
+    expect(run.code === 130 || run.signal === 'SIGINT', `${run.code} ${run.signal}\n${run.stdout}\n${run.stderr}`).toBe(true)
+    expect(run.stdout).toMatch(/stopped VictoriaMetrics \(pid \d+\) and removed its data folder/u)
+    expect(run.stdout).not.toContain('== Export')
+    expectNothingLeft(run.stdout)
+  })
+})
