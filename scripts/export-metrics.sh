@@ -5,8 +5,10 @@
 set -euo pipefail
 
 PROG=${0##*/}
+# The union of {__name__=~".+_metric"} and {__mimir_source__="influx"}, written so that no
+# series is fetched twice (on Grafana Cloud every _metric series also has __mimir_source__).
 DEFAULT_MATCHES='{__name__=~".+_metric"}
-{__mimir_source__="influx"}'
+{__mimir_source__="influx",__name__!~".+_metric"}'
 
 usage() {
   cat <<'EOF'
@@ -37,10 +39,12 @@ What to export:
                      A sample at exactly --to is exported, one at exactly --from is not,
                      so consecutive runs (--from A --to B, then --from B --to C) never overlap.
   --match SELECTOR   series selector; repeat for a union (each series exported once).
-                     Default: every series the integration's cards produce:
+                     Default: every series the integration's cards produce, the union of
                        {__name__=~".+_metric"}      (Send Metric: <name>_metric)
                        {__mimir_source__="influx"}  (everything written via the influx
                                                      endpoint, i.e. Send Raw Data too)
+                     (queried as {__name__=~".+_metric"} and
+                      {__mimir_source__="influx",__name__!~".+_metric"}: nothing twice)
                      Everything: --match '{__name__=~".+"}'
 
 Output:
@@ -323,13 +327,16 @@ DATA="$TMPD/data.tsv"
 # shellcheck disable=SC2016
 JQ_TRANSFORM='
 def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
+def ms: . * 1000 | round;
 if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
   error("unexpected answer: \(tostring | .[0:200])") else . end
 | .data.result[]
-| [.values[] | [((.[0] * 1000) | round), .[1]] | select(.[0] > $s and .[0] <= $e)] as $smp
-| select(($smp | length) > 0)
-| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\({t: ($smp | map(.[0])), v: ($smp | map(.[1]))} | tojson)"
-'
+| .values as $a
+| ($a | length) as $n
+| ({i: 0} | until(.i >= $n or ($a[.i][0] | ms) > $s; .i += 1) | .i) as $i
+| ({j: $n} | until(.j <= $i or ($a[.j - 1][0] | ms) <= $e; .j -= 1) | .j) as $j
+| select($j > $i)
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($a[$i:$j] | tojson)"'
 
 SAMPLES=0
 add_answer() { # FILE START_MS END_MS
@@ -436,59 +443,52 @@ fi
 JQ_COMMON='
 def rec: split("\t") as $f | {name: $f[0], key: ($f[0] + "\t" + $f[1]), labels: $f[1], p: ($f[3] | fromjson)};
 def pad3: tostring | ("000"[0:(3 - length)]) + .;
-def fresh($last): . as $p | [range(0; $p.t | length) | select($p.t[.] > $last)];
+def fresh($last): if length == 0 or .[0][0] > $last then . else map(select(.[0] > $last)) end;
+def step($r): (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
+  | .last as $last | .p = ($r.p | fresh($last)) | (if (.p | length) > 0 then .last = .p[-1][0] else . end);
 '
 case $FORMAT in
 csv)
   COLS=$(cut -f2 "$SORTED" | uniq | jq -cnR '[inputs | fromjson | .[][0]] | unique')
   # shellcheck disable=SC2016
   jq -nrR --argjson cols "$COLS" "$JQ_COMMON"'
-    def iso: (. / 1000 | floor | todate | .[0:19]) + "." + (. % 1000 | pad3) + "Z";
+    def iso: floor as $f | ($f | todate | .[0:19])
+      + (if . == $f then ".000Z" else "." + (. * 1000 | round | . % 1000 | pad3) + "Z" end);
     (["timestamp", "metric"] + $cols + ["value"] | join(",")),
     (foreach (inputs | rec) as $r ({key: null, last: -1e18};
-        (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
-        | .last as $last
-        | ($r.labels | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
-        | ([$r.name] + [$cols[] | $l[.] // ""] | @csv) as $mid
-        | .idx = ($r.p | fresh($last))
-        | .out = [.idx[] | ($r.p.t[.] | iso) + "," + $mid + "," + $r.p.v[.]]
-        | (if (.idx | length) > 0 then .last = $r.p.t[.idx[-1]] else . end);
-        .out[]))' <"$SORTED" >"$PARTIAL" || die "could not write the csv"
+        (if $r.key != .key then
+          ($r.labels | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
+          | .mid = ("," + ([$r.name] + [$cols[] | $l[.] // ""] | @csv) + ",") else . end)
+        | step($r);
+        .mid as $mid | .p[] | (.[0] | iso) + $mid + .[1]))' <"$SORTED" >"$PARTIAL" || die "could not write the csv"
   ;;
 jsonl)
   # shellcheck disable=SC2016
   jq -ncR "$JQ_COMMON"'
-    def emit: if .key == null then empty
+    def emit: if .name == null then empty
       else {metric: ({__name__: .name} + (.labels | fromjson | map({(.[0]): .[1]}) | add // {})),
-            values: (.v | map(tonumber)), timestamps: .t} end;
-    foreach ((inputs | rec), null) as $r ({key: null, last: -1e18, t: [], v: []};
-      if $r == null then .done = ([emit][0]) | .key = null
-      elif $r.key != .key then
-        .done = ([emit][0])
-        | .key = $r.key | .name = $r.name | .labels = $r.labels | .t = [] | .v = [] | .last = -1e18
-      else .done = null end
-      | if $r == null then . else
-          .last as $last | ($r.p | fresh($last)) as $idx
-          | .t += [$idx[] | $r.p.t[.]] | .v += [$idx[] | $r.p.v[.]]
-          | (if ($idx | length) > 0 then .last = $r.p.t[$idx[-1]] else . end)
-        end;
+            values: .v, timestamps: .t} end;
+    foreach ((inputs | rec), null) as $r ({key: null, name: null, last: -1e18, t: [], v: []};
+      if $r == null then .done = ([emit][0])
+      else
+        (if $r.key != .key then .done = ([emit][0]) | .name = $r.name | .labels = $r.labels | .t = [] | .v = []
+         else .done = null end)
+        | step($r)
+        | .t += (.p | map(.[0] * 1000 | round)) | .v += (.p | map(.[1] | tonumber))
+      end;
       .done // empty)' <"$SORTED" >"$PARTIAL" || die "could not write the jsonl"
   ;;
 openmetrics)
   # shellcheck disable=SC2016
   jq -nrR "$JQ_COMMON"'
     def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
-    def secs: (. / 1000 | floor | tostring) + (. % 1000 | if . == 0 then "" else "." + pad3 end);
     (foreach (inputs | rec) as $r ({key: null, name: null, last: -1e18};
-        (if $r.name != .name then .head = ["# TYPE \($r.name) unknown"] | .name = $r.name else .head = [] end)
-        | (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
-        | .last as $last
-        | ($r.name + ($r.labels | fromjson | if length == 0 then "" else
-             "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end)) as $series
-        | .idx = ($r.p | fresh($last))
-        | .out = .head + [.idx[] | $series + " " + $r.p.v[.] + " " + ($r.p.t[.] | secs)]
-        | (if (.idx | length) > 0 then .last = $r.p.t[.idx[-1]] else . end);
-        .out[])),
+        (if $r.name != .name then .head = "# TYPE \($r.name) unknown" | .name = $r.name else .head = null end)
+        | (if $r.key != .key then
+            .series = ($r.name + ($r.labels | fromjson | if length == 0 then "" else
+              "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " ") else . end)
+        | step($r);
+        (.head // empty), (.series as $series | .p[] | $series + .[1] + " " + (.[0] | tostring)))),
     "# EOF"' <"$SORTED" >"$PARTIAL" || die "could not write the openmetrics file"
   ;;
 esac
