@@ -15,7 +15,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process'
 import { accessSync, constants, existsSync } from 'node:fs'
-import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { delimiter, join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../test/helpers/botpress'
@@ -77,7 +77,7 @@ const cleanup = (): Promise<void> => {
     for (const step of cleanups.reverse()) {
       try {
         await step.run()
-        done.push(step.what)
+        if (step.what !== '') done.push(step.what)
       } catch (error) {
         process.stderr.write(`could not clean up ${step.what}: ${scrub(String((error as Error)?.message ?? error))}\n`)
       }
@@ -206,12 +206,15 @@ const ensureTools = async (tools: Tool[]): Promise<void> => {
   // starts its own on loopback, so keep the packaged services from starting (as .ci/run does).
   const policy = '/usr/sbin/policy-rc.d'
   const addPolicy = !existsSync(policy)
+  let policyIsOurs = false
   const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
   try {
     if (addPolicy) {
-      const { writeFile, chmod } = await import('node:fs/promises')
       await writeFile(policy, '#!/bin/sh\nexit 101\n')
       await chmod(policy, 0o755)
+      policyIsOurs = true
+      // Also removed when interrupted during the install (the signal handler exits before `finally`).
+      cleanups.push({ what: '', run: async () => (policyIsOurs ? rm(policy, { force: true }) : undefined) })
     }
     const update = await run('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 })
     if (update.code !== 0) throw new DemoError(`apt-get update failed (exit ${update.code}):\n${indent(tail(update.stderr + update.stdout))}`)
@@ -220,7 +223,10 @@ const ensureTools = async (tools: Tool[]): Promise<void> => {
       throw new DemoError(`apt-get install ${packages.join(' ')} failed (exit ${install.code}):\n${indent(tail(install.stderr + install.stdout))}`)
     }
   } finally {
-    if (addPolicy) await rm(policy, { force: true })
+    if (policyIsOurs) {
+      await rm(policy, { force: true })
+      policyIsOurs = false
+    }
   }
   const still = tools.filter(isMissing)
   if (still.length > 0) throw new DemoError(`Still missing after the install: ${still.map((t) => t.command).join(', ')}.`)
