@@ -131,6 +131,30 @@ describe('refused lines name the line, the column and the reason', () => {
     expect(parseRawData('m,t=a f=1\nm,t=b f=1\nm f=1')).toHaveLength(3)
   })
 
+  test.each(['m f\\\\=1', 'm g=2,f\\\\=1', 'm f\\\\\\\\=1'])(
+    'a field key ending in an even run of backslashes leaves no value: %s',
+    (line) => {
+      expect(refusal(line).reason).toMatch(/no value after the field key/)
+    }
+  )
+
+  test('every field of a line is held to the series-name limit, not just the first', () => {
+    const error = refusal(`m a=1,${'f'.repeat(2100)}=2`)
+    expect(error.rule).toBe('too-long')
+  })
+
+  test.each([
+    ['an open quote', 'm f="a\nb"', 1, 2, /lines 1 to 2 as one line/],
+    ['a backslash before the line break', 'm,t=a\\\nb f=1', 1, 2, /backslash/],
+    ['a comment that opens a quote', '# a b="x\nm f=1\nn g=1', 1, 3, /skip them all as a comment/],
+  ])('a line that Grafana would join with the next: %s', (_, body, line, ends, reason) => {
+    const error = refusal(body)
+    expect(error.rule).toBe('line-break')
+    expect(error.line).toBe(line)
+    expect(error.reason).toMatch(new RegExp(`lines ${line} to ${ends}`))
+    expect(error.reason).toMatch(reason)
+  })
+
   test('a body over 1 MiB is refused before parsing', () => {
     const error = refusal(`m f=1\n${'#'.repeat(1024 * 1024)}`)
     expect(error.rule).toBe('body-too-large')

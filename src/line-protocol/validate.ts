@@ -25,6 +25,7 @@ export type Rule =
   | 'too-many-labels'
   | 'duplicate-series'
   | 'body-too-large'
+  | 'line-break'
 
 export class LineProtocolError extends Error {
   override readonly name = 'LineProtocolError'
@@ -126,9 +127,11 @@ class LineScanner {
     this.checkTrailing(fieldsEnd)
 
     const series = fields.map((field) => seriesName(measurement, field.key))
-    const bytes = utf8Bytes(seriesName(measurement, fields[0]!.key))
-    if (bytes > limits.maxValueBytes) {
-      this.fail('too-long', 0, `the series name is ${bytes} bytes; Grafana accepts at most ${limits.maxValueBytes}.`)
+    for (const name of series) {
+      const bytes = utf8Bytes(name)
+      if (bytes > limits.maxValueBytes) {
+        this.fail('too-long', 0, `the series name ${name.slice(0, 40)}… is ${bytes} bytes; Grafana accepts at most ${limits.maxValueBytes}.`)
+      }
     }
     return { number: this.lineNumber, text: text.slice(0, fieldsEnd), measurement, tags, fields, series }
   }
@@ -432,6 +435,11 @@ class LineScanner {
       while (i < end && !(text[i] === '=' && (i === 0 || text[i - 1] !== '\\'))) {
         i++
       }
+      // InfluxDB's walkFields finds the `=` by the previous-byte rule, scanFields by escape
+      // pairs: `f\\=1` passes the one and fails the other.
+      if (i > end - 2) {
+        this.fail('syntax', keyStart, 'invalid field: no value after the field key (mind backslashes before =).')
+      }
       const rawKey = text.slice(keyStart, i)
       const key = unescapeFieldKey(rawKey)
       if (keyBytes + 4 + utf8Bytes(rawKey) > MAX_SERIES_KEY_BYTES) {
@@ -507,6 +515,57 @@ const parseFieldValue = (key: string, raw: string): { key: string; type: FieldTy
   return { key, type: 'float', value: Number(raw) }
 }
 
+/**
+ * Splits a body into lines as InfluxDB's `scanLine` does: a line break inside a quoted field
+ * value, or right after a backslash, does not end the line.
+ */
+function* influxLines(body: string): Generator<{ number: number; block: string }> {
+  let number = 1
+  let i = 0
+  while (i <= body.length) {
+    const start = i
+    let quoted = false
+    let fields = false
+    let equals = 0
+    let commas = 0
+    while (i < body.length) {
+      const c = body[i]
+      if (c === '\\' && i + 2 < body.length) {
+        i += 2
+        continue
+      }
+      if (c === ' ') {
+        fields = true
+      }
+      if (fields) {
+        if (!quoted && c === '=') {
+          i++
+          equals++
+          continue
+        }
+        if (!quoted && c === ',') {
+          i++
+          commas++
+          continue
+        }
+        if (c === '"' && equals > commas) {
+          i++
+          quoted = !quoted
+          continue
+        }
+      }
+      if (c === '\n' && !quoted) {
+        break
+      }
+      i++
+    }
+    const block = body.slice(start, i)
+    yield { number, block }
+    number += block.split('\n').length
+    i++
+  }
+}
+
 const seriesKey = (series: string, tags: ParsedLine['tags']): string =>
   JSON.stringify([series, [...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
 
@@ -526,27 +585,36 @@ export const parseRawData = (body: string): ParsedLine[] => {
   }
   const lines: ParsedLine[] = []
   const seenSeries = new Map<string, number>()
-  const rows = body.split('\n')
-  for (let index = 0; index < rows.length; index++) {
-    const row = rows[index]!
-    const start = row.search(/[^ \t]/u)
-    if (start === -1 || row[start] === '#') {
+  for (const { number, block } of influxLines(body)) {
+    const start = block.search(/[^ \t]/u)
+    if (block.includes('\n')) {
+      const ends = number + block.split('\n').length - 1
+      throw new LineProtocolError(
+        'line-break',
+        number,
+        Math.max(start, 0) + 1,
+        `Grafana reads lines ${number} to ${ends} as one line, because of an open quote or a backslash before the line break${
+          block[start] === '#' ? ', and would skip them all as a comment' : ''
+        }: close the quote or remove the backslash.`
+      )
+    }
+    if (start === -1 || block[start] === '#') {
       continue
     }
-    const text = row.slice(start).replace(/ +$/u, '')
-    const parsed = new LineScanner(text, index + 1, start).parse()
+    const text = block.slice(start).replace(/ +$/u, '')
+    const parsed = new LineScanner(text, number, start).parse()
     for (const series of parsed.series) {
       const key = seriesKey(series, parsed.tags)
       const earlier = seenSeries.get(key)
       if (earlier !== undefined) {
         throw new LineProtocolError(
           'duplicate-series',
-          index + 1,
+          number,
           start + 1,
           `line ${earlier} already writes the series ${series} with the same labels; both would get the same timestamp and one would be lost.`
         )
       }
-      seenSeries.set(key, index + 1)
+      seenSeries.set(key, number)
     }
     lines.push(parsed)
   }
