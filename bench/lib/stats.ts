@@ -1,0 +1,56 @@
+/** Small statistics and formatting helpers for the benchmarks. */
+
+/** The q-quantile (0..1) of `values` by the nearest-rank method (p99 of 2,000 samples = the 1,980th). */
+export const quantile = (values: readonly number[], q: number): number => {
+  if (values.length === 0) {
+    return Number.NaN
+  }
+  const sorted = [...values].sort((a, b) => a - b)
+  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)))
+  return sorted[rank - 1]!
+}
+
+export const median = (values: readonly number[]): number => {
+  if (values.length === 0) {
+    return Number.NaN
+  }
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+export const p99 = (values: readonly number[]): number => quantile(values, 0.99)
+
+export interface Summary {
+  readonly n: number
+  readonly median: number
+  readonly p99: number
+  readonly min: number
+  readonly max: number
+}
+
+export const summarize = (values: readonly number[]): Summary => ({
+  n: values.length,
+  median: median(values),
+  p99: p99(values),
+  min: Math.min(...values),
+  max: Math.max(...values),
+})
+
+/** Milliseconds with a precision that suits the magnitude. */
+export const ms = (value: number): string =>
+  !Number.isFinite(value) ? 'n/a' : value >= 100 ? `${value.toFixed(0)} ms` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`
+
+export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(3)}×` : 'n/a')
+
+export const kib = (bytes: number): string => `${(bytes / 1024).toFixed(1)} KiB`
+
+export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1)} MiB`
+
+export const count = (value: number): string =>
+  value >= 1e6 ? `${(value / 1e6).toFixed(2)} M` : value >= 1e3 ? `${(value / 1e3).toFixed(1)} k` : value.toFixed(0)
+
+/** High-resolution wall clock in milliseconds. */
+export const now = (): number => Number(process.hrtime.bigint()) / 1e6
+
+export const sleep = (milliseconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, milliseconds))

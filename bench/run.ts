@@ -1,0 +1,152 @@
+/**
+ * `npm run bench` (after `bp build`): what the integration costs a bot, measured against the
+ * floor, side by side in one run. Prints a table and writes bench/RESULTS.md.
+ *
+ *   npm run bench                         # everything, writes bench/RESULTS.md
+ *   npm run bench -- --only encoding,cold # some sections, printed only
+ *   npm run bench -- --quick              # small sizes for a smoke run, printed only
+ *
+ * Needs the Debian packages victoria-metrics (all server sections), curl, jq and time (export);
+ * .ci/run installs them. Every server and child process it starts is stopped by PID, also on error.
+ */
+import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { loadavg } from 'node:os'
+import { join } from 'node:path'
+import { BUNDLE } from '../test/helpers/integration-process'
+import { runColdStart } from './cold-start'
+import { runEncoding } from './encoding'
+import { runExport } from './export'
+import { describeMachine } from './lib/machine'
+import type { Section } from './lib/report'
+import { now } from './lib/stats'
+import { runOverhead } from './overhead'
+
+const SECTIONS = ['encoding', 'cold', 'overhead', 'export'] as const
+type SectionName = (typeof SECTIONS)[number]
+
+const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } => {
+  let only = new Set<SectionName>(SECTIONS)
+  let quick = false
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!
+    if (arg === '--quick') quick = true
+    else if (arg === '--only' || arg.startsWith('--only=')) {
+      const list = arg.includes('=') ? arg.slice('--only='.length) : (argv[++i] ?? '')
+      const names = list.split(',').filter(Boolean)
+      for (const name of names) {
+        if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`unknown section ${name}: use ${SECTIONS.join(', ')}`)
+      }
+      only = new Set(names as SectionName[])
+    } else if (arg === '-h' || arg === '--help') {
+      console.log(`usage: npm run bench -- [--only ${SECTIONS.join(',')}] [--quick]`)
+      process.exit(0)
+    } else throw new Error(`unknown option ${arg}`)
+  }
+  return { only, quick }
+}
+
+const preflight = (only: Set<SectionName>): void => {
+  const needsVm = only.has('cold') || only.has('overhead') || only.has('export')
+  const vmBin = process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics'
+  if (needsVm && !existsSync(vmBin)) {
+    throw new Error(
+      `${vmBin} is missing: the benchmarks run a local VictoriaMetrics. Install the Debian package ` +
+        '"victoria-metrics" (apt-get install victoria-metrics; .ci/run installs it with the other servers), ' +
+        'or point VICTORIA_METRICS_BIN at the binary.'
+    )
+  }
+  if ((only.has('cold') || only.has('overhead')) && !existsSync(BUNDLE)) {
+    throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm run bench builds first).`)
+  }
+}
+
+const pad = (text: string, width: number): string => text + ' '.repeat(Math.max(0, width - [...text].length))
+
+const consoleTable = (sections: Section[]): string => {
+  const header = ['Figure', 'Ours', 'Floor / reference', 'Ratio', 'Target', 'Result']
+  const rows = sections.flatMap((s) => s.rows.map((r) => [r.figure, r.ours, r.floor, r.ratio, r.target, r.verdict]))
+  const widths = header.map((h, i) => Math.max([...h].length, ...rows.map((r) => [...r[i]!].length)))
+  const line = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!)).join(' │ ')
+  const out: string[] = [line(header), widths.map((w) => '─'.repeat(w)).join('─┼─')]
+  for (const section of sections) {
+    out.push(`${section.title}`)
+    for (const r of section.rows) out.push(line([r.figure, r.ours, r.floor, r.ratio, r.target, r.verdict]))
+  }
+  return out.join('\n')
+}
+
+const cell = (text: string): string => text.replaceAll('|', '\\|')
+
+const markdown = (sections: Section[], meta: { date: string; seconds: number; load: [string, string] }): string => {
+  const m = describeMachine()
+  const parts = [
+    '# Benchmarks',
+    '',
+    'Written by `npm run bench` (bench/run.ts); do not edit by hand — rerun it whenever code on these paths changes. ' +
+      'Profiling notes, what is ours and what is not: [FINDINGS.md](FINDINGS.md).',
+    '',
+    `- Date: ${meta.date} (whole run ${meta.seconds.toFixed(0)} s)`,
+    `- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memory}`,
+    `- Node ${m.node}; ${m.os}`,
+    `- Load average (1 min) at start / end: ${meta.load[0]} / ${meta.load[1]} — other work shares this machine, which is why ` +
+      'every comparison is interleaved and reported as a ratio.',
+    '- Median and p99 are over all calls (sections 1) or all rounds (sections 2–4); p99 by nearest rank.',
+    '',
+  ]
+  for (const section of sections) {
+    parts.push(`## ${section.title}`, '', '| Figure | Ours | Floor / reference | Ratio | Target | Result |', '| --- | --- | --- | --- | --- | --- |')
+    for (const r of section.rows) {
+      parts.push(`| ${cell(r.figure)} | ${cell(r.ours)} | ${cell(r.floor)} | ${cell(r.ratio)} | ${cell(r.target)} | ${r.verdict === 'MISS' ? '**MISS**' : r.verdict} |`)
+    }
+    parts.push('', ...section.notes.flatMap((n) => [n, '']))
+  }
+  return parts.join('\n')
+}
+
+const main = async (): Promise<void> => {
+  const { only, quick } = parseArgs(process.argv.slice(2))
+  preflight(only)
+  const started = now()
+  const date = new Date().toISOString().replace(/\.\d+Z$/u, 'Z')
+  const loadStart = loadavg()[0]!.toFixed(2)
+  const sections: Section[] = []
+  const log = (text: string) => process.stderr.write(`[bench ${((now() - started) / 1000).toFixed(0)} s] ${text}\n`)
+
+  if (only.has('encoding')) {
+    log('encoding and validation')
+    sections.push(runEncoding(quick ? { rounds: 5, perRound: 5_000, rawRounds: 3 } : { rounds: 21, perRound: 20_000, rawRounds: 11 }))
+  }
+  if (only.has('cold')) {
+    log('cold start (generating and building the empty integration first)')
+    sections.push(await runColdStart({ rounds: quick ? 4 : 20 }))
+  }
+  if (only.has('overhead')) {
+    log('action overhead')
+    sections.push(await runOverhead(quick ? { n: 200, rounds: 2, warmup: 50 } : { n: 2_000, rounds: 2, warmup: 300 }))
+  }
+  if (only.has('export')) {
+    log('export (14 days × 100 series)')
+    sections.push(await runExport({ rounds: quick ? 1 : 2 }))
+  }
+
+  const seconds = (now() - started) / 1000
+  console.log(`\n${consoleTable(sections)}\n`)
+  if (only.size === SECTIONS.length && !quick) {
+    const file = join(__dirname, 'RESULTS.md')
+    await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)] }))
+    log(`wrote ${file}`)
+  } else {
+    log('partial or quick run: bench/RESULTS.md not written')
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  // Exiting runs the exit hooks that SIGKILL every server and child started, by PID.
+  process.once(signal, () => process.exit(130))
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error)
+  process.exitCode = 1
+})
