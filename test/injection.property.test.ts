@@ -1,0 +1,892 @@
+/**
+ * Injection, property-based (issue 3, item 3; secrets: item 6).
+ *
+ * fast-check generates Send Metric inputs — arbitrary Unicode and the fragments that break line
+ * protocol — in every field and in `tags`. Each case goes to the BUILT bundle over HTTP exactly as
+ * Botpress Cloud sends it; the integration writes through a recording proxy (this file) to a real
+ * VictoriaMetrics 1.79 (Basic auth, dedup). The same wire lines then go to a real InfluxDB 1.6.
+ *
+ * The oracle below implements the documented transformations from their description only (it
+ * imports nothing from src/): for every case it decides "refused" or the exact series name,
+ * labels, value and wire prefix. Checked per case:
+ *  - refused → HTTP 400 with a message, and no write at all;
+ *  - accepted → HTTP 200 whose output has the oracle's series name and labels; exactly one write
+ *    of exactly one line whose measurement and tags are the oracle's (escaping: `,` `=` and space
+ *    take a backslash), value and the output's timestamp;
+ *  - VictoriaMetrics holds exactly one sample per accepted case, in a series whose labels are
+ *    exactly the oracle's (plus __name__), with the output's timestamp; and no other series;
+ *  - InfluxDB accepts every wire line as exactly one point with the same tags, value and time.
+ *
+ * To stay fast, cases run as a batch (8 in flight), VictoriaMetrics is read once at the end.
+ * Every case carries a unique label so its series is identifiable: an extra label `fzid` (most
+ * cases), or — when `tags` is generated as free text — a unique x-bot-id header with an empty
+ * botId input, which the botId label then takes.
+ *
+ * Seed: FUZZ_SEED (default below, printed); cases: max(10000, FUZZ_RUNS).
+ *
+ * Where VictoriaMetrics 1.79 differs from Grafana (measured here), the VM check models it:
+ *  - values keep ~12 significant digits and magnitudes below ~1e-296 become 0: values are
+ *    compared exactly on the wire and in InfluxDB, within that loss in VictoriaMetrics;
+ *  - label names longer than 256 bytes are cut to 256 (Grafana accepts 1024).
+ *
+ * Calls use test/helpers/botpress.ts's headersFor over a keep-alive node:http agent (the same
+ * request as its triggerAction; fetch costs ~3x the time per call here).
+ *
+ * Known failures (bugs in src/, reported, not fixed here) — the pinned cases show each one:
+ *  - tags given as an object with a `__proto__` key: the key is silently dropped (zod's record
+ *    parse skips it) and the card succeeds; as JSON text the same key is refused;
+ *  - a tag key `time`: sent as is; InfluxDB refuses the point ("invalid tag key"), while Send
+ *    Raw Data refuses that key as reserved;
+ *  - the documented per-label limits allow a series key above 65,535 bytes, which InfluxDB's
+ *    parser (the one Grafana's endpoint uses) refuses: "max key length exceeded".
+ */
+import { createServer, request, Agent, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import fc from 'fast-check'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { headersFor, type IntegrationAnswer } from './helpers/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
+
+const DEFAULT_SEED = 20261125
+const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : DEFAULT_SEED
+if (!Number.isSafeInteger(SEED)) throw new Error(`FUZZ_SEED must be an integer (got ${process.env.FUZZ_SEED})`)
+const RUNS = Math.max(10_000, Number(process.env.FUZZ_RUNS ?? 0) || 0)
+/** Time limits grow with the number of cases. */
+const SCALE = RUNS / 10_000
+const CONCURRENCY = 8
+const USER_ID = '5550123'
+const REPORT_LIMIT = 25
+
+// ---------------------------------------------------------------------------------------------
+// The oracle: the documented transformations of Send Metric, written from the spec alone.
+// ---------------------------------------------------------------------------------------------
+
+const BUILT_IN = ['channel', 'botId', 'conversationId', 'userId', 'version']
+const WHITESPACE = /[\s\p{White_Space}]/u
+const MAX_VALUE_BYTES = 2048 // series names and label values (Grafana Cloud limits)
+const MAX_LABEL_NAME_BYTES = 1024 // label names (Grafana Cloud limits)
+const MAX_TAGS = 20
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8')
+
+/** Each code point outside [A-Za-z0-9_] becomes `_`; a leading digit gets a `_` prefix. */
+const oracleSanitise = (name: string): string => {
+  let out = ''
+  for (const ch of name) {
+    out += /^[A-Za-z0-9_]$/.test(ch) ? ch : '_'
+  }
+  return /^[0-9]/.test(out) ? `_${out}` : out
+}
+
+/** Lone surrogates → U+FFFD; U+0000–U+001F and U+007F–U+009F → space; backslash → `/`. */
+const oracleLabelValue = (raw: string): string => {
+  let out = ''
+  for (const ch of raw) {
+    const cp = ch.codePointAt(0)!
+    if (cp >= 0xd800 && cp <= 0xdfff) {
+      out += '\ufffd'
+    } else if (cp <= 0x1f || (cp >= 0x7f && cp <= 0x9f)) {
+      out += ' '
+    } else if (ch === '\\') {
+      out += '/'
+    } else {
+      out += ch
+    }
+  }
+  return out
+}
+
+/** The whole trimmed value is an unrendered Studio template `{{…}}`: counts as empty. */
+const isTemplate = (text: string): boolean => {
+  const t = text.trim()
+  return t.length >= 4 && t.startsWith('{{') && t.endsWith('}}')
+}
+
+/** Line protocol tag value escaping: `,`, `=` and space take a backslash. */
+const escapeTag = (value: string): string => value.replace(/[,= ]/g, (c) => `\\${c}`)
+
+type Verdict =
+  | { accepted: false; why: string }
+  | { accepted: true; series: string; measurement: string; labels: Record<string, string>; value: number; linePrefix: string }
+
+interface Context {
+  readonly headerBotId: string
+  readonly includeIds: boolean
+}
+
+const refuse = (why: string): Verdict => ({ accepted: false, why })
+
+const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
+  // name
+  const name = input.name
+  if (typeof name !== 'string') return refuse('name is not text')
+  if (name === '') return refuse('empty name')
+  if (WHITESPACE.test(name)) return refuse('whitespace in name')
+  const measurement = oracleSanitise(name)
+  const series = `${measurement}_metric`
+  if (bytes(series) > MAX_VALUE_BYTES) return refuse('series name too long')
+
+  // value
+  let value: number
+  const v = input.value
+  if (v === undefined) {
+    value = 1
+  } else if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return refuse('value not finite')
+    value = v
+  } else if (typeof v === 'string') {
+    const t = v.trim()
+    value = t === '' ? 1 : Number(t)
+    if (!Number.isFinite(value)) return refuse('value not numeric')
+  } else {
+    return refuse('value is neither number nor text')
+  }
+
+  // built-in label inputs
+  const textOf = (field: string): string | Verdict => {
+    const raw = input[field]
+    if (raw === undefined) return ''
+    if (field === 'version' ? typeof raw !== 'string' && typeof raw !== 'number' : typeof raw !== 'string') {
+      return refuse(`${field} has the wrong type`)
+    }
+    const text = String(raw)
+    return isTemplate(text) ? '' : text
+  }
+  const raw: Array<[string, string]> = []
+  for (const field of BUILT_IN) {
+    if (!context.includeIds && (field === 'conversationId' || field === 'userId')) continue
+    const text = textOf(field)
+    if (typeof text !== 'string') return text
+    raw.push([field, field === 'botId' && text === '' ? context.headerBotId : text])
+  }
+
+  // tags
+  let tags: unknown = input.tags
+  if (typeof tags === 'string') {
+    const t = tags.trim()
+    if (t === '' || isTemplate(t)) {
+      tags = {}
+    } else {
+      try {
+        tags = JSON.parse(tags)
+      } catch {
+        return refuse('tags text is not JSON')
+      }
+    }
+  }
+  if (tags !== undefined) {
+    if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return refuse('tags not an object')
+    const entries = Object.entries(tags)
+    if (entries.length > MAX_TAGS) return refuse('too many tags')
+    const seen = new Set<string>()
+    for (const [key, tagValue] of entries) {
+      if (typeof tagValue !== 'string' && typeof tagValue !== 'number' && typeof tagValue !== 'boolean') {
+        return refuse('tag value type')
+      }
+      // Two rules the brief's summary leaves out, taken from Prometheus/Grafana: a label name
+      // cannot be empty, and label names are limited to 1024 bytes.
+      if (key === '') return refuse('empty tag key')
+      if (WHITESPACE.test(key)) return refuse('whitespace in tag key')
+      const label = oracleSanitise(key)
+      if (label.startsWith('__')) return refuse('reserved tag key')
+      if (BUILT_IN.includes(label)) return refuse('built-in tag key')
+      if (seen.has(label)) return refuse('colliding tag keys')
+      if (bytes(label) > MAX_LABEL_NAME_BYTES) return refuse('tag key too long')
+      seen.add(label)
+      raw.push([label, String(tagValue)])
+    }
+  }
+
+  const labels: Record<string, string> = {}
+  for (const [label, text] of raw) {
+    const stored = oracleLabelValue(text)
+    if (stored === '') continue
+    if (bytes(stored) > MAX_VALUE_BYTES) return refuse(`label ${label} too long`)
+    labels[label] = stored
+  }
+  const sorted = Object.keys(labels).sort()
+  const linePrefix = measurement + sorted.map((k) => `,${k}=${escapeTag(labels[k]!)}`).join('')
+  return { accepted: true, series, measurement, labels, value, linePrefix }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Generators
+// ---------------------------------------------------------------------------------------------
+
+const NASTY = [
+  '\n', '\r\n', '\r', '\t', ',', '=', ' ', '"', '\\', '\\ ', 'a\\', '\\,', '\\=', '=\\', '#', '{{x}}', '{{', '}}',
+  '😀', '👩‍👩‍👧', 'e\u0301', 'é', '\u2028', '\u2029', '\u0085', '\u00a0', '\u3000', '\ufeff', '\u200b', '\u180e',
+  '\ud800', '\udfff', '\udbff\udbff', '\u0000', '\u001f', '\u007f', '\u009f', '\ufffd', "'", '{', '}', '[', ']',
+  ':', '.', '-', '_', '__', '0', '9', 'time', 'metric', 'value', 'x', 'abc',
+]
+const nasty = fc.constantFrom(...NASTY)
+const LONG = [
+  'a'.repeat(2048), 'a'.repeat(2049), 'é'.repeat(1024), 'é'.repeat(1025), '😀'.repeat(512), `${'😀'.repeat(512)}a`,
+  '\ud800'.repeat(682), '\ud800'.repeat(683), '\\'.repeat(2048), ','.repeat(2048), '\n'.repeat(2048), ' '.repeat(3000),
+  '='.repeat(5000),
+]
+
+const shortTexts = [
+  { weight: 6, arbitrary: fc.string({ unit: 'binary', maxLength: 24 }) },
+  { weight: 6, arbitrary: fc.string({ unit: 'grapheme', maxLength: 16 }) },
+  { weight: 6, arbitrary: fc.string({ unit: 'binary-ascii', maxLength: 24 }) },
+  { weight: 10, arbitrary: fc.string({ unit: fc.oneof(nasty, fc.string({ unit: 'grapheme-ascii', minLength: 1, maxLength: 3 })), maxLength: 10 }) },
+  { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_.:-]{1,20}$/) },
+]
+/** Short arbitrary Unicode, and the fragments that break line protocol. */
+const shortText: fc.Arbitrary<string> = fc.oneof(...shortTexts)
+/** The same, and sometimes very long (around and beyond the 2048-byte limits). */
+const text: fc.Arbitrary<string> = fc.oneof(
+  ...shortTexts,
+  { weight: 1, arbitrary: fc.constantFrom(...LONG) },
+  { weight: 1, arbitrary: fc.string({ unit: fc.oneof(nasty, fc.string({ unit: 'binary', maxLength: 2 })), minLength: 300, maxLength: 900 }) },
+)
+const noWhitespace = (s: string) => s !== '' && !WHITESPACE.test(s)
+const nameArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 12, arbitrary: shortText.filter(noWhitespace) },
+  { weight: 2, arbitrary: shortText },
+  { weight: 4, arbitrary: fc.stringMatching(/^[A-Za-z0-9_]{1,24}$/) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'n'.repeat(2041), 'n'.repeat(2042), `9${'n'.repeat(2039)}`, `9${'n'.repeat(2040)}`, '😀'.repeat(2041), '😀'.repeat(2042), `x${'\ud800'.repeat(2040)}`) },
+)
+const templateArb = fc.constantFrom('{{event.integration}}', '{{event.botId}}', ' {{x}} ', '{{}}', '{{a}}{{b}}', '\n{{event.userId}}\t')
+const labelArb: fc.Arbitrary<string | undefined> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(undefined) },
+  { weight: 1, arbitrary: templateArb },
+  { weight: 1, arbitrary: fc.constant('') },
+  { weight: 8, arbitrary: text },
+)
+const numberArb = fc.oneof(fc.double(), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.double({ min: -1e6, max: 1e6, noNaN: true }), fc.constantFrom(0, -0, 1e21, 5e-324, -1.7976931348623157e308))
+const numericText = fc.oneof(
+  numberArb.map(String),
+  fc.tuple(fc.constantFrom(' ', '\n', '\t', '\u00a0', '\u2028', '\ufeff', '\u0085', ''), numberArb, fc.constantFrom(' ', '\r\n', '')).map(([a, n, b]) => `${a}${n}${b}`),
+  fc.constantFrom('', '   ', '0x1F', '1_000', '1e400', '-1e400', 'Infinity', '-Infinity', 'NaN', '0b101', '0o17', '.5', '5.', '+3', '1e-400', '-0', '12abc', '１２', '1,5'),
+)
+const versionArb: fc.Arbitrary<string | number | undefined> = fc.oneof(
+  { weight: 1, arbitrary: fc.constant(undefined) },
+  { weight: 2, arbitrary: numberArb },
+  { weight: 1, arbitrary: fc.constantFrom('1.4.2', '2', 'v3.0.0-rc.1') },
+  { weight: 4, arbitrary: text },
+)
+const valueArb: fc.Arbitrary<string | number | undefined> = fc.oneof(
+  { weight: 6, arbitrary: fc.constant(undefined) },
+  { weight: 10, arbitrary: numberArb },
+  { weight: 8, arbitrary: numericText },
+  { weight: 1, arbitrary: shortText },
+)
+const tagKeyArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 12, arbitrary: fc.stringMatching(/^[A-Za-z][A-Za-z0-9_]{0,12}$/) },
+  { weight: 1, arbitrary: fc.stringMatching(/^_[A-Za-z0-9_]{0,12}$/) },
+  { weight: 2, arbitrary: shortText },
+  {
+    weight: 1,
+    arbitrary: fc.constantFrom(
+      '', 'botId', 'channel', 'version', 'userId', 'conversationId', 'bot.Id', 'bot-Id', 'Channel', '__name__', '__x', '_x', '__proto__',
+      'constructor', 'toString', 'time', 'le', 'x-y', 'x_y', 'x.y', '9x', '_9x', '0', '1', 'k'.repeat(1024), 'k'.repeat(1025), 'é'.repeat(600),
+    ),
+  },
+)
+type TagValue = string | number | boolean | null | Record<string, unknown> | unknown[]
+const tagValueArb: fc.Arbitrary<TagValue> = fc.oneof(
+  { weight: 30, arbitrary: text },
+  { weight: 6, arbitrary: numberArb },
+  { weight: 3, arbitrary: fc.boolean() },
+  { weight: 1, arbitrary: fc.constantFrom<TagValue>(null, { a: 1 }, ['x']) },
+)
+const tagEntriesArb = fc.oneof(
+  { weight: 19, arbitrary: fc.array(fc.tuple(tagKeyArb, tagValueArb), { maxLength: 3 }) },
+  { weight: 1, arbitrary: fc.array(fc.tuple(tagKeyArb, tagValueArb), { minLength: 17, maxLength: 21 }) },
+)
+const freeTagsText = fc.oneof(
+  fc.constantFrom('', '   ', '{{event.tags}}', '{}', '[]', 'null', '"x"', '1', 'not json', '{"a":{"b":1}}', '{"a":null}', '{"a":[1]}', '{"a":"b",}',
+    '{"a":1,"a":2}', ' {"flow":"x"} ', '{"__proto__":"x"}', JSON.stringify(Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, i])))),
+  text,
+  fc.array(fc.tuple(tagKeyArb, tagValueArb), { maxLength: 4 }).map((entries) => `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`),
+)
+
+/** A generated case before its unique label is added. */
+interface Draft {
+  name: string
+  channel: string | undefined
+  botId: string | undefined
+  conversationId: string | undefined
+  userId: string | undefined
+  version: string | number | undefined
+  value: string | number | undefined
+  tags: { kind: 'object' | 'json'; entries: Array<[string, TagValue]> } | { kind: 'free'; text: string | undefined }
+  includeIds: boolean | undefined
+}
+
+const draftArb: fc.Arbitrary<Draft> = fc.record({
+  name: nameArb,
+  channel: labelArb,
+  botId: labelArb,
+  conversationId: labelArb,
+  userId: labelArb,
+  version: versionArb,
+  value: valueArb,
+  tags: fc.oneof(
+    { weight: 8, arbitrary: fc.record({ kind: fc.constantFrom<'object' | 'json'>('object', 'json'), entries: tagEntriesArb }) },
+    { weight: 2, arbitrary: fc.record({ kind: fc.constant<'free'>('free'), text: fc.option(freeTagsText, { nil: undefined }) }) },
+  ),
+  includeIds: fc.constantFrom(true, false, undefined),
+})
+
+/** An object whose own keys are exactly `entries` (also `__proto__`), in order, last one winning. */
+const objectOf = (entries: Array<[string, unknown]>): Record<string, unknown> => {
+  const object: Record<string, unknown> = {}
+  for (const [key, value] of entries) {
+    Object.defineProperty(object, key, { value, enumerable: true, writable: true, configurable: true })
+  }
+  return object
+}
+
+interface Case {
+  readonly index: number
+  readonly origin: string
+  readonly input: Record<string, unknown>
+  readonly configuration: Record<string, unknown>
+  readonly headerBotId: string
+  /** The input as the integration receives it (after JSON), what the oracle judges. */
+  readonly received: Record<string, unknown>
+  readonly verdict: Verdict
+}
+
+const EMPTY_BOT_IDS = [undefined, '', '{{event.botId}}', '  {{x}} ']
+
+const makeCase = (draft: Draft, index: number, origin: string, baseConfiguration: Record<string, unknown>): Case => {
+  const headerBotId = `fz${SEED}-${index}`
+  const input: Record<string, unknown> = { name: draft.name }
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) input[key] = value
+  }
+  set('channel', draft.channel)
+  set('conversationId', draft.conversationId)
+  set('userId', draft.userId)
+  set('version', draft.version)
+  set('value', draft.value)
+  if (draft.tags.kind === 'free') {
+    // Free text may carry no usable label: the header's unique bot ID identifies the series.
+    set('botId', EMPTY_BOT_IDS[index % EMPTY_BOT_IDS.length])
+    set('tags', draft.tags.text)
+  } else {
+    set('botId', draft.botId)
+    const entries: Array<[string, unknown]> = [...draft.tags.entries, ['fzid', `c${index}`]]
+    set(
+      'tags',
+      draft.tags.kind === 'object' ? objectOf(entries) : `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`
+    )
+  }
+  const configuration = draft.includeIds === undefined ? baseConfiguration : { ...baseConfiguration, includeConversationAndUserIds: draft.includeIds }
+  const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
+  const includeIds = draft.includeIds !== false
+  return { index, origin, input, configuration, headerBotId, received, verdict: oracle(received, { headerBotId, includeIds }) }
+}
+
+/** Hand-picked cases that run first, through the same checks. */
+const pinnedDrafts = (): Draft[] => {
+  const base: Draft = {
+    name: 'pinned',
+    channel: undefined,
+    botId: undefined,
+    conversationId: undefined,
+    userId: undefined,
+    version: undefined,
+    value: undefined,
+    tags: { kind: 'object', entries: [] },
+    includeIds: undefined,
+  }
+  const long = (i: number) => `k${i}_`.padEnd(1000, 'k')
+  return [
+    { ...base, name: 'injection,a=b c=1\nx', channel: 'web,evil=1 metric=666 1\nfake metric=1' },
+    { ...base, name: 'ends_in_backslash', channel: 'a\\', botId: '\\', conversationId: 'x\\ y', userId: '\\,\\=' },
+    { ...base, name: 'all_controls', channel: '\r\n\t\u0000\u0085', version: '\u2028', userId: '\ud800' },
+    { ...base, name: 'tag_time', tags: { kind: 'object', entries: [['time', 'x']] } },
+    { ...base, name: 'tag_proto_object', tags: { kind: 'object', entries: [['__proto__', 'x']] } },
+    { ...base, name: 'tag_proto_json', tags: { kind: 'json', entries: [['__proto__', 'x']] } },
+    // The largest series key the documented limits allow: 5 built-in labels of 2048 bytes and
+    // 19 (+ fzid) extra labels with 1000-byte names and 2048-byte values, about 70 KB.
+    {
+      ...base,
+      name: 'n'.repeat(2041),
+      channel: 'c'.repeat(2048),
+      botId: 'b'.repeat(2048),
+      conversationId: 'v'.repeat(2048),
+      userId: 'u'.repeat(2048),
+      version: 'r'.repeat(2048),
+      tags: { kind: 'object', entries: Array.from({ length: 19 }, (_, i): [string, TagValue] => [long(i), 'w'.repeat(2048)]) },
+    },
+  ]
+}
+
+// ---------------------------------------------------------------------------------------------
+// A recording proxy in front of VictoriaMetrics: every write is kept byte for byte, then forwarded.
+// ---------------------------------------------------------------------------------------------
+
+interface Recorded {
+  readonly path: string
+  readonly body: Buffer
+  status?: number
+}
+
+const startProxy = async (target: string): Promise<{ url: string; recorded: Recorded[]; close(): Promise<void> }> => {
+  const targetUrl = new URL(target)
+  const agent = new Agent({ keepAlive: true, maxSockets: 16 })
+  const recorded: Recorded[] = []
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const entry: Recorded = { path: req.url ?? '', body: Buffer.concat(chunks) }
+      recorded.push(entry)
+      const forward = request(
+        {
+          host: targetUrl.hostname,
+          port: targetUrl.port,
+          method: req.method,
+          path: req.url,
+          agent,
+          timeout: 30_000,
+          headers: {
+            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
+            'content-type': req.headers['content-type'] ?? 'text/plain',
+            'content-length': String(entry.body.length),
+          },
+        },
+        (upstream) => {
+          const back: Buffer[] = []
+          upstream.on('data', (c: Buffer) => back.push(c))
+          upstream.on('end', () => {
+            entry.status = upstream.statusCode
+            res.writeHead(upstream.statusCode ?? 502, { 'content-type': upstream.headers['content-type'] ?? 'text/plain' })
+            res.end(Buffer.concat(back))
+          })
+        }
+      )
+      forward.on('timeout', () => forward.destroy(new Error('upstream timeout')))
+      forward.on('error', () => {
+        entry.status = 502
+        if (!res.headersSent) res.writeHead(502)
+        res.end('proxy: upstream error')
+      })
+      forward.end(entry.body)
+    })
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    recorded,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy()
+        server.closeAllConnections()
+        server.close(() => resolve())
+      }),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The run
+// ---------------------------------------------------------------------------------------------
+
+interface ExportedSeries {
+  metric: Record<string, string>
+  values: Array<number | string>
+  timestamps: number[]
+}
+
+let vm: VictoriaMetrics
+let influx: RunningServer
+let integration: IntegrationProcess
+let proxy: Awaited<ReturnType<typeof startProxy>>
+let authorization: string
+let cases: Case[] = []
+const answers = new Map<number, IntegrationAnswer>()
+/** Cases whose answer already disagreed with the oracle (reported once, by the first check). */
+const diverged = new Set<number>()
+/** The case a stored label set belongs to: its unique `fzid` label, or its unique x-bot-id. */
+const caseOfLabels = (labels: Record<string, string | null | undefined>): number => {
+  const fzid = labels.fzid
+  const botId = labels.botId
+  if (fzid?.startsWith('c')) return Number(fzid.slice(1))
+  if (botId?.startsWith(`fz${SEED}-`)) return Number(botId.slice(`fz${SEED}-`.length))
+  return NaN
+}
+const acceptedAgainstOracle = (): number =>
+  cases.filter((c) => diverged.has(c.index) && !c.verdict.accepted && answers.get(c.index)?.status === 200).length
+const caseOfLine = (line: string): number => {
+  const fzid = /,fzid=c(\d+)[, ]/u.exec(line)
+  const botId = new RegExp(`,botId=fz${SEED}-(\\d+)[, ]`, 'u').exec(line)
+  return Number(fzid?.[1] ?? botId?.[1] ?? NaN)
+}
+const timings: Record<string, number> = {}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
+const show = (value: unknown, max = 400): string => {
+  const s = JSON.stringify(value) ?? String(value)
+  return s.length > max ? `${s.slice(0, max)}…(${s.length} chars)` : s
+}
+const describeCase = (c: Case): string =>
+  `case #${c.index} (${c.origin}, seed ${SEED}) x-bot-id=${c.headerBotId} config=${show({ ...c.configuration, apiKey: '…', grafanaUrl: '…' })} input=${show(c.input)}`
+const labelKey = (labels: Record<string, string>): string =>
+  JSON.stringify(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+
+/** VictoriaMetrics keeps ~12 significant digits and flushes magnitudes below ~1e-296 to zero. */
+const vmSameValue = (expected: number, stored: number): boolean =>
+  expected === stored || Math.abs(stored - expected) <= 1e-11 * Math.abs(expected) || (stored === 0 && Math.abs(expected) < 1e-290)
+
+/**
+ * One action, exactly as test/helpers/botpress.ts's triggerAction sends it (its headersFor, the
+ * same body), over a keep-alive node:http agent: fetch costs ~4 ms a call here, this ~1.4 ms.
+ */
+const callAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+const trigger = (baseUrl: string, configuration: unknown, type: string, input: unknown, botId: string): Promise<IntegrationAnswer> => {
+  const url = new URL(baseUrl)
+  return new Promise<IntegrationAnswer>((resolve, reject) => {
+    const req = request(
+      { host: url.hostname, port: url.port, method: 'POST', path: '/', agent: callAgent, timeout: 60_000, headers: headersFor('action_triggered', configuration, botId) },
+      (res) => {
+        const chunks: Buffer[] = []
+        res.on('data', (c: Buffer) => chunks.push(c))
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8')
+          let body: unknown = text
+          try {
+            body = JSON.parse(text)
+          } catch {
+            // not JSON: keep the text
+          }
+          resolve({ status: res.statusCode ?? 0, body, text })
+        })
+        res.on('error', reject)
+      }
+    )
+    req.on('timeout', () => req.destroy(new Error('no answer from the integration within 60 s')))
+    req.on('error', reject)
+    req.end(JSON.stringify({ type, input }))
+  })
+}
+
+/**
+ * VictoriaMetrics 1.79 truncates label names longer than 256 bytes (measured; Grafana accepts
+ * 1024): the labels VM stores for the oracle's labels. Sanitised names are ASCII.
+ */
+const VM_MAX_LABEL_NAME = 256
+const vmLabels = (labels: Record<string, string>): Record<string, string> =>
+  Object.fromEntries(Object.entries(labels).map(([k, v]) => [k.slice(0, VM_MAX_LABEL_NAME), v]))
+
+/** An InfluxDB series key `m,k=v,…` split at unescaped commas (escapes: `\,` `\=` `\ `). */
+const splitSeriesKey = (key: string): string[] => {
+  const parts: string[] = []
+  let current = ''
+  for (let i = 0; i < key.length; i++) {
+    if (key[i] === '\\' && i + 1 < key.length) {
+      current += key.slice(i, i + 2)
+      i++
+    } else if (key[i] === ',') {
+      parts.push(current)
+      current = ''
+    } else {
+      current += key[i]
+    }
+  }
+  parts.push(current)
+  return parts
+}
+const unescapeKeyPart = (s: string): string => s.replace(/\\([,= ])/gu, '$1')
+const splitTag = (tag: string): [string, string] => {
+  const at = /(?<!\\)=/u.exec(tag)?.index ?? -1
+  return [unescapeKeyPart(tag.slice(0, at)), unescapeKeyPart(tag.slice(at + 1))]
+}
+
+const accepted = () => cases.filter((c) => c.verdict.accepted) as Array<Case & { verdict: Extract<Verdict, { accepted: true }> }>
+
+beforeAll(async () => {
+  const started = Date.now()
+  vm = await startVictoriaMetrics({ auth: true, dedup: true, extraArgs: [`-httpAuth.username=${USER_ID}`] })
+  authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
+  influx = await startInfluxDB()
+  proxy = await startProxy(vm.url)
+  integration = await startIntegrationProcess()
+  const configuration = { grafanaUrl: `${proxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
+
+  const drafts = fc.sample(draftArb, { seed: SEED, numRuns: RUNS })
+  const pinned = pinnedDrafts()
+  cases = [
+    ...pinned.map((d, i) => makeCase(d, i, `pinned ${i}`, configuration)),
+    ...drafts.map((d, i) => makeCase(d, pinned.length + i, `generated ${i}`, configuration)),
+  ]
+  timings.setupMs = Date.now() - started
+  console.log(`[injection] seed ${SEED} (FUZZ_SEED to change), ${drafts.length} generated + ${pinned.length} pinned cases (FUZZ_RUNS to raise)`)
+}, 120_000)
+
+afterAll(async () => {
+  callAgent.destroy()
+  await integration?.stop()
+  await proxy?.close()
+  await vm?.stop()
+  await influx?.stop()
+  console.log(`[injection] timings (ms): ${JSON.stringify(timings)}`)
+})
+
+describe(`Send Metric injection, property-based (seed ${SEED})`, () => {
+  it('every case: refused ones answer 400 with a message; accepted ones answer the oracle’s series name and labels', async () => {
+    const started = Date.now()
+    const deadline = started + 540_000 * SCALE
+    let next = 0
+    const worker = async () => {
+      while (next < cases.length && Date.now() < deadline) {
+        const c = cases[next++]!
+        answers.set(c.index, await trigger(integration.url, c.configuration, 'sendMetric', c.input, c.headerBotId))
+      }
+    }
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+    timings.callsMs = Date.now() - started
+    expect(answers.size).toBe(cases.length)
+
+    const failures: string[] = []
+    for (const c of cases) {
+      const answer = answers.get(c.index)!
+      const verdict = c.verdict
+      if (!verdict.accepted) {
+        const message = (answer.body as { message?: unknown })?.message
+        if (answer.status !== 400 || typeof message !== 'string' || !message.startsWith('Send Metric failed: ') || message.length < 30) {
+          diverged.add(c.index)
+          failures.push(`${describeCase(c)}\n  oracle: refused (${verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`)
+        }
+        continue
+      }
+      const output = (answer.body as { output?: { seriesName?: unknown; labels?: unknown; timestamp?: unknown } })?.output
+      const ok =
+        answer.status === 200 &&
+        output !== undefined &&
+        output.seriesName === verdict.series &&
+        labelKey(output.labels as Record<string, string>) === labelKey(verdict.labels) &&
+        Number.isSafeInteger(output.timestamp)
+      if (!ok) {
+        diverged.add(c.index)
+        failures.push(
+          `${describeCase(c)}\n  oracle: accepted as ${show(verdict.series, 80)} ${show(verdict.labels, 300)}; integration: ${answer.status} ${show(answer.text, 300)}`
+        )
+      }
+    }
+    const count = accepted().length
+    console.log(`[injection] ${cases.length} cases: ${count} accepted, ${cases.length - count} refused; calls took ${timings.callsMs} ms`)
+    expect(failures.length, `${failures.length} disagreements with the oracle:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    // The generators must reach both sides in earnest.
+    expect(count).toBeGreaterThan(cases.length * 0.15)
+    expect(cases.length - count).toBeGreaterThan(cases.length * 0.15)
+  }, 600_000 * SCALE)
+
+  it('the wire: one write of one line per accepted call, exactly the oracle’s measurement and tags; nothing for refusals', () => {
+    const byPrefix = new Map<string, Case & { verdict: Extract<Verdict, { accepted: true }> }>()
+    for (const c of accepted()) {
+      if (answers.get(c.index)?.status !== 200) continue
+      expect(byPrefix.has(c.verdict.linePrefix), `two cases share a series: ${describeCase(c)}`).toBe(false)
+      byPrefix.set(c.verdict.linePrefix, c)
+    }
+    const failures: string[] = []
+    const seen = new Set<number>()
+    for (const r of proxy.recorded) {
+      const body = r.body.toString('utf8')
+      const query = new URL(r.path, 'http://x').searchParams
+      if (new URL(r.path, 'http://x').pathname !== '/influx/write' || query.get('precision') !== 'ms' || r.status !== 204) {
+        failures.push(`unexpected write ${r.path} → ${r.status}: ${show(body, 200)}`)
+        continue
+      }
+      if (/[\r\n]/.test(body)) {
+        failures.push(`a write with a line break (${r.body.length} bytes): ${show(body, 300)}`)
+        continue
+      }
+      const at = body.lastIndexOf(' metric=')
+      const prefix = body.slice(0, at)
+      const match = /^ metric=(\S+) (\d+)$/.exec(body.slice(at))
+      const c = byPrefix.get(prefix)
+      if (at < 0 || !match || !c) {
+        if (!diverged.has(caseOfLine(body))) failures.push(`a write no accepted case explains: ${show(body, 400)}`)
+        continue
+      }
+      if (seen.has(c.index)) failures.push(`${describeCase(c)}\n  written more than once`)
+      seen.add(c.index)
+      const output = (answers.get(c.index)!.body as { output: { timestamp: number } }).output
+      if (Number(match[1]) !== c.verdict.value || Number(match[2]) !== output.timestamp || !Buffer.from(body, 'utf8').equals(r.body)) {
+        failures.push(`${describeCase(c)}\n  wire ${show(body.slice(at), 100)}; expected value ${c.verdict.value} at ${output.timestamp}`)
+      }
+    }
+    for (const c of byPrefix.values()) {
+      if (!seen.has(c.index)) failures.push(`${describeCase(c)}\n  accepted but never written with the oracle's measurement and tags`)
+    }
+    console.log(`[injection] ${proxy.recorded.length} writes recorded`)
+    expect(failures.length, `${failures.length} wire problems:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    // Cases the first check already reported (answered 200 where the oracle refuses) wrote too.
+    expect(proxy.recorded.length).toBe(byPrefix.size + acceptedAgainstOracle())
+  }, 60_000 * SCALE)
+
+  it('VictoriaMetrics: exactly one sample per accepted case, in a series with exactly the oracle’s name and labels; no other series', async () => {
+    const started = Date.now()
+    const expected = new Map<string, Case & { verdict: Extract<Verdict, { accepted: true }> }>()
+    for (const c of accepted()) {
+      if (answers.get(c.index)?.status === 200) expected.set(labelKey({ __name__: c.verdict.series, ...vmLabels(c.verdict.labels) }), c)
+    }
+    const readAll = async (): Promise<ExportedSeries[]> => {
+      const flush = await fetch(`${vm.url}/internal/force_flush`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })
+      await flush.text()
+      const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__!=""}' })}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(60_000),
+      })
+      const text = await response.text()
+      expect(response.status).toBe(200)
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
+    }
+    // Fresh writes show a moment after force_flush in VM 1.79: poll, bounded in count and time,
+    // until every expected series is there, then read once more to catch late extras.
+    let series: ExportedSeries[] = []
+    const deadline = Date.now() + 60_000 * SCALE
+    for (let attempt = 0; attempt < 120 * SCALE && Date.now() < deadline; attempt++) {
+      series = await readAll()
+      if (series.length >= expected.size) break
+      await sleep(500)
+    }
+    await sleep(1_500)
+    series = await readAll()
+    timings.vmReadMs = Date.now() - started
+
+    const failures: string[] = []
+    const matched = new Set<string>()
+    let lossy = 0
+    const truncated = [...expected.values()].filter((c) => Object.keys(c.verdict.labels).some((k) => k.length > VM_MAX_LABEL_NAME)).length
+    for (const s of series) {
+      const key = labelKey(s.metric)
+      const c = expected.get(key)
+      if (!c) {
+        if (!diverged.has(caseOfLabels(s.metric))) failures.push(`a series no accepted case explains: ${show(s, 500)}`)
+        continue
+      }
+      matched.add(key)
+      const output = (answers.get(c.index)!.body as { output: { timestamp: number } }).output
+      const value = s.values[0]
+      if (s.values.length !== 1 || s.timestamps.length !== 1 || s.timestamps[0] !== output.timestamp || typeof value !== 'number' || !vmSameValue(c.verdict.value, value)) {
+        failures.push(`${describeCase(c)}\n  stored ${show({ values: s.values, timestamps: s.timestamps })}; expected [${c.verdict.value}] at ${output.timestamp}`)
+      } else if (value !== c.verdict.value) {
+        lossy++
+      }
+    }
+    for (const [key, c] of expected) {
+      if (!matched.has(key)) failures.push(`${describeCase(c)}\n  no series ${show(key, 500)}`)
+    }
+    console.log(`[injection] VictoriaMetrics: ${series.length} series for ${expected.size} accepted cases; ${lossy} values within VM's ~12-digit storage loss; ${truncated} series with a label name cut to 256 bytes by VM; read in ${timings.vmReadMs} ms`)
+    expect(failures.length, `${failures.length} VictoriaMetrics disagreements:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    expect(series.length).toBe(expected.size + acceptedAgainstOracle())
+  }, 180_000 * SCALE)
+
+  it('InfluxDB 1.6 accepts every wire line as exactly one point, with the same measurement, tags, value and time', async () => {
+    const started = Date.now()
+    const query = async (q: string, db?: string) => {
+      const response = await fetch(`${influx.url}/query?${new URLSearchParams({ q, epoch: 'ms', ...(db ? { db } : {}) })}`, {
+        method: 'POST',
+        signal: AbortSignal.timeout(120_000),
+      })
+      const text = await response.text()
+      expect(response.status, text.slice(0, 300)).toBe(200)
+      return JSON.parse(text) as { results: Array<{ series?: Array<{ name: string; tags?: Record<string, string>; columns: string[]; values: unknown[][] }>; error?: string }> }
+    }
+    const write = async (db: string, body: Buffer) => {
+      const response = await fetch(`${influx.url}/write?db=${db}&precision=ms`, { method: 'POST', body, signal: AbortSignal.timeout(60_000) })
+      return { status: response.status, text: await response.text() }
+    }
+    await query('CREATE DATABASE fuzz')
+    await query('CREATE DATABASE probe')
+
+    // Batches: InfluxDB stores the good lines of a batch that has a bad one ("partial write"),
+    // so what is missing on read-back is exactly what it refused.
+    const lines = proxy.recorded.filter((r) => r.status === 204).map((r) => r.body)
+    const BATCH = 1000
+    let refusedBatches = 0
+    for (let i = 0; i < lines.length; i += BATCH) {
+      const batch = lines.slice(i, i + BATCH)
+      const result = await write('fuzz', Buffer.concat(batch.flatMap((b, j) => (j === 0 ? [b] : [Buffer.from('\n'), b]))))
+      if (result.status !== 204) refusedBatches++
+    }
+
+    const expected = new Map<string, Case & { verdict: Extract<Verdict, { accepted: true }> }>()
+    for (const c of accepted()) {
+      if (answers.get(c.index)?.status === 200) expected.set(`${c.verdict.measurement}\u0000${labelKey(c.verdict.labels)}`, c)
+    }
+    // Series keys (the index: fast) for the exact measurement and tags; then every point with
+    // the two labels that identify its case. (`SELECT * … GROUP BY *` takes minutes at this size.)
+    const seriesKeys = (await query('SHOW SERIES', 'fuzz')).results[0]?.series?.[0]?.values.map((v) => String(v[0])) ?? []
+    const failures: string[] = []
+    const matched = new Set<string>()
+    for (const key of seriesKeys) {
+      const parts = splitSeriesKey(key)
+      const tags = Object.fromEntries(parts.slice(1).map(splitTag))
+      const id = `${parts[0]}\u0000${labelKey(tags)}`
+      if (!expected.has(id)) {
+        if (!diverged.has(caseOfLabels(tags))) failures.push(`an InfluxDB series no accepted case explains: ${show(key, 400)}`)
+        continue
+      }
+      if (matched.has(id)) failures.push(`an InfluxDB series key twice: ${show(key, 400)}`)
+      matched.add(id)
+    }
+    const byIndex = new Map([...expected.values()].map((c) => [c.index, c]))
+    const pointsOf = new Map<number, unknown[][]>()
+    let points = 0
+    for (const s of (await query('SELECT "metric", "fzid"::tag, "botId"::tag FROM /.*/', 'fuzz')).results[0]?.series ?? []) {
+      for (const row of s.values) {
+        points++
+        const [time, metric, fzid, botId] = row as [number, number, string | null, string | null]
+        const index = caseOfLabels({ fzid, botId })
+        const c = byIndex.get(index)
+        if (diverged.has(index)) continue
+        if (!c || c.verdict.measurement !== s.name) {
+          failures.push(`an InfluxDB point no accepted case explains: ${show({ measurement: s.name, row }, 300)}`)
+          continue
+        }
+        pointsOf.set(index, [...(pointsOf.get(index) ?? []), [time, metric]])
+      }
+    }
+    for (const [index, rows] of pointsOf) {
+      const c = byIndex.get(index)!
+      const output = (answers.get(c.index)!.body as { output: { timestamp: number } }).output
+      if (rows.length !== 1 || rows[0]![0] !== output.timestamp || rows[0]![1] !== c.verdict.value) {
+        failures.push(`${describeCase(c)}\n  InfluxDB holds ${show(rows)}; expected [${output.timestamp}, ${c.verdict.value}]`)
+      }
+    }
+
+    // Each refused line once more on its own (bounded), for InfluxDB's reason.
+    const missing = [...expected].filter(([key]) => !matched.has(key)).map(([, c]) => c)
+    const reasons = new Map<string, number>()
+    const lineOf = new Map<string, Buffer>()
+    for (const r of proxy.recorded) {
+      const body = r.body.toString('utf8')
+      lineOf.set(body.slice(0, body.lastIndexOf(' metric=')), r.body)
+    }
+    for (const c of missing.slice(0, 200)) {
+      const line = lineOf.get(c.verdict.linePrefix)
+      const single = line ? await write('probe', line) : { status: 0, text: 'never written' }
+      const reason = single.text.replace(/"unable to parse '[^]*': /u, '"unable to parse <line>: ').replace(/on measurement \\"[^]*?\\"/u, 'on measurement <m>').replace(/\d{4,}/gu, 'N').trim()
+      reasons.set(reason, (reasons.get(reason) ?? 0) + 1)
+      failures.push(`${describeCase(c)}\n  InfluxDB refused the line (${single.status}): ${show(single.text, 300)}`)
+    }
+    timings.influxMs = Date.now() - started
+    console.log(
+      `[injection] InfluxDB: ${lines.length} lines written in ${Math.ceil(lines.length / BATCH)} batches (${refusedBatches} partly refused), ${points} points read back, ${missing.length} lines refused, in ${timings.influxMs} ms; reasons: ${show(Object.fromEntries(reasons), 2000)}`
+    )
+    expect(failures.length, `${failures.length} InfluxDB problems (reasons: ${show(Object.fromEntries(reasons), 2000)}):\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    expect(points).toBe(expected.size)
+  }, 300_000 * SCALE)
+
+  it('the API key and the Basic credentials appear in no answer, no write and nowhere in the integration’s output', () => {
+    const key = vm.password
+    const basic = Buffer.from(`${USER_ID}:${key}`).toString('base64')
+    const windows = (secret: string) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12))
+    const secrets = [...windows(key), ...windows(basic)]
+    const texts = [...[...answers.values()].map((a) => a.text), ...proxy.recorded.map((r) => r.body.toString('utf8')), integration.output()]
+    const leaks = texts.filter((t) => secrets.some((s) => t.includes(s)))
+    expect(leaks.map((t) => t.slice(0, 200))).toEqual([])
+    expect(integration.output()).toContain('Send Metric failed')
+  })
+})
