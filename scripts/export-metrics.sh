@@ -330,6 +330,8 @@ def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
 def ms: . * 1000 | round;
 if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
   error("unexpected answer: \(tostring | .[0:200])") else . end
+| (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-(?<e>[0-9]+)[.]json$")) as $w
+| ($w.s | tonumber * 1000) as $s | ($w.e | tonumber * 1000) as $e
 | .data.result[]
 | .values as $a
 | ($a | length) as $n
@@ -339,88 +341,133 @@ if (type != "object") or .status != "success" or (.data.resultType // "") != "ma
 | "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($a[$i:$j] | tojson)"'
 
 SAMPLES=0
-add_answer() { # FILE START_MS END_MS
-  jq -r --argjson s "$2" --argjson e "$3" "$JQ_TRANSFORM" "$1" >>"$DATA" ||
-    die "could not read the answer for the window ending $(($3 / 1000)) (not a Prometheus matrix?)"
+add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds)
+  jq -r "$JQ_TRANSFORM" "$@" >>"$DATA" || die "could not read an answer (not a Prometheus matrix?)"
   if [ "$PROGRESS" = 1 ]; then
-    SAMPLES=$((SAMPLES + $(jq '[.data.result[].values | length] | add // 0' "$1")))
+    SAMPLES=$((SAMPLES + $(jq -n '[inputs | .data.result[].values | length] | add // 0' "$@")))
   fi
 }
 
-# fetch_window SELECTOR START END LABEL: raw samples of SELECTOR in (START, END] (seconds)
-fetch_window() {
-  local sel=$1 s=$2 e=$3 label=$4 resp="$TMPD/answer.json" rc mid
-  [ "$PROGRESS" = 0 ] || printf '\r%s: %s, samples so far: %s   ' "$PROG" "$label" "$SAMPLES" >&2
-  rc=0
-  # One extra second of range: the exact window is applied in jq (servers differ at the left edge).
-  request "$resp" /api/v1/query --data-urlencode "query=${sel}[$((e - s + 1))s]" --data-urlencode "time=$e" || rc=$?
-  if [ "$rc" = 0 ]; then
-    add_answer "$resp" "$((s * 1000))" "$((e * 1000))"
-    return 0
-  fi
-  [ "$rc" = 3 ] || return "$rc"
-  if [ $((e - s)) -gt "$MIN_CHUNK" ]; then
-    mid=$((s + (e - s) / 2))
-    fetch_window "$sel" "$s" "$mid" "$label (split)"
-    fetch_window "$sel" "$mid" "$e" "$label (split)"
-    return 0
-  fi
-  # Still too large at the smallest window: one query per series.
-  local list="$TMPD/series-$s.txt" i=0 n one
-  rc=0
-  request "$TMPD/series.json" /api/v1/series --data-urlencode "match[]=$sel" --data-urlencode "start=$s" --data-urlencode "end=$e" || rc=$?
-  [ "$rc" = 0 ] || die "the server refuses even a ${MIN_CHUNK}s window and the list of its series: lower --min-chunk"
-  jq -r '.data[] | "{" + (to_entries | sort_by(.key) | map("\(.key)=\(.value | tojson)") | join(",")) + "}"' \
-    "$TMPD/series.json" >"$list" || die "could not read the series list"
-  n=$(wc -l <"$list" | tr -d ' ')
-  while IFS= read -r one; do
-    i=$((i + 1))
-    [ "$PROGRESS" = 0 ] || printf '\r%s: %s, series %s/%s, samples so far: %s   ' "$PROG" "$label" "$i" "$n" "$SAMPLES" >&2
-    rc=0
-    request "$resp" /api/v1/query --data-urlencode "query=${one}[$((e - s + 1))s]" --data-urlencode "time=$e" || rc=$?
-    [ "$rc" = 0 ] || die "one series has more samples in ${MIN_CHUNK}s than the server allows per query: lower --min-chunk (series $one)"
-    add_answer "$resp" "$((s * 1000))" "$((e * 1000))"
-  done <"$list"
-}
-
-# ---------------------------------------------------------------- run
-NSEL=0
-while IFS= read -r sel; do
-  [ -z "$sel" ] || NSEL=$((NSEL + 1))
-done <<EOF
-$MATCHES
-EOF
-
-# First a list of the series: checks the credentials with one small request and counts them.
-set --
-while IFS= read -r sel; do
-  [ -z "$sel" ] || set -- "$@" --data-urlencode "match[]=$sel"
-done <<EOF
-$MATCHES
-EOF
-NSERIES='?'
-rc=0
-request "$TMPD/series.json" /api/v1/series "$@" --data-urlencode "start=$FROM" --data-urlencode "end=$TO" || rc=$?
-if [ "$rc" = 0 ]; then
-  NSERIES=$(jq '.data | length' "$TMPD/series.json") || NSERIES='?'
-fi
-[ "$PROGRESS" = 0 ] || note "$NSERIES series, $NCHUNKS window(s) of ${CHUNK}s, $NSEL selector(s)"
-
-j=0
+# Work queue, one job per line: attempts TAB start TAB end TAB kind TAB selector
+# kind w: a window of a user selector (may be split); x: one series (may not).
+QUEUE="$TMPD/queue.tsv"
+NEXT="$TMPD/next.tsv"
+: >"$QUEUE"
 s=$FROM
 while [ "$s" -lt "$TO" ]; do
-  j=$((j + 1))
   e=$((s + CHUNK))
   [ "$e" -le "$TO" ] || e=$TO
-  k=0
   while IFS= read -r sel; do
-    [ -n "$sel" ] || continue
-    k=$((k + 1))
-    fetch_window "$sel" "$s" "$e" "chunk $j/$NCHUNKS, selector $k/$NSEL"
+    [ -z "$sel" ] || printf '0\t%s\t%s\tw\t%s\n' "$s" "$e" "$sel" >>"$QUEUE"
   done <<EOF
 $MATCHES
 EOF
   s=$e
+done
+
+# One curl process per batch of requests (locally, process start-up costs more than the
+# network): its config comes on stdin, with the credentials in it, never in argv.
+# shellcheck disable=SC2016
+JQ_CURL_CONFIG='
+def q: tostring | gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | "\"" + . + "\"";
+[inputs] | to_entries[] | .key as $i | (.value | split("\t")) as $f
+| (if $i > 0 then "next" else empty end),
+  "@AUTH@",
+  "url = " + ($url + "/api/v1/query?query=" + ($f[4] + "[" + (($f[2] | tonumber) - ($f[1] | tonumber) + 1 | tostring) + "s]" | @uri) + "&time=" + $f[2] | q),
+  "output = " + ("\($dir)/\($i)-\($f[1])-\($f[2]).json" | q),
+  "dump-header = " + ("\($dir)/\($i).h" | q),
+  "write-out = \"%{http_code}\\n\"",
+  "header = \"Accept: application/json\"",
+  "silent", "show-error",
+  "max-time = \($timeout)", "connect-timeout = 10"
+'
+BATCH=200
+[ "$PROGRESS" = 0 ] || BATCH=4
+MAX_BATCHES=100000
+NJOBS=$(wc -l <"$QUEUE" | tr -d ' ')
+DONE=0
+batches=0
+TAB=$(printf '\t')
+while [ -s "$QUEUE" ]; do
+  batches=$((batches + 1))
+  [ "$batches" -le "$MAX_BATCHES" ] || die "too many requests: raise --chunk or narrow --match"
+  head -n "$BATCH" "$QUEUE" >"$TMPD/batch.tsv"
+  tail -n +"$((BATCH + 1))" "$QUEUE" >"$NEXT"
+  rm -rf "$TMPD/ans"
+  mkdir "$TMPD/ans"
+  jq -nrR --arg url "$URL" --arg dir "$TMPD/ans" --arg timeout "$TIMEOUT" "$JQ_CURL_CONFIG" \
+    <"$TMPD/batch.tsv" >"$TMPD/curl.tmpl" || die "could not prepare the requests"
+  while IFS= read -r line; do
+    if [ "$line" = @AUTH@ ]; then printf '%s\n' "$CURL_CFG"; else printf '%s\n' "$line"; fi
+  done <"$TMPD/curl.tmpl" | curl -q -K - >"$TMPD/codes.txt" 2>"$TMPD/curl.err" || true
+
+  set --
+  i=0
+  retry_attempt=0
+  retry_after=0
+  exec 3<"$TMPD/codes.txt"
+  while IFS="$TAB" read -r att s e kind sel; do
+    code=
+    IFS= read -r code <&3 || code=000
+    ans="$TMPD/ans/$i-$s-$e.json"
+    hdr="$TMPD/ans/$i.h"
+    i=$((i + 1))
+    case $code in
+    2??)
+      set -- "$@" "$ans"
+      DONE=$((DONE + 1))
+      continue
+      ;;
+    401 | 403)
+      die "the server refused the credentials (HTTP $code): check GRAFANA_USER_ID and that the token is right and has the metrics:read scope (server said: $(server_message "$ans"))"
+      ;;
+    422 | 400 | 413)
+      if [ "$code" != 422 ] && ! server_message "$ans" | grep -Eiq 'limit|exceed|too many|too large|maximum|max.?samples|max.?series'; then
+        die "the server refused the query (HTTP $code): $(server_message "$ans")"
+      fi
+      # Too large for one answer: halve the window, then go series by series.
+      [ "$kind" = w ] || die "one series has more samples in ${MIN_CHUNK}s than the server allows per query: lower --min-chunk (series $sel)"
+      if [ $((e - s)) -gt "$MIN_CHUNK" ]; then
+        mid=$((s + (e - s) / 2))
+        printf '0\t%s\t%s\tw\t%s\n0\t%s\t%s\tw\t%s\n' "$s" "$mid" "$sel" "$mid" "$e" "$sel" >>"$NEXT"
+        NJOBS=$((NJOBS + 1))
+      else
+        rc=0
+        request "$TMPD/series.json" /api/v1/series --data-urlencode "match[]=$sel" --data-urlencode "start=$s" --data-urlencode "end=$e" || rc=$?
+        [ "$rc" = 0 ] || die "the server refuses even a ${MIN_CHUNK}s window and the list of its series: lower --min-chunk"
+        n=$(jq -r --arg s "$s" --arg e "$e" '.data[] | "0\t\($s)\t\($e)\tx\t{" + (to_entries | sort_by(.key) | map("\(.key)=\(.value | tojson)") | join(",")) + "}"' \
+          "$TMPD/series.json" | tee -a "$NEXT" | wc -l | tr -d ' ') || die "could not read the series list"
+        NJOBS=$((NJOBS - 1 + n))
+      fi
+      continue
+      ;;
+    429 | 5?? | 000 | '') ;;
+    *) die "unexpected answer (HTTP $code) from $URL/api/v1/query: $(server_message "$ans")" ;;
+    esac
+    att=$((att + 1))
+    if [ "$att" -gt "$RETRIES" ]; then
+      case $code in
+      000 | '') die "cannot reach $URL after $att attempts: $(tr '\n' ' ' <"$TMPD/curl.err")" ;;
+      *) die "HTTP $code from $URL/api/v1/query after $att attempts: $(server_message "$ans")" ;;
+      esac
+    fi
+    [ "$att" -le "$retry_attempt" ] || retry_attempt=$att
+    if [ "$code" = 429 ] || [ "$code" = 503 ]; then
+      ra=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$hdr" 2>/dev/null | tail -n 1) || ra=
+      if [ -n "$ra" ] && [ "$ra" -gt "$retry_after" ]; then retry_after=$ra; fi
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\n' "$att" "$s" "$e" "$kind" "$sel" >>"$NEXT"
+  done <"$TMPD/batch.tsv"
+  exec 3<&-
+  [ "$#" = 0 ] || add_answers "$@"
+  mv -f "$NEXT" "$QUEUE"
+  [ "$PROGRESS" = 0 ] || printf '\r%s: requests %s/%s, samples so far: %s   ' "$PROG" "$DONE" "$NJOBS" "$SAMPLES" >&2
+  if [ "$retry_attempt" -gt 0 ]; then
+    delay=$(jq -n --arg base "$RETRY_DELAY" --argjson ra "$retry_after" --argjson n "$retry_attempt" \
+      '[([($base | tonumber) * pow(2; $n - 1), 30] | min), ([$ra, 60] | min)] | max')
+    [ "$PROGRESS" = 0 ] || printf '\n%s: retry %s/%s in %ss\n' "$PROG" "$retry_attempt" "$RETRIES" "$delay" >&2
+    sleep "$delay"
+  fi
 done
 [ "$PROGRESS" = 0 ] || printf '\n' >&2
 
