@@ -133,6 +133,12 @@ describe('no retry for answers a retry cannot change', () => {
   })
 })
 
+test('a connection lost at every attempt says the event may have been stored', async () => {
+  server.script([], { kind: 'reset' })
+  const error = await failure(writeLines(config, LINE, { policy }))
+  expect(error.message).toMatch(/connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d attempts: the event may have been stored \(once at most\)/)
+})
+
 test('an unreachable server is named', async () => {
   const port = await freePort()
   const error = await failure(

@@ -59,6 +59,11 @@ export const describeWriteFailure = (error: unknown, config: Configuration, poli
         `No answer from ${host} within ${policy.attemptTimeoutMs / 1000} s${attempts}. Grafana Cloud may be slow or unreachable; the event was not confirmed.`
       )
     }
+    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
+      return new UserFacingError(
+        `The connection to ${host} was lost (${error.code})${attempts}: the event may have been stored (once at most) or not. Check Grafana Cloud's status if it keeps happening.`
+      )
+    }
     return new UserFacingError(
       `Could not reach ${host} (${error.code ?? 'network error'})${attempts}. Check the Endpoint URL and that the host is up.`
     )
