@@ -139,7 +139,7 @@ while [ "$#" -gt 0 ]; do
   --to) need_arg "$@"; TO_ARG=$2; shift 2 ;;
   --match)
     need_arg "$@"
-    case $2 in *$'\n'*) die "--match must be one line" ;; esac
+    case $2 in *$'\n'* | *$'\t'*) die "--match must be one line without tabs" ;; esac
     if [ -z "$MATCHES" ]; then MATCHES=$2; else MATCHES="$MATCHES"$'\n'"$2"; fi
     shift 2
     ;;
