@@ -32,6 +32,8 @@ export interface OverheadOptions {
   readonly profileDir?: string
   /** Another build of the bundle (bench/profile.ts: the same build with a source map). */
   readonly bundle?: string
+  /** Profiling one card at a time (bench/profile.ts); the bench runs both. */
+  readonly only?: 'metric' | 'raw'
 }
 
 const BOT_ID = 'bot-bench'
@@ -182,6 +184,7 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     })
     cleanup.push(() => integration.stop())
     const relay: NodeChild = await spawnNode(RELAY_LAUNCHER, {
+      nodeFlags: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, '--cpu-prof-name=relay.cpuprofile'] : [],
       env: { AXIOS: require.resolve('axios'), TARGET: writeUrl, RELAY_USER: USER_ID, RELAY_PASSWORD: API_KEY },
     })
     cleanup.push(() => relay.stop())
@@ -218,7 +221,8 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     const lineFor = (i: number): string =>
       buildMetricEvent(inputs[i % inputs.length]!, { botId: BOT_ID, includeConversationAndUserIds: true }, Date.now()).line
     let pendingLine = ''
-    const metric = await measure(
+    const skip = async (): Promise<Samples> => ({ action: [], bare: [], hop: [], roundRatios: { bare: [], hop: [] }, cpuPerCall: { action: 0, hop: 0 } })
+    const metric = options.only === 'raw' ? await skip() : await measure(
       [
         { name: 'action', call: (i) => callAction(metricBodies[i % metricBodies.length]!, (t) => t.includes('flow_completed_metric')) },
         { name: 'bare', call: () => barePost(pendingLine) },
@@ -240,7 +244,7 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
       const ts = Date.now()
       return rawLines.map((line) => `${line} ${ts}`).join('\n')
     }
-    const raw = await measure(
+    const raw = options.only === 'metric' ? await skip() : await measure(
       [
         { name: 'action', call: () => callAction(rawRequest, (t) => t.includes('"linesSent":100')) },
         { name: 'bare', call: () => barePost(pendingBody) },
@@ -257,7 +261,7 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     await vm.flush()
     const series = await fetch(`${vm.url}/api/v1/series?match[]=flow_completed_metric&match[]={__name__=~"checkout_.*"}`)
     const found = ((await series.json()) as { data: unknown[] }).data.length
-    if (found !== 20 + 25 * 2) {
+    if (options.only === undefined && found !== 20 + 25 * 2) {
       throw new Error(`expected 70 series in VictoriaMetrics after the run, found ${found}`)
     }
 

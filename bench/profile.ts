@@ -4,7 +4,7 @@
  *   npx tsx bench/profile.ts encode-ours     # buildMetricEvent, 300k lines
  *   npx tsx bench/profile.ts encode-point    # Point.toLineProtocol, same inputs
  *   npx tsx bench/profile.ts validate        # parseRawData, 10 × 1 MiB
- *   npx tsx bench/profile.ts integration     # the bundle's handler during the overhead benchmark
+ *   npx tsx bench/profile.ts integration [metric|raw]  # the bundle and the relay during the overhead benchmark
  *   npx tsx bench/profile.ts cold            # one cold start of the bundle and its first Send Metric
  *   npx tsx bench/profile.ts export [fmt]    # export-metrics.sh traced: wall time per command
  *
@@ -66,7 +66,9 @@ const main = async (): Promise<void> => {
       sourcemap: true,
     })
     if (mode === 'integration') {
-      await runOverhead({ n: Number(process.env.PROFILE_N ?? 1500), rounds: 1, warmup: 200, profileDir: dir, bundle: outfile })
+      const only = process.argv[3] === 'metric' || process.argv[3] === 'raw' ? process.argv[3] : undefined
+      const section = await runOverhead({ n: Number(process.env.PROFILE_N ?? 1500), rounds: 1, warmup: 200, profileDir: dir, bundle: outfile, only })
+      for (const row of section.rows) console.log(`${row.figure}: ${row.ours} vs ${row.floor} (${row.ratio})`)
     } else {
       const vm = await startVictoriaMetrics({ auth: false })
       try {
