@@ -77,8 +77,21 @@ let integration: IntegrationProcess
 const servers: RecordingServer[] = []
 const results: Array<{ scenario: Scenario; operation: (typeof OPERATIONS)[number]['name']; prefix: string; answer: IntegrationAnswer; server?: RecordingServer }> = []
 
+/** Where each scenario's writes go, and the server answering there (none: nothing listens). */
+const targets = new Map<Scenario, { url: string; server?: RecordingServer }>()
+
 beforeAll(async () => {
   integration = await startIntegrationProcess()
+  for (const scenario of SCENARIOS) {
+    if (scenario.behaviour) {
+      const server = await startRecordingServer()
+      servers.push(server)
+      server.script([], scenario.behaviour())
+      targets.set(scenario, { url: server.url, server })
+    } else {
+      targets.set(scenario, { url: `http://127.0.0.1:${await freePort()}` })
+    }
+  }
 })
 
 afterAll(async () => {
@@ -90,16 +103,7 @@ describe('the API key never leaks from the built bundle', () => {
   it('runs every failure for register and both cards (all at once: the retries take up to the 10 s budget)', async () => {
     const runs: Array<Promise<void>> = []
     for (const scenario of SCENARIOS) {
-      let url: string
-      let server: RecordingServer | undefined
-      if (scenario.behaviour) {
-        server = await startRecordingServer()
-        servers.push(server)
-        server.script([], scenario.behaviour())
-        url = server.url
-      } else {
-        url = `http://127.0.0.1:${await freePort()}`
-      }
+      const { url, server } = targets.get(scenario)!
       const configuration = { grafanaUrl: `${url}/api/v1/push/influx/write`, grafanaUserId: USER_ID, apiKey: API_KEY }
       for (const operation of OPERATIONS) {
         runs.push(
