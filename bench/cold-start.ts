@@ -56,30 +56,80 @@ export default new bp.Integration({
 })
 `
 
+/**
+ * The sdk floor for bench/overhead.ts: the same generated project with one action that POSTs its
+ * input's bytes with plain axios (the options of src/client.ts, without axios-retry) and returns {}.
+ */
+const FORWARD_DEFINITION = `import { IntegrationDefinition, z } from '@botpress/sdk'
+import { integrationName } from './package.json'
+
+export default new IntegrationDefinition({
+  name: integrationName,
+  version: '0.0.1',
+  readme: 'hub.md',
+  icon: 'icon.svg',
+  configuration: { schema: z.object({ url: z.string(), user: z.string(), key: z.string() }) },
+  actions: {
+    forward: {
+      input: { schema: z.object({ data: z.string() }) },
+      output: { schema: z.object({}) },
+    },
+  },
+})
+`
+
+const FORWARD_IMPLEMENTATION = `import axios from 'axios'
+import * as bp from '.botpress'
+
+const http = axios.create({ transformRequest: [(data: string) => data], responseType: 'text', maxRedirects: 0 })
+
+export default new bp.Integration({
+  register: async () => {},
+  unregister: async () => {},
+  actions: {
+    forward: async ({ ctx, input }) => {
+      const { url, user, key } = ctx.configuration as { url: string; user: string; key: string }
+      await http.post(url, (input as { data: string }).data, {
+        params: { precision: 'ms' },
+        auth: { username: user, password: key },
+        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+        timeout: 10000,
+      })
+      return {}
+    },
+  },
+  channels: {},
+  handler: async () => {},
+})
+`
+
 export interface EmptyIntegration {
   readonly dir: string
   readonly bundle: string
   remove(): Promise<void>
 }
 
-/** `bp init` (offline) in a temp folder, one trivial action, this repo's node_modules, `bp build`. */
-export const prepareEmptyIntegration = async (): Promise<EmptyIntegration> => {
-  const root = await mkdtemp(join(tmpdir(), 'bench-empty-'))
+/**
+ * `bp init` (offline) in a temp folder, this repo's node_modules, `bp build`: with one trivial
+ * action ('empty'), or with the forwarding action of the sdk floor ('forward').
+ */
+export const prepareEmptyIntegration = async (kind: 'empty' | 'forward' = 'empty'): Promise<EmptyIntegration> => {
+  const root = await mkdtemp(join(tmpdir(), `bench-${kind}-`))
   const remove = () => rm(root, { recursive: true, force: true })
   try {
     const home = join(root, 'bp-home')
     const env = { ...process.env, BP_TELEMETRY: 'false' }
     await run(BP, ['init', '--type', 'integration', '--name', 'empty', '-y', '--botpressHome', home], { cwd: root, env, timeout: 60_000 })
     const dir = join(root, 'empty')
-    await writeFile(join(dir, 'integration.definition.ts'), EMPTY_DEFINITION)
-    await writeFile(join(dir, 'src', 'index.ts'), EMPTY_IMPLEMENTATION)
+    await writeFile(join(dir, 'integration.definition.ts'), kind === 'empty' ? EMPTY_DEFINITION : FORWARD_DEFINITION)
+    await writeFile(join(dir, 'src', 'index.ts'), kind === 'empty' ? EMPTY_IMPLEMENTATION : FORWARD_IMPLEMENTATION)
     await symlink(join(REPO, 'node_modules'), join(dir, 'node_modules'), 'dir')
     await run(BP, ['build', '--botpressHome', home], { cwd: dir, env, timeout: 120_000 })
     return { dir, bundle: join(dir, '.botpress', 'dist', 'index.js'), remove }
   } catch (error) {
     await remove()
     const e = error as { message: string; stdout?: string; stderr?: string }
-    throw new Error(`could not generate the empty integration: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`)
+    throw new Error(`could not generate the ${kind} integration: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`)
   }
 }
 

@@ -2,9 +2,11 @@
  * 1. Action overhead: Send Metric / Send Raw Data through the built bundle's HTTP handler,
  * against the floor of posting the identical line-protocol bytes to the same VictoriaMetrics.
  *
- * Three sides, interleaved call by call (the order rotates through all six permutations):
+ * Four sides, interleaved call by call (the order rotates):
  *  A     action: bench → HTTP POST / (Botpress headers, JSON body) → the bundle served by its
  *        start(port) in a child node process → axios POST to VictoriaMetrics → 204 → 200 answer.
+ *  S     sdk floor: the same request to a minimal integration built with the same CLI and sdk,
+ *        whose one action POSTs the identical bytes with plain axios (bench/cold-start.ts).
  *  B0    bare post: the bench process itself POSTs the identical bytes with axios (same
  *        options as src/client.ts, without axios-retry) to the same VictoriaMetrics URL.
  *  B1    hop floor: bench → HTTP POST (same Botpress headers, the line-protocol bytes as body)
@@ -18,6 +20,7 @@ import { BUNDLE } from '../test/helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../test/helpers/servers'
 import { buildMetricEvent } from '../src/metric'
 import type { SendMetricInput } from '../src/schemas'
+import { prepareEmptyIntegration } from './cold-start'
 import { BUNDLE_LAUNCHER, RELAY_LAUNCHER, spawnNode, type NodeChild } from './lib/children'
 import { keepAliveAgent, post } from './lib/http'
 import { verdict, type Row, type Section } from './lib/report'
@@ -73,35 +76,36 @@ const cpuMs = (pid: number): number => {
 }
 
 interface Side {
-  readonly name: string
+  readonly name: SideName
   readonly call: (i: number) => Promise<void>
 }
 
+type SideName = 'action' | 'sdk' | 'hop' | 'bare'
+
 interface Samples {
-  readonly action: number[]
-  readonly bare: number[]
-  readonly hop: number[]
-  /** Per-round median ratios, to show the spread between rounds. */
-  readonly roundRatios: { bare: number[]; hop: number[] }
-  /** CPU ms per call of the integration process and of the relay process (measured calls only). */
-  readonly cpuPerCall: { action: number; hop: number }
+  readonly times: Record<SideName, number[]>
+  /** Per-round ratios of medians (action / floor), to show the spread between rounds. */
+  readonly roundRatios: Record<Exclude<SideName, 'action'>, number[]>
+  /** CPU ms per call of the processes that serve a side (measured calls only). */
+  readonly cpuPerCall: Partial<Record<SideName, number>>
 }
 
-const PERMUTATIONS = [
-  [0, 1, 2],
-  [1, 2, 0],
-  [2, 0, 1],
-  [0, 2, 1],
-  [2, 1, 0],
-  [1, 0, 2],
-] as const
+/** Call orders: every rotation of the sides, forwards and backwards (8 orders for 4 sides). */
+const orders = (k: number): number[][] => {
+  const out: number[][] = []
+  for (let r = 0; r < k; r++) {
+    const rotation = Array.from({ length: k }, (_, i) => (i + r) % k)
+    out.push(rotation, [...rotation].reverse())
+  }
+  return out
+}
 
-/** Runs the three sides interleaved; `prepare` runs before each call, outside its timer. */
+/** Runs the sides interleaved; `prepare` runs before each call, outside its timer. */
 const measure = async (
-  sides: readonly [Side, Side, Side],
+  sides: readonly Side[],
   options: OverheadOptions,
   prepare: (i: number) => void,
-  pids: { action: number; hop: number }
+  pids: Partial<Record<SideName, number>>
 ): Promise<Samples> => {
   for (let i = 0; i < options.warmup; i++) {
     for (const side of sides) {
@@ -109,57 +113,68 @@ const measure = async (
       await side.call(i)
     }
   }
-  const samples: Samples = { action: [], bare: [], hop: [], roundRatios: { bare: [], hop: [] }, cpuPerCall: { action: 0, hop: 0 } }
-  const cpuBefore = { action: cpuMs(pids.action), hop: cpuMs(pids.hop) }
-  const all = [samples.action, samples.bare, samples.hop]
+  const samples: Samples = {
+    times: { action: [], sdk: [], hop: [], bare: [] },
+    roundRatios: { sdk: [], hop: [], bare: [] },
+    cpuPerCall: {},
+  }
+  const cpuBefore = Object.fromEntries(Object.entries(pids).map(([side, pid]) => [side, cpuMs(pid)]))
+  const sequence = orders(sides.length)
   for (let round = 0; round < options.rounds; round++) {
-    const perRound: number[][] = [[], [], []]
+    const perRound: Record<SideName, number[]> = { action: [], sdk: [], hop: [], bare: [] }
     for (let i = 0; i < options.n; i++) {
-      for (const index of PERMUTATIONS[i % PERMUTATIONS.length]!) {
+      for (const index of sequence[i % sequence.length]!) {
+        const side = sides[index]!
         prepare(i)
         const start = now()
-        await sides[index]!.call(i)
+        await side.call(i)
         const elapsed = now() - start
-        perRound[index]!.push(elapsed)
-        all[index]!.push(elapsed)
+        perRound[side.name].push(elapsed)
+        samples.times[side.name].push(elapsed)
       }
     }
-    samples.roundRatios.bare.push(median(perRound[0]!) / median(perRound[1]!))
-    samples.roundRatios.hop.push(median(perRound[0]!) / median(perRound[2]!))
+    for (const floor of ['sdk', 'hop', 'bare'] as const) {
+      samples.roundRatios[floor].push(median(perRound.action) / median(perRound[floor]))
+    }
   }
   const calls = options.n * options.rounds
-  samples.cpuPerCall.action = (cpuMs(pids.action) - cpuBefore.action) / calls
-  samples.cpuPerCall.hop = (cpuMs(pids.hop) - cpuBefore.hop) / calls
+  for (const [side, pid] of Object.entries(pids) as Array<[SideName, number]>) {
+    samples.cpuPerCall[side] = (cpuMs(pid) - cpuBefore[side]!) / calls
+  }
   return samples
+}
+
+const FLOOR_NAMES: Record<Exclude<SideName, 'action'>, string> = {
+  sdk: 'sdk floor (minimal integration)',
+  hop: 'same-hop relay',
+  bare: 'bare axios post',
 }
 
 const rowsFor = (label: string, samples: Samples): Row[] => {
   const rows: Row[] = []
-  const pairs = [
-    ['bare axios post', samples.bare],
-    ['same-hop relay', samples.hop],
-  ] as const
-  for (const [floorName, floor] of pairs) {
+  const { action } = samples.times
+  for (const floor of ['sdk', 'hop', 'bare'] as const) {
     for (const [stat, fn] of [
       ['median', median],
       ['p99', p99],
     ] as const) {
-      const r = fn(samples.action) / fn(floor)
+      const r = fn(action) / fn(samples.times[floor])
       rows.push({
-        figure: `${label} vs ${floorName}, ${stat}`,
-        ours: ms(fn(samples.action)),
-        floor: ms(fn(floor)),
+        figure: `${label} vs ${FLOOR_NAMES[floor]}, ${stat}`,
+        ours: ms(fn(action)),
+        floor: ms(fn(samples.times[floor])),
         ratio: ratio(r),
         target: `≤ ${TARGET}`,
         verdict: verdict(r <= TARGET),
       })
     }
   }
+  const cpu = samples.cpuPerCall
   rows.push({
-    figure: `${label}: CPU per call, integration process vs relay process`,
-    ours: ms(samples.cpuPerCall.action),
-    floor: ms(samples.cpuPerCall.hop),
-    ratio: ratio(samples.cpuPerCall.action / samples.cpuPerCall.hop),
+    figure: `${label}: CPU per call of the serving process (integration vs sdk floor; relay)`,
+    ours: ms(cpu.action ?? Number.NaN),
+    floor: `${ms(cpu.sdk ?? Number.NaN)}; relay ${ms(cpu.hop ?? Number.NaN)}`,
+    ratio: `${ratio((cpu.action ?? Number.NaN) / (cpu.sdk ?? Number.NaN))}; ${ratio((cpu.action ?? Number.NaN) / (cpu.hop ?? Number.NaN))}`,
     target: '—',
     verdict: 'info',
   })
@@ -171,6 +186,8 @@ const spread = (values: number[]): string => `${Math.min(...values).toFixed(3)}�
 export const runOverhead = async (options: OverheadOptions): Promise<Section> => {
   const cleanup: Array<() => Promise<void>> = []
   try {
+    const sdkFloor = await prepareEmptyIntegration('forward')
+    cleanup.push(() => sdkFloor.remove())
     // Without -httpAuth: the integration insists on a numeric user ID, which the helper's random
     // VictoriaMetrics username is not. Both sides still send the identical Basic header.
     const vm: VictoriaMetrics = await startVictoriaMetrics({ auth: false })
@@ -188,8 +205,13 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
       env: { AXIOS: require.resolve('axios'), TARGET: writeUrl, RELAY_USER: USER_ID, RELAY_PASSWORD: API_KEY },
     })
     cleanup.push(() => relay.stop())
-    await Promise.all([integration.listening, relay.listening])
-    const pids = { action: integration.pid, hop: relay.pid }
+    const minimal: NodeChild = await spawnNode(BUNDLE_LAUNCHER, {
+      env: { BUNDLE: sdkFloor.bundle },
+      nodeFlags: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, '--cpu-prof-name=sdk-floor.cpuprofile'] : [],
+    })
+    cleanup.push(() => minimal.stop())
+    await Promise.all([integration.listening, relay.listening, minimal.listening])
+    const pids = { action: integration.pid, hop: relay.pid, sdk: minimal.pid }
 
     const bare = axios.create({ transformRequest: [(data: string) => data], responseType: 'text', maxRedirects: 0 })
     const barePost = async (body: string): Promise<void> => {
@@ -204,6 +226,12 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     const headers = headersFor('action_triggered', configuration, BOT_ID)
     const actionAgent = keepAliveAgent()
     const relayAgent = keepAliveAgent()
+    const sdkAgent = keepAliveAgent()
+    const sdkHeaders = headersFor('action_triggered', { url: writeUrl, user: USER_ID, key: API_KEY }, BOT_ID)
+    const callSdkFloor = async (data: string): Promise<void> => {
+      const answer = await post(sdkAgent, `${minimal.url}/`, sdkHeaders, JSON.stringify({ type: 'forward', input: { data } }))
+      if (answer.status !== 200) throw new Error(`sdk floor answered ${answer.status}: ${answer.text.slice(0, 300)}`)
+    }
     const callAction = async (body: string, check: (text: string) => boolean): Promise<void> => {
       const answer = await post(actionAgent, `${integration.url}/`, headers, body)
       if (answer.status !== 200 || !check(answer.text)) {
@@ -221,12 +249,17 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     const lineFor = (i: number): string =>
       buildMetricEvent(inputs[i % inputs.length]!, { botId: BOT_ID, includeConversationAndUserIds: true }, Date.now()).line
     let pendingLine = ''
-    const skip = async (): Promise<Samples> => ({ action: [], bare: [], hop: [], roundRatios: { bare: [], hop: [] }, cpuPerCall: { action: 0, hop: 0 } })
+    const skip = async (): Promise<Samples> => ({
+      times: { action: [], sdk: [], hop: [], bare: [] },
+      roundRatios: { sdk: [], hop: [], bare: [] },
+      cpuPerCall: {},
+    })
     const metric = options.only === 'raw' ? await skip() : await measure(
       [
         { name: 'action', call: (i) => callAction(metricBodies[i % metricBodies.length]!, (t) => t.includes('flow_completed_metric')) },
-        { name: 'bare', call: () => barePost(pendingLine) },
+        { name: 'sdk', call: () => callSdkFloor(pendingLine) },
         { name: 'hop', call: () => callRelay(pendingLine) },
+        { name: 'bare', call: () => barePost(pendingLine) },
       ],
       options,
       (i) => {
@@ -247,8 +280,9 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     const raw = options.only === 'metric' ? await skip() : await measure(
       [
         { name: 'action', call: () => callAction(rawRequest, (t) => t.includes('"linesSent":100')) },
-        { name: 'bare', call: () => barePost(pendingBody) },
+        { name: 'sdk', call: () => callSdkFloor(pendingBody) },
         { name: 'hop', call: () => callRelay(pendingBody) },
+        { name: 'bare', call: () => barePost(pendingBody) },
       ],
       options,
       () => {
@@ -265,23 +299,29 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
       throw new Error(`expected 70 series in VictoriaMetrics after the run, found ${found}`)
     }
 
-    actionAgent.destroy()
-    relayAgent.destroy()
+    for (const agent of [actionAgent, relayAgent, sdkAgent]) agent.destroy()
+    const spreads = (s: Samples) =>
+      (['sdk', 'hop', 'bare'] as const).map((f) => `${spread(s.roundRatios[f])} (${FLOOR_NAMES[f]})`).join(', ')
     const total = options.n * options.rounds
     return {
       title: '1. Action overhead',
       rows: [...rowsFor('Send Metric', metric), ...rowsFor('Send Raw Data (100 lines)', raw)],
       notes: [
         `${options.rounds} rounds × ${options.n} calls per side (${total} per side in all, after ${options.warmup} warm-up calls per side), ` +
-          'interleaved call by call: each iteration runs the three sides in one of the six orders, in rotation. ' +
-          'Medians and p99 are over all calls of all rounds. ' +
-          `Per-round ratio of medians, Send Metric: ${spread(metric.roundRatios.bare)} (bare), ${spread(metric.roundRatios.hop)} (same hop); ` +
-          `Send Raw Data: ${spread(raw.roundRatios.bare)} (bare), ${spread(raw.roundRatios.hop)} (same hop).`,
+          'interleaved call by call: each iteration runs the four sides in one of eight orders (every rotation, forwards and ' +
+          'backwards), in turn. Medians and p99 are over all calls of all rounds. ' +
+          `Per-round ratios of medians, Send Metric: ${spreads(metric)}; Send Raw Data: ${spreads(raw)}.`,
         '**Ours (action)**: the bench POSTs `/` with the headers Botpress Cloud sends (`x-bp-operation: action_triggered`, ' +
           '`x-bp-configuration`, bot and integration ids) and the JSON body `{"type":"sendMetric","input":{…}}` to the built bundle ' +
           '(`.botpress/dist/index.js`) served by its own `start(port)` in a child `node` process; the bundle validates, builds the ' +
           'line and POSTs it with axios (+ axios-retry) to VictoriaMetrics `/influx/write?precision=ms`; the time ends when the ' +
           "action's 200 answer has been read. One keep-alive socket per target, calls strictly sequential.",
+        '**Floor, minimal integration (sdk floor)**: an integration generated on every run like the empty one of section 2 ' +
+          "(`bp init`, same CLI and sdk, this repo's node_modules, `bp build`), whose one action `forward` POSTs its input " +
+          '`data` — the identical line-protocol bytes, built before the timer starts — with plain axios (the options of ' +
+          '`src/client.ts`, no axios-retry) and returns `{}`; served and called exactly like ours (own child process, Botpress ' +
+          'headers, JSON body). This is the fairest floor for "what our code adds": same HTTP hop, same sdk, same write; it does ' +
+          'not validate, build lines or retry.',
         '**Floor, bare axios post**: the bench process POSTs the identical line-protocol bytes (built before the timer starts, ' +
           'fresh ms timestamp) with axios to the same URL, same query, same Basic auth header, same content type. No HTTP hop, no ' +
           'second process. This is the honest "what a write costs" floor, but it cannot be reached by any integration: Botpress ' +
@@ -293,8 +333,8 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
           'line building or validation, axios-retry.',
         '**CPU per call** (info rows): user + system CPU time of the integration child and of the relay child, read from ' +
           '`/proc/<pid>/stat` before and after the measured calls, divided by the number of calls. Unlike wall time it does not ' +
-          'depend on what else the machine runs, and it isolates the server side of the hop: sdk + our code + axios-retry + ' +
-          'axios against plain node:http + axios.',
+          'depend on what else the machine runs as much, and it isolates the server side of the hop. Also read for the sdk ' +
+          'floor and the relay.',
         'VictoriaMetrics runs without `-httpAuth` (our configuration requires a numeric user ID, the test helper generates a ' +
           'non-numeric one); both sides still send the same Basic header. The run ends by checking that the 70 series written ' +
           'are in VictoriaMetrics.',
