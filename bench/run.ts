@@ -9,6 +9,7 @@
  * Needs the Debian packages victoria-metrics (all server sections), curl, jq and time (export);
  * .ci/run installs them. Every server and child process it starts is stopped by PID, also on error.
  */
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { writeFile } from 'node:fs/promises'
 import { loadavg } from 'node:os'
@@ -61,6 +62,21 @@ const preflight = (only: Set<SectionName>): void => {
   }
 }
 
+/** The commit measured, and which measured paths differ from it in the working tree. */
+const revision = (): string => {
+  try {
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8' }).trim()
+    const head = git('rev-parse', '--short', 'HEAD')
+    const dirty = git('status', '--porcelain', '--', 'src', 'scripts/export-metrics.sh', 'integration.definition.ts', 'package.json', 'bench')
+      .split('\n')
+      .filter(Boolean)
+      .map((line) => line.slice(3))
+    return dirty.length === 0 ? `${head} (clean)` : `${head} + uncommitted changes in ${dirty.join(', ')}`
+  } catch {
+    return 'unknown (not a git checkout)'
+  }
+}
+
 const pad = (text: string, width: number): string => text + ' '.repeat(Math.max(0, width - [...text].length))
 
 const consoleTable = (sections: Section[]): string => {
@@ -78,7 +94,7 @@ const consoleTable = (sections: Section[]): string => {
 
 const cell = (text: string): string => text.replaceAll('|', '\\|')
 
-const markdown = (sections: Section[], meta: { date: string; seconds: number; load: [string, string] }): string => {
+const markdown = (sections: Section[], meta: { date: string; seconds: number; load: [string, string]; revision: string }): string => {
   const m = describeMachine()
   const parts = [
     '# Benchmarks',
@@ -86,7 +102,7 @@ const markdown = (sections: Section[], meta: { date: string; seconds: number; lo
     'Written by `npm run bench` (bench/run.ts); do not edit by hand — rerun it whenever code on these paths changes. ' +
       'Profiling notes, what is ours and what is not: [FINDINGS.md](FINDINGS.md).',
     '',
-    `- Date: ${meta.date} (whole run ${meta.seconds.toFixed(0)} s)`,
+    `- Date: ${meta.date} (whole run ${meta.seconds.toFixed(0)} s); code: ${meta.revision}`,
     `- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memory}`,
     `- Node ${m.node}; ${m.os}`,
     `- Load average (1 min) at start / end: ${meta.load[0]} / ${meta.load[1]} — other work shares this machine, which is why ` +
@@ -110,6 +126,7 @@ const main = async (): Promise<void> => {
   const started = now()
   const date = new Date().toISOString().replace(/\.\d+Z$/u, 'Z')
   const loadStart = loadavg()[0]!.toFixed(2)
+  const measured = revision()
   const sections: Section[] = []
   const log = (text: string) => process.stderr.write(`[bench ${((now() - started) / 1000).toFixed(0)} s] ${text}\n`)
 
@@ -134,7 +151,7 @@ const main = async (): Promise<void> => {
   console.log(`\n${consoleTable(sections)}\n`)
   if (only.size === SECTIONS.length && !quick) {
     const file = join(__dirname, 'RESULTS.md')
-    await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)] }))
+    await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)], revision: measured }))
     log(`wrote ${file}`)
   } else {
     log('partial or quick run: bench/RESULTS.md not written')
