@@ -125,6 +125,14 @@ describe('no retry for answers a retry cannot change', () => {
     expect(error.message).toMatch(message)
   })
 
+  test('scrub the Basic credentials and the URL-encoded key if the server echoes them', async () => {
+    const basic = Buffer.from(`1234567:${API_KEY}`).toString('base64')
+    server.script([{ kind: 'status', status: 401, body: `bad auth: Basic ${basic} key=${encodeURIComponent(API_KEY)}` }])
+    const error = await failure(writeLines(config, LINE, { policy }))
+    expect(error.message).toContain('bad auth: Basic *** key=***')
+    expect(error.message).not.toContain(basic)
+  })
+
   test('shorten a long answer and scrub the key if the server echoes it', async () => {
     server.script([{ kind: 'status', status: 400, body: `bad ${API_KEY} ${'x'.repeat(1000)}` }])
     const error = await failure(writeLines(config, LINE, { policy }))

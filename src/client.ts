@@ -27,12 +27,21 @@ axiosRetry(http)
 
 const MAX_RESPONSE_TEXT = 300
 
-/** What the server said, on one line and short, with the API key scrubbed in case it echoes it. */
-const responseText = (error: AxiosError, apiKey: string): string => {
+/** Every form in which the credentials could come back in a server's answer. */
+const secretForms = (config: Configuration): string[] => [
+  Buffer.from(`${config.userId}:${config.apiKey}`).toString('base64'),
+  encodeURIComponent(config.apiKey),
+  config.apiKey,
+]
+
+/** What the server said, on one line and short, with the credentials scrubbed in case it echoes them. */
+const responseText = (error: AxiosError, config: Configuration): string => {
   const data = error.response?.data
-  const text = (typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data))
-    .split(apiKey)
-    .join('***')
+  let text = typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data)
+  for (const secret of secretForms(config)) {
+    text = text.split(secret).join('***')
+  }
+  text = text
     .replace(/\s+/gu, ' ')
     .trim()
   return text.length > MAX_RESPONSE_TEXT ? `${text.slice(0, MAX_RESPONSE_TEXT)}…` : text
@@ -50,7 +59,7 @@ export const describeWriteFailure = (error: unknown, config: Configuration, poli
     return new UserFacingError(`Sending to ${host} failed unexpectedly: ${String((error as Error)?.message ?? error)}`)
   }
   const status = error.response?.status
-  const said = responseText(error, config.apiKey)
+  const said = responseText(error, config)
   const saidText = said === '' ? '' : ` Grafana said: "${said}"`
   const attempts = attemptsText(error)
   if (status === undefined) {

@@ -10,6 +10,8 @@ export const limits = {
   maxLabelNameBytes: 1024,
   /** Extra labels a Send Metric card may add (Mimir's default cap is 30 labels per series). */
   maxTags: 20,
+  /** Measurement, tags and field key of one line: InfluxDB's `MaxKeyLength`, which Grafana's parser enforces. */
+  maxSeriesKeyBytes: 65535,
   /** A Send Raw Data body, in UTF-8 bytes. Grafana accepts far more; a bot action should not. */
   maxRawBodyBytes: 1024 * 1024,
 } as const

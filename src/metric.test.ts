@@ -133,11 +133,13 @@ describe('value', () => {
     [' -3 ', -3],
     [0, 0],
     ['1e3', 1000],
+    ['.5', 0.5],
+    ['+2', 2],
   ])('%j → %d', (value, expected) => {
     expect(build({ name: 'x', value }).line).toMatch(new RegExp(` metric=${String(expected).replace('.', '\\.')} ${T}$`))
   })
 
-  test.each(['abc', 'NaN', 'Infinity', '-Infinity', '1,5', Number.POSITIVE_INFINITY])('refuses %j', (value) => {
+  test.each(['abc', 'NaN', 'Infinity', '-Infinity', '1,5', '0x1F', '0b101', '0o7', '1_000', Number.POSITIVE_INFINITY])('refuses %j', (value) => {
     expect(() => build({ name: 'x', value })).toThrow(/Value must be a finite number/)
   })
 
@@ -177,9 +179,18 @@ describe('extra labels (tags)', () => {
     ['a key that becomes reserved', { '-_x': 'x' }, /reserved by Prometheus/],
     ['a key with whitespace', { 'a b': 'x' }, /must not contain whitespace/],
     ['an empty key', { '': 'x' }, /a label name is empty/],
+    ['the key time, reserved by the line protocol', { time: 'x' }, /the name time is reserved/],
+    ['an own __proto__ key, which zod would drop', JSON.parse('{"__proto__": "x"}'), /tags\.__proto__: names starting with __ are reserved/],
     ['more than 20 labels', Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])), /at most 20/],
   ])('refuses %s', (_, tags, message) => {
     expect(() => build({ name: 'x', tags: tags as SendMetricInput['tags'] })).toThrow(message)
+  })
+
+  test('refuses labels that together exceed the 65535-byte series key', () => {
+    const tags = Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`${'k'.repeat(1020)}${i}`, 'v'.repeat(2048)]))
+    const long = { name: 'n'.repeat(2000), channel: 'c'.repeat(2048), botId: 'b'.repeat(2048), tags }
+    expect(() => build(long)).toThrow(/together are \d+ bytes; Grafana accepts at most 65535/)
+    expect(build({ ...long, botId: 'b' }).seriesName).toBe(`${'n'.repeat(2000)}_metric`)
   })
 
   test('refuses a label value beyond 2048 bytes and accepts one at the limit', () => {

@@ -6,7 +6,7 @@ import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { limits, utf8Bytes } from './limits'
 import { encodeLine, labelValue } from './line-protocol/encode'
-import { sanitizeName, seriesName, WHITESPACE } from './line-protocol/names'
+import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
@@ -26,6 +26,9 @@ export interface MetricEvent {
   readonly labels: Readonly<Record<string, string>>
   readonly timestamp: number
 }
+
+// Decimal notation only: Number() would also take hexadecimal, binary and octal text.
+const DECIMAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/u
 
 // A field Studio did not render (the card was called from code, so the default stayed `{{…}}`).
 const UNRENDERED_TEMPLATE = /^\{\{[^]*\}\}$/u
@@ -63,7 +66,8 @@ const parseValue = (value: SendMetricInput['value']): number => {
   if (value === undefined || (typeof value === 'string' && value.trim() === '')) {
     return 1
   }
-  const number = typeof value === 'number' ? value : Number(value.trim())
+  const text = typeof value === 'number' ? '' : value.trim()
+  const number = typeof value === 'number' ? value : DECIMAL.test(text) ? Number(text) : Number.NaN
   if (!Number.isFinite(number)) {
     throw new UserFacingError(`Value must be a finite number such as 1 or 250.5 (got ${JSON.stringify(String(value).slice(0, 40))}).`)
   }
@@ -118,6 +122,9 @@ const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
     if (name.startsWith('__')) {
       throw new UserFacingError(`Extra label ${shownKey}: names starting with __ are reserved by Prometheus.`)
     }
+    if (name === RESERVED_KEY) {
+      throw new UserFacingError(`Extra label ${shownKey}: the name time is reserved by the line protocol.`)
+    }
     if ((BUILT_IN_LABELS as readonly string[]).includes(name)) {
       throw new UserFacingError(
         `Extra label ${shownKey} would replace the built-in label ${name}: set it in its own field or choose another name.`
@@ -167,8 +174,15 @@ export const buildMetricEvent = (input: SendMetricInput, context: MetricContext,
   }
   labels.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
+  const line = encodeLine(measurement, labels, METRIC_FIELD, value, timestamp)
+  const keyBytes = utf8Bytes(line.slice(0, line.lastIndexOf(` ${METRIC_FIELD}=`))) + 4 + METRIC_FIELD.length
+  if (keyBytes > limits.maxSeriesKeyBytes) {
+    throw new UserFacingError(
+      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
+    )
+  }
   return {
-    line: encodeLine(measurement, labels, METRIC_FIELD, value, timestamp),
+    line,
     seriesName: seriesName(measurement, METRIC_FIELD),
     labels: Object.fromEntries(labels),
     timestamp,

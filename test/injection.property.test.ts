@@ -32,13 +32,11 @@
  * Calls use test/helpers/botpress.ts's headersFor over a keep-alive node:http agent (the same
  * request as its triggerAction; fetch costs ~3x the time per call here).
  *
- * Known failures (bugs in src/, reported, not fixed here) — the pinned cases show each one:
- *  - tags given as an object with a `__proto__` key: the key is silently dropped (zod's record
- *    parse skips it) and the card succeeds; as JSON text the same key is refused;
- *  - a tag key `time`: sent as is; InfluxDB refuses the point ("invalid tag key"), while Send
- *    Raw Data refuses that key as reserved;
- *  - the documented per-label limits allow a series key above 65,535 bytes, which InfluxDB's
- *    parser (the one Grafana's endpoint uses) refuses: "max key length exceeded".
+ * Rules the brief's summary leaves out, in the oracle too: an empty tag key is refused, label
+ * names are limited to 1024 bytes, the tag key `time` is reserved (InfluxDB refuses it), the
+ * series key (measurement and tags on the wire, plus the field) is limited to 65,535 bytes
+ * (InfluxDB's MaxKeyLength), numeric text is decimal notation only, and an own `__proto__` key
+ * anywhere in the input is refused.
  */
 import { createServer, request, Agent, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
@@ -136,6 +134,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
     value = v
   } else if (typeof v === 'string') {
     const t = v.trim()
+    if (t !== '' && !/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(t)) return refuse('value not decimal text')
     value = t === '' ? 1 : Number(t)
     if (!Number.isFinite(value)) return refuse('value not numeric')
   } else {
@@ -189,6 +188,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
       if (WHITESPACE.test(key)) return refuse('whitespace in tag key')
       const label = oracleSanitise(key)
       if (label.startsWith('__')) return refuse('reserved tag key')
+      if (label === 'time') return refuse('reserved tag key time')
       if (BUILT_IN.includes(label)) return refuse('built-in tag key')
       if (seen.has(label)) return refuse('colliding tag keys')
       if (bytes(label) > MAX_LABEL_NAME_BYTES) return refuse('tag key too long')
@@ -206,6 +206,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
   }
   const sorted = Object.keys(labels).sort()
   const linePrefix = measurement + sorted.map((k) => `,${k}=${escapeTag(labels[k]!)}`).join('')
+  if (bytes(linePrefix) + 4 + 'metric'.length > 65535) return refuse('series key too long')
   return { accepted: true, series, measurement, labels, value, linePrefix }
 }
 

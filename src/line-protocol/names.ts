@@ -21,3 +21,6 @@ export const seriesName = (measurement: string, field: string): string =>
 
 /** Any whitespace: ASCII, Unicode spaces, line and paragraph separators, NEL. */
 export const WHITESPACE = /[\s\p{White_Space}]/u
+
+/** InfluxDB refuses a tag or field key `time` ("invalid tag key"): it names the timestamp. */
+export const RESERVED_KEY = 'time'

@@ -4,7 +4,7 @@
  * Grafana would accept and then drop, mangle or refuse later. Every refusal says where and why.
  */
 import { limits, utf8Bytes } from '../limits'
-import { sanitizeName, seriesName, WHITESPACE } from './names'
+import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './names'
 
 /**
  * Why a line is refused. `syntax` is InfluxDB's own grammar; every other rule is ours, stricter
@@ -55,10 +55,7 @@ export interface ParsedLine {
 
 const INT64_MIN = -(2n ** 63n)
 const INT64_MAX = 2n ** 63n - 1n
-const RESERVED_KEY = 'time'
 const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/u
-// InfluxDB's `MaxKeyLength`: measurement, tags and field key together.
-const MAX_SERIES_KEY_BYTES = 65535
 // Mimir's default cap is 30 labels; two go to __name__ and __mimir_source__.
 const MAX_TAGS_PER_LINE = 28
 const NON_ASCII = /[^\u0000-\u007f]/u
@@ -442,8 +439,8 @@ class LineScanner {
       }
       const rawKey = text.slice(keyStart, i)
       const key = unescapeFieldKey(rawKey)
-      if (keyBytes + 4 + utf8Bytes(rawKey) > MAX_SERIES_KEY_BYTES) {
-        this.fail('syntax', keyStart, `max key length exceeded: measurement, tags and field key exceed ${MAX_SERIES_KEY_BYTES} bytes.`)
+      if (keyBytes + 4 + utf8Bytes(rawKey) > limits.maxSeriesKeyBytes) {
+        this.fail('syntax', keyStart, `max key length exceeded: measurement, tags and field key exceed ${limits.maxSeriesKeyBytes} bytes.`)
       }
       i++
       const valueStart = i
