@@ -65,8 +65,8 @@ const preflight = (only: Set<SectionName>): void => {
 /** The commit measured, and which measured paths differ from it in the working tree. */
 const revision = (): string => {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8' }).trim()
-    const head = git('rev-parse', '--short', 'HEAD')
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8' }).trimEnd()
+    const head = git('rev-parse', '--short', 'HEAD').trim()
     const dirty = git('status', '--porcelain', '--', 'src', 'scripts/export-metrics.sh', 'integration.definition.ts', 'package.json', 'bench')
       .split('\n')
       .filter(Boolean)
@@ -148,6 +148,8 @@ const main = async (): Promise<void> => {
   }
 
   const seconds = (now() - started) / 1000
+  // Run in the order that keeps the export last; report in the issue's order (1. … 4.).
+  sections.sort((a, b) => a.title.localeCompare(b.title))
   console.log(`\n${consoleTable(sections)}\n`)
   if (only.size === SECTIONS.length && !quick) {
     const file = join(__dirname, 'RESULTS.md')
