@@ -19,7 +19,9 @@ const run = async <T>(what: string, logger: Logger, operation: () => Promise<T>)
     return await operation()
   } catch (error) {
     const message =
-      error instanceof UserFacingError ? `${what}: ${error.message}` : `${what}: an unexpected error occurred in the integration.`
+      error instanceof UserFacingError
+        ? `${what}: ${error.message}`
+        : `${what}: an unexpected error occurred in the integration (${error instanceof Error ? error.name : typeof error}).`
     logger.forBot().error(message)
     throw new sdk.RuntimeError(message)
   }
