@@ -274,8 +274,8 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
           `${expected.toLocaleString('en')} samples, imported into a local VictoriaMetrics (Basic auth on) through ` +
           '`/api/v1/import`, then flushed. Every run of both sides is checked to contain exactly these samples.',
         `**Ours**: \`bash scripts/export-metrics.sh --url <vm> --user <u> --token-file <f> --match '${SELECTOR}' --from <s> ` +
-          '--to <s> --format <fmt> --out <file> --quiet` (default 1-day windows: 14 instant queries of a range selector, jq ' +
-          'per window, `sort`, then one jq pass that writes the format). **Floor**: `curl -sS -K <auth config> -o <file> ' +
+          '--to <s> --format <fmt> --out <file> --quiet` (as committed: default 1-day windows fetched as instant queries of a ' +
+          'range selector with curl, reshaped with jq, `sort`, then a jq pass that writes the format). **Floor**: `curl -sS -K <auth config> -o <file> ' +
           `<vm>/api/v1/export --data-urlencode 'match[]=${SELECTOR}' start=<s> end=<s>\` — VictoriaMetrics' native export ` +
           '(JSON lines) of the same samples. Both under `/usr/bin/time -v`; wall time from spawn to exit, measured by the bench.',
         `${options.rounds} rounds; in each round every format runs next to its own floor run (order alternating by round), ` +

@@ -107,7 +107,7 @@ const markdown = (sections: Section[], meta: { date: string; seconds: number; lo
     `- Node ${m.node}; ${m.os}`,
     `- Load average (1 min) at start / end: ${meta.load[0]} / ${meta.load[1]} — other work shares this machine, which is why ` +
       'every comparison is interleaved and reported as a ratio.',
-    '- Median and p99 are over all calls (sections 1) or all rounds (sections 2–4); p99 by nearest rank.',
+    '- Median and p99 are over all calls (section 1) or all rounds (sections 2–4); p99 by nearest rank.',
     '',
   ]
   for (const section of sections) {
