@@ -2,7 +2,10 @@
  * Delivery to Grafana's influx write endpoint: one POST of line protocol, retried per the
  * retry policy, and every failure described for the bot builder without the API key.
  */
-import axios, { AxiosError, type AxiosInstance } from 'axios'
+import type { AxiosError, AxiosInstance } from 'axios'
+// require, not import: esbuild would bundle axios' ESM sources beside the CommonJS build that
+// @botpress/client already brings, a second copy of axios (+90 KB) in every cold start.
+import axios = require('axios')
 import axiosRetry from 'axios-retry'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
@@ -55,7 +58,7 @@ const attemptsText = (error: AxiosError): string => {
 /** Turns a failed write into a message that says what went wrong and what to do. */
 export const describeWriteFailure = (error: unknown, config: Configuration, policy: RetryPolicy): UserFacingError => {
   const host = new URL(config.writeUrl).host
-  if (!(error instanceof AxiosError)) {
+  if (!axios.isAxiosError(error)) {
     return new UserFacingError(`Sending to ${host} failed unexpectedly: ${String((error as Error)?.message ?? error)}`)
   }
   const status = error.response?.status

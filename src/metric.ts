@@ -4,8 +4,8 @@
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
-import { limits, utf8Bytes } from './limits'
-import { encodeLine, labelValue } from './line-protocol/encode'
+import { exceedsBytes, limits, utf8Bytes } from './limits'
+import { encodeKey, encodeLine, labelForms } from './line-protocol/encode'
 import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
@@ -33,15 +33,17 @@ const DECIMAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/u
 // A field Studio did not render (the card was called from code, so the default stayed `{{…}}`).
 const UNRENDERED_TEMPLATE = /^\{\{[^]*\}\}$/u
 
-const textOf = (value: string | number | boolean | undefined): string => {
+const isUnrendered = (text: string): boolean => text.includes('{{') && UNRENDERED_TEMPLATE.test(text.trim())
+
+const textOf = (value: string | number | undefined): string => {
   if (value === undefined) {
     return ''
   }
   const text = String(value)
-  return UNRENDERED_TEMPLATE.test(text.trim()) ? '' : text
+  return isUnrendered(text) ? '' : text
 }
 
-const parseName = (name: string): string => {
+const parseName = (name: string): { measurement: string; series: string } => {
   if (name === '') {
     throw new UserFacingError('Metric name is empty: give the event a name such as flow_completed.')
   }
@@ -52,14 +54,14 @@ const parseName = (name: string): string => {
       `Metric name must not contain whitespace (found U+${code} at position ${space.index + 1}): use _ instead, e.g. flow_completed.`
     )
   }
-  const sanitised = sanitizeName(name)
-  const series = seriesName(sanitised, METRIC_FIELD)
-  if (utf8Bytes(series) > limits.maxValueBytes) {
+  const measurement = sanitizeName(name)
+  const series = seriesName(measurement, METRIC_FIELD)
+  if (exceedsBytes(series, limits.maxValueBytes)) {
     throw new UserFacingError(
       `Metric name is too long: Grafana accepts series names up to ${limits.maxValueBytes} bytes.`
     )
   }
-  return sanitised
+  return { measurement, series }
 }
 
 const parseValue = (value: SendMetricInput['value']): number => {
@@ -76,6 +78,9 @@ const parseValue = (value: SendMetricInput['value']): number => {
 
 type TagValues = Record<string, string | number | boolean>
 
+/** A user's key as shown in an error message. */
+const quoted = (key: string): string => JSON.stringify(key.slice(0, 60))
+
 const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
   if (tags === undefined) {
     return {}
@@ -83,7 +88,7 @@ const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
   if (typeof tags !== 'string') {
     return tags
   }
-  if (tags.trim() === '' || UNRENDERED_TEMPLATE.test(tags.trim())) {
+  if (tags.trim() === '' || isUnrendered(tags)) {
     return {}
   }
   let parsed: unknown
@@ -101,45 +106,45 @@ const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
 }
 
 const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
+  if (input === undefined) {
+    return []
+  }
   const tags = Object.entries(parseTagsObject(input))
   if (tags.length > limits.maxTags) {
     throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${tags.length}).`)
   }
-  const seen = new Map<string, string>()
   const result: Array<[string, string]> = []
   for (const [key, value] of tags) {
-    const shownKey = JSON.stringify(key.slice(0, 60))
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new UserFacingError(`Extra label ${shownKey} must be a string, a number or a boolean.`)
+      throw new UserFacingError(`Extra label ${quoted(key)} must be a string, a number or a boolean.`)
     }
     if (key === '') {
       throw new UserFacingError('Extra labels: a label name is empty.')
     }
-    if (WHITESPACE.test(key)) {
-      throw new UserFacingError(`Extra label ${shownKey}: label names must not contain whitespace.`)
-    }
     const name = sanitizeName(key)
+    if (name !== key && WHITESPACE.test(key)) {
+      throw new UserFacingError(`Extra label ${quoted(key)}: label names must not contain whitespace.`)
+    }
     if (name.startsWith('__')) {
-      throw new UserFacingError(`Extra label ${shownKey}: names starting with __ are reserved by Prometheus.`)
+      throw new UserFacingError(`Extra label ${quoted(key)}: names starting with __ are reserved by Prometheus.`)
     }
     if (name === RESERVED_KEY) {
-      throw new UserFacingError(`Extra label ${shownKey}: the name time is reserved by the line protocol.`)
+      throw new UserFacingError(`Extra label ${quoted(key)}: the name time is reserved by the line protocol.`)
     }
     if ((BUILT_IN_LABELS as readonly string[]).includes(name)) {
       throw new UserFacingError(
-        `Extra label ${shownKey} would replace the built-in label ${name}: set it in its own field or choose another name.`
+        `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
       )
     }
-    const clash = seen.get(name)
+    const clash = tags.find(([other]) => other !== key && sanitizeName(other) === name)
     if (clash !== undefined) {
       throw new UserFacingError(
-        `Extra labels ${JSON.stringify(clash.slice(0, 60))} and ${shownKey} both become the label ${name}: rename one.`
+        `Extra labels ${quoted(clash[0])} and ${quoted(key)} both become the label ${name}: rename one.`
       )
     }
-    if (utf8Bytes(name) > limits.maxLabelNameBytes) {
-      throw new UserFacingError(`Extra label ${shownKey}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
+    if (exceedsBytes(name, limits.maxLabelNameBytes)) {
+      throw new UserFacingError(`Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
     }
-    seen.set(name, key)
     result.push([name, String(value)])
   }
   return result
@@ -147,46 +152,49 @@ const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
 
 /** Builds the line for one Send Metric call at time `timestamp` (milliseconds). */
 export const buildMetricEvent = (input: SendMetricInput, context: MetricContext, timestamp: number): MetricEvent => {
-  const measurement = parseName(input.name)
+  const { measurement, series } = parseName(input.name)
   const value = parseValue(input.value)
+  // Built-in labels in name order, then extra labels inserted in order: the canonical tag order.
   const candidates: Array<[string, string]> = [
-    ['channel', textOf(input.channel)],
     ['botId', textOf(input.botId) || context.botId],
-    ['version', textOf(input.version)],
-    ...parseTags(input.tags),
+    ['channel', textOf(input.channel)],
   ]
   if (context.includeConversationAndUserIds) {
     candidates.push(['conversationId', textOf(input.conversationId)], ['userId', textOf(input.userId)])
   }
+  candidates.push(['version', textOf(input.version)])
+  for (const tag of parseTags(input.tags)) {
+    let at = candidates.length
+    while (at > 0 && candidates[at - 1]![0] > tag[0]) {
+      at--
+    }
+    candidates.splice(at, 0, tag)
+  }
 
-  const labels: Array<[string, string]> = []
+  const labels: Record<string, string> = {}
+  const wireTags: Array<[string, string]> = []
   for (const [name, raw] of candidates) {
-    const stored = labelValue(raw)
+    const { stored, wire } = labelForms(raw)
     if (stored === '') {
       continue
     }
-    if (utf8Bytes(stored) > limits.maxValueBytes) {
+    if (exceedsBytes(stored, limits.maxValueBytes)) {
       throw new UserFacingError(
         `Label ${name} is ${utf8Bytes(stored)} bytes long: Grafana accepts label values up to ${limits.maxValueBytes} bytes.`
       )
     }
-    labels.push([name, stored])
+    labels[name] = stored
+    wireTags.push([name, wire])
   }
-  labels.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
 
-  const line = encodeLine(measurement, labels, METRIC_FIELD, value, timestamp)
-  const keyBytes = utf8Bytes(line.slice(0, line.lastIndexOf(` ${METRIC_FIELD}=`))) + 4 + METRIC_FIELD.length
-  if (keyBytes > limits.maxSeriesKeyBytes) {
+  const key = encodeKey(measurement, wireTags)
+  // InfluxDB's MaxKeyLength counts the key, a 4-byte separator and the field name.
+  if (exceedsBytes(key, limits.maxSeriesKeyBytes - 4 - METRIC_FIELD.length)) {
     throw new UserFacingError(
-      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
+      `The name and labels together are ${utf8Bytes(key) + 4 + METRIC_FIELD.length} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
     )
   }
-  return {
-    line,
-    seriesName: seriesName(measurement, METRIC_FIELD),
-    labels: Object.fromEntries(labels),
-    timestamp,
-  }
+  return { line: encodeLine(key, METRIC_FIELD, value, timestamp), seriesName: series, labels, timestamp }
 }
 
 /** Sends one Send Metric event and returns what a flow can use. */

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { encodeLine, escapeTagValue, formatFloat, labelValue } from './encode'
+import { encodeKey, encodeLine, escapeTagValue, formatFloat, labelForms, labelValue } from './encode'
 import { sanitizeName, seriesName } from './names'
 
 describe('sanitizeName follows Grafana', () => {
@@ -58,15 +58,20 @@ describe('escapeTagValue: how it goes on the wire', () => {
   })
 })
 
+describe('labelForms: stored and wire forms in one go', () => {
+  test.each(['webchat', 'a,b=c d', 'C:\\x', 'a\nb', 'a\uD800', '日本 🚀'])('%j agrees with labelValue + escapeTagValue', (raw) => {
+    expect(labelForms(raw)).toEqual({ stored: labelValue(raw), wire: escapeTagValue(labelValue(raw)) })
+  })
+})
+
 describe('encodeLine', () => {
   test('builds measurement, tags, field and timestamp', () => {
-    expect(
-      encodeLine('flow_completed', [['botId', 'bot 1'], ['channel', 'web,chat']], 'metric', 1, 1_700_000_000_123)
-    ).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
+    const key = encodeKey('flow_completed', [['botId', 'bot\\ 1'], ['channel', 'web\\,chat']])
+    expect(encodeLine(key, 'metric', 1, 1_700_000_000_123)).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
   })
 
   test('without tags', () => {
-    expect(encodeLine('m', [], 'metric', 2.5, 1)).toBe('m metric=2.5 1')
+    expect(encodeLine(encodeKey('m', []), 'metric', 2.5, 1)).toBe('m metric=2.5 1')
   })
 
   test.each([

@@ -9,19 +9,32 @@ const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/gu
 // escapes the separator after it, and VictoriaMetrics reads `\\` as one backslash where Influx
 // keeps two. No encoding survives both parsers, so backslashes never reach the wire.
 const BACKSLASHES = /\\/gu
-const NEEDS_CLEANING = /[\u0000-\u001f\u007f-\u009f\\]/u
+// Anything labelValue may change: a control character, a backslash, or a UTF-16 surrogate
+// (which is fine in a pair, but only isWellFormed can tell).
+const NEEDS_CLEANING = /[\u0000-\u001f\u007f-\u009f\\\ud800-\udfff]/u
 const TAG_SPECIALS = /[,= ]/gu
 const HAS_TAG_SPECIALS = /[,= ]/u
+// Neither cleaning nor escaping would change the value: the common case, one test.
+const NEEDS_ANY_WORK = /[\u0000-\u001f\u007f-\u009f\\\ud800-\udfff,= ]/u
+
+/** The stored label value and its escaped wire form. */
+export const labelForms = (raw: string): { stored: string; wire: string } => {
+  if (!NEEDS_ANY_WORK.test(raw)) {
+    return { stored: raw, wire: raw }
+  }
+  const stored = labelValue(raw)
+  return { stored, wire: escapeTagValue(stored) }
+}
 
 /**
  * The label value Grafana will store for `raw`: lone UTF-16 surrogates become U+FFFD,
  * control characters (CR, LF, tab, …) become a space and backslashes become `/`.
  */
 export const labelValue = (raw: string): string => {
-  const wellFormed = raw.isWellFormed() ? raw : raw.toWellFormed()
-  if (!NEEDS_CLEANING.test(wellFormed)) {
-    return wellFormed
+  if (!NEEDS_CLEANING.test(raw)) {
+    return raw
   }
+  const wellFormed = raw.isWellFormed() ? raw : raw.toWellFormed()
   return wellFormed.replace(CONTROL_CHARS, ' ').replace(BACKSLASHES, '/')
 }
 
@@ -32,20 +45,15 @@ export const escapeTagValue = (value: string): string =>
 /** A float field value; callers guarantee it is finite. */
 export const formatFloat = (value: number): string => String(value)
 
-/**
- * One line: `measurement[,k=v…] field=value timestamp`. The measurement, tag keys and field key
- * must already be sanitised names (no escaping needed); tag values are escaped here.
- */
-export const encodeLine = (
-  measurement: string,
-  tags: ReadonlyArray<readonly [string, string]>,
-  field: string,
-  value: number,
-  timestamp: number
-): string => {
-  let line = measurement
-  for (const [key, value] of tags) {
-    line += `,${key}=${escapeTagValue(value)}`
+/** `measurement[,k=v…]` from a sanitised measurement and label names and values already escaped for the wire. */
+export const encodeKey = (measurement: string, wireTags: ReadonlyArray<readonly [string, string]>): string => {
+  let key = measurement
+  for (const [name, value] of wireTags) {
+    key += `,${name}=${value}`
   }
-  return `${line} ${field}=${formatFloat(value)} ${timestamp}`
+  return key
 }
+
+/** One line: the series key, one float field (a sanitised name) and the timestamp. */
+export const encodeLine = (key: string, field: string, value: number, timestamp: number): string =>
+  `${key} ${field}=${formatFloat(value)} ${timestamp}`

@@ -70,7 +70,7 @@ const unescapeMeasurement = (raw: string): string =>
   raw.includes('\\') ? raw.replaceAll('\\,', ',').replaceAll('\\ ', ' ') : raw
 
 /** InfluxDB's `escape.Unescape`, used for field keys. */
-const unescapeFieldKey = (raw: string): string => raw.replace(/\\([, ="])/gu, '$1')
+const unescapeFieldKey = (raw: string): string => (raw.includes('\\') ? raw.replace(/\\([, ="])/gu, '$1') : raw)
 
 class LineScanner {
   constructor(
@@ -558,13 +558,22 @@ function* influxLines(body: string): Generator<{ number: number; block: string }
     }
     const block = body.slice(start, i)
     yield { number, block }
-    number += block.split('\n').length
+    number += 1 + lineBreaks(block)
     i++
   }
 }
 
-const seriesKey = (series: string, tags: ParsedLine['tags']): string =>
-  JSON.stringify([series, [...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))])
+const lineBreaks = (text: string): number => {
+  let count = 0
+  for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) {
+    count++
+  }
+  return count
+}
+
+/** The labels of a line in one canonical string (label names are unique within a line). */
+const labelsKey = (tags: ParsedLine['tags']): string =>
+  JSON.stringify([...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
 
 /**
  * Parses a Send Raw Data body. Blank lines and `#` comments are skipped; any invalid line
@@ -585,7 +594,7 @@ export const parseRawData = (body: string): ParsedLine[] => {
   for (const { number, block } of influxLines(body)) {
     const start = block.search(/[^ \t]/u)
     if (block.includes('\n')) {
-      const ends = number + block.split('\n').length - 1
+      const ends = number + lineBreaks(block)
       throw new LineProtocolError(
         'line-break',
         number,
@@ -600,8 +609,9 @@ export const parseRawData = (body: string): ParsedLine[] => {
     }
     const text = block.slice(start).replace(/ +$/u, '')
     const parsed = new LineScanner(text, number, start).parse()
+    const labels = labelsKey(parsed.tags)
     for (const series of parsed.series) {
-      const key = seriesKey(series, parsed.tags)
+      const key = `${series}\u0000${labels}`
       const earlier = seenSeries.get(key)
       if (earlier !== undefined) {
         throw new LineProtocolError(
