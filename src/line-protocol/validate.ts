@@ -3,7 +3,7 @@
  * parser (InfluxDB `models.ParsePointsWithPrecision`) scans it, plus stricter rules for what
  * Grafana would accept and then drop, mangle or refuse later. Every refusal says where and why.
  */
-import { limits, utf8Bytes } from '../limits'
+import { exceedsBytes, limits, utf8Bytes } from '../limits'
 import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './names'
 
 /**
@@ -120,14 +120,13 @@ class LineScanner {
     }
     const fieldsEnd = this.scanFields(position)
     const fieldsStart = this.skipSpaces(position)
-    const fields = this.walkFields(fieldsStart, fieldsEnd, utf8Bytes(text.slice(0, position)))
+    const fields = this.walkFields(fieldsStart, fieldsEnd, position)
     this.checkTrailing(fieldsEnd)
 
     const series = fields.map((field) => seriesName(measurement, field.key))
     for (const name of series) {
-      const bytes = utf8Bytes(name)
-      if (bytes > limits.maxValueBytes) {
-        this.fail('too-long', 0, `the series name ${name.slice(0, 40)}… is ${bytes} bytes; Grafana accepts at most ${limits.maxValueBytes}.`)
+      if (exceedsBytes(name, limits.maxValueBytes)) {
+        this.fail('too-long', 0, `the series name ${name.slice(0, 40)}… is ${utf8Bytes(name)} bytes; Grafana accepts at most ${limits.maxValueBytes}.`)
       }
     }
     return { number: this.lineNumber, text: text.slice(0, fieldsEnd), measurement, tags, fields, series }
@@ -167,8 +166,9 @@ class LineScanner {
 
   private scanTags(start: number, tags: Array<[string, string]>): number {
     const { text } = this
-    const rawKeys = new Set<string>()
-    const labels = new Map<string, string>()
+    // Lines have few tags: arrays beat sets and maps here (the validator runs per card call).
+    const rawKeys: string[] = []
+    const sourceKeys: string[] = []
     let i = start
     for (;;) {
       const keyStart = i
@@ -211,7 +211,7 @@ class LineScanner {
           break
         }
       }
-      this.addTag(rawKey, text.slice(valueStart, i), keyStart, rawKeys, labels, tags)
+      this.addTag(rawKey, text.slice(valueStart, i), keyStart, rawKeys, sourceKeys, tags)
       if (next === 'fields') {
         return i
       }
@@ -223,14 +223,14 @@ class LineScanner {
     rawKey: string,
     rawValue: string,
     index: number,
-    rawKeys: Set<string>,
-    labels: Map<string, string>,
+    rawKeys: string[],
+    sourceKeys: string[],
     tags: Array<[string, string]>
   ): void {
-    if (rawKeys.has(rawKey)) {
+    if (rawKeys.includes(rawKey)) {
       this.fail('syntax', index, `duplicate tag ${JSON.stringify(rawKey)}.`)
     }
-    rawKeys.add(rawKey)
+    rawKeys.push(rawKey)
     const key = unescapeTag(rawKey)
     const value = unescapeTag(rawValue)
     this.checkName(key, index, 'tag key')
@@ -241,17 +241,17 @@ class LineScanner {
     if (label.startsWith('__')) {
       this.fail('reserved-name', index, `the tag ${JSON.stringify(key)} becomes the label ${label}; names starting with __ are reserved.`)
     }
-    const clash = labels.get(label)
-    if (clash !== undefined) {
-      this.fail('duplicate-label', index, `the tags ${JSON.stringify(clash)} and ${JSON.stringify(key)} both become the label ${label}.`)
+    const clash = tags.findIndex(([other]) => other === label)
+    if (clash !== -1) {
+      this.fail('duplicate-label', index, `the tags ${JSON.stringify(sourceKeys[clash])} and ${JSON.stringify(key)} both become the label ${label}.`)
     }
-    if (utf8Bytes(label) > limits.maxLabelNameBytes) {
+    if (exceedsBytes(label, limits.maxLabelNameBytes)) {
       this.fail('too-long', index, `the tag key is longer than ${limits.maxLabelNameBytes} bytes.`)
     }
-    if (utf8Bytes(value) > limits.maxValueBytes) {
+    if (exceedsBytes(value, limits.maxValueBytes)) {
       this.fail('too-long', index, `the value of tag ${label} is longer than ${limits.maxValueBytes} bytes.`)
     }
-    labels.set(label, key)
+    sourceKeys.push(key)
     tags.push([label, value])
   }
 
@@ -421,11 +421,10 @@ class LineScanner {
   }
 
   /** InfluxDB's `walkFields` over the block checked by `scanFields`. */
-  private walkFields(start: number, end: number, keyBytes: number): ParsedLine['fields'] {
+  private walkFields(start: number, end: number, keyEnd: number): ParsedLine['fields'] {
     const { text } = this
     const fields: Array<{ key: string; type: FieldType; value: number }> = []
-    const seenKeys = new Set<string>()
-    const seenSeries = new Map<string, string>()
+    const suffixes: string[] = []
     let i = start
     while (i < end) {
       const keyStart = i
@@ -439,7 +438,7 @@ class LineScanner {
       }
       const rawKey = text.slice(keyStart, i)
       const key = unescapeFieldKey(rawKey)
-      if (keyBytes + 4 + utf8Bytes(rawKey) > limits.maxSeriesKeyBytes) {
+      if (exceedsBytes(text.slice(0, keyEnd) + rawKey, limits.maxSeriesKeyBytes - 4)) {
         this.fail('syntax', keyStart, `max key length exceeded: measurement, tags and field key exceed ${limits.maxSeriesKeyBytes} bytes.`)
       }
       i++
@@ -470,16 +469,16 @@ class LineScanner {
           `the field ${JSON.stringify(key)} is a string, which Grafana drops without a word: send a number instead.`
         )
       }
-      if (seenKeys.has(key)) {
+      if (fields.some((field) => field.key === key)) {
         this.fail('duplicate-field', keyStart, `duplicate field ${JSON.stringify(key)}.`)
       }
-      seenKeys.add(key)
-      const series = seriesName('', key)
-      const clash = seenSeries.get(series)
-      if (clash !== undefined) {
-        this.fail('duplicate-field', keyStart, `the fields ${JSON.stringify(clash)} and ${JSON.stringify(key)} become the same series.`)
+      // What the field adds to the measurement's name: two equal suffixes are one series.
+      const suffix = seriesName('', key)
+      const clash = suffixes.indexOf(suffix)
+      if (clash !== -1) {
+        this.fail('duplicate-field', keyStart, `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`)
       }
-      seenSeries.set(series, key)
+      suffixes.push(suffix)
       fields.push(parseFieldValue(key, raw))
     }
     return fields
@@ -571,9 +570,20 @@ const lineBreaks = (text: string): number => {
   return count
 }
 
-/** The labels of a line in one canonical string (label names are unique within a line). */
-const labelsKey = (tags: ParsedLine['tags']): string =>
-  JSON.stringify([...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1)))
+/**
+ * The labels of a line in one canonical string. Label names are unique within a line, and
+ * control characters are refused in lines, so U+0000 and U+0001 can separate the parts.
+ */
+const labelsKey = (tags: ParsedLine['tags']): string => {
+  const sorted = tags.every((tag, i) => i === 0 || tags[i - 1]![0] < tag[0])
+    ? tags
+    : [...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1))
+  let key = ''
+  for (const [name, value] of sorted) {
+    key += `${name}\u0001${value}\u0000`
+  }
+  return key
+}
 
 /**
  * Parses a Send Raw Data body. Blank lines and `#` comments are skipped; any invalid line
