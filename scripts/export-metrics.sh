@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # export-metrics.sh - copy every raw sample of the bot's metrics out of Grafana Cloud
 # (or any Prometheus-compatible API) before the 14-day retention drops it.
-# Needs: bash >= 3.2, curl, jq (1.6+), sort. No GNU-only tools, no `date`.
+# Needs: bash >= 3.2, curl, jq (1.6+), and POSIX sort, cut, uniq, awk. No GNU-only tools, no `date`.
 set -euo pipefail
 
 PROG=${0##*/}
@@ -322,8 +322,11 @@ request() {
 # ---------------------------------------------------------------- transformation of one answer
 DATA="$TMPD/data.tsv"
 : >"$DATA"
-# One line per (series, window): name TAB labels TAB window-start TAB {"t":[ms...],"v":["value"...]}
+# One line per (series, window): name TAB labels TAB window-start TAB samples TAB [[t,"value"],...]
+# (labels: sorted [name, value] pairs as JSON; the last field exactly as jq's tojson writes it).
 # Samples outside (start, end] are dropped: Prometheus 2.x range selectors include both ends.
+# This is the only jq pass that touches every sample: parsing JSON is what jq 1.6 is slow at,
+# and its tojson of the samples is the cheapest way out of it (awk formats them below).
 # shellcheck disable=SC2016
 JQ_TRANSFORM='
 def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
@@ -338,13 +341,17 @@ if (type != "object") or .status != "success" or (.data.resultType // "") != "ma
 | ({i: 0} | until(.i >= $n or ($a[.i][0] | ms) > $s; .i += 1) | .i) as $i
 | ({j: $n} | until(.j <= $i or ($a[.j - 1][0] | ms) <= $e; .j -= 1) | .j) as $j
 | select($j > $i)
-| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($a[$i:$j] | tojson)"'
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($j - $i)\t\($a[$i:$j] | tojson)"'
 
 SAMPLES=0
 add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds)
-  jq -r "$JQ_TRANSFORM" "$@" >>"$DATA" || die "could not read an answer (not a Prometheus matrix?)"
   if [ "$PROGRESS" = 1 ]; then
-    SAMPLES=$((SAMPLES + $(jq -n '[inputs | .data.result[].values | length] | add // 0' "$@")))
+    jq -r "$JQ_TRANSFORM" "$@" >"$TMPD/batch.data" || die "could not read an answer (not a Prometheus matrix?)"
+    SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$TMPD/batch.data")))
+    cat "$TMPD/batch.data" >>"$DATA"
+    rm -f "$TMPD/batch.data"
+  else
+    jq -r "$JQ_TRANSFORM" "$@" >>"$DATA" || die "could not read an answer (not a Prometheus matrix?)"
   fi
 }
 
@@ -484,61 +491,145 @@ else
   PARTIAL=$(mktemp "$out_dir/.${OUT##*/}.partial.XXXXXX") || die "cannot write in $out_dir"
 fi
 
-# Per series, samples come in window order; keeping only those after the last one written
-# gives each (series, timestamp) once, sorted, even where windows or selectors overlap.
+# The text that each series' samples share, one line per series in the sorted order, from
+# a small jq pass over the distinct series (not the samples); backslashes and newlines escaped
+# as \\ and \n so that a csv label holding a newline stays on one line. csv: a header first.
+HEADS="$TMPD/heads.txt"
 # shellcheck disable=SC2016
-JQ_COMMON='
-def rec: split("\t") as $f | {name: $f[0], key: ($f[0] + "\t" + $f[1]), labels: $f[1], p: ($f[3] | fromjson)};
-def pad3: tostring | ("000"[0:(3 - length)]) + .;
-def fresh($last): if length == 0 or .[0][0] > $last then . else map(select(.[0] > $last)) end;
-def step($r): (if $r.key != .key then .last = -1e18 | .key = $r.key else . end)
-  | .last as $last | .p = ($r.p | fresh($last)) | (if (.p | length) > 0 then .last = .p[-1][0] else . end);
-'
 case $FORMAT in
 csv)
-  COLS=$(cut -f2 "$SORTED" | uniq | jq -cnR '[inputs | fromjson | .[][0]] | unique')
-  # shellcheck disable=SC2016
-  jq -nrR --argjson cols "$COLS" "$JQ_COMMON"'
-    def iso: floor as $f | ($f | todate | .[0:19])
-      + (if . == $f then ".000Z" else "." + (. * 1000 | round | . % 1000 | pad3) + "Z" end);
-    (["timestamp", "metric"] + $cols + ["value"] | join(",")),
-    (foreach (inputs | rec) as $r ({key: null, last: -1e18};
-        (if $r.key != .key then
-          ($r.labels | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
-          | .mid = ("," + ([$r.name] + [$cols[] | $l[.] // ""] | @csv) + ",") else . end)
-        | step($r);
-        .mid as $mid | .p[] | (.[0] | iso) + $mid + .[1]))' <"$SORTED" >"$PARTIAL" || die "could not write the csv"
+  JQ_HEADS='[inputs | split("\t")] as $k
+    | ([$k[] | .[1] | fromjson | .[][0]] | unique) as $cols
+    | (["timestamp", "metric"] + $cols + ["value"] | join(",")),
+      ($k[] | (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
+        | "," + ([.[0]] + [$cols[] | $l[.] // ""] | @csv) + ",")'
   ;;
 jsonl)
-  # shellcheck disable=SC2016
-  jq -ncR "$JQ_COMMON"'
-    def emit: if .name == null then empty
-      else {metric: ({__name__: .name} + (.labels | fromjson | map({(.[0]): .[1]}) | add // {})),
-            values: .v, timestamps: .t} end;
-    foreach ((inputs | rec), null) as $r ({key: null, name: null, last: -1e18, t: [], v: []};
-      if $r == null then .done = ([emit][0])
-      else
-        (if $r.key != .key then .done = ([emit][0]) | .name = $r.name | .labels = $r.labels | .t = [] | .v = []
-         else .done = null end)
-        | step($r)
-        | .t += (.p | map(.[0] * 1000 | round)) | .v += (.p | map(.[1] | tonumber))
-      end;
-      .done // empty)' <"$SORTED" >"$PARTIAL" || die "could not write the jsonl"
+  JQ_HEADS='inputs | split("\t") | {__name__: .[0]} + (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) | tojson'
   ;;
 openmetrics)
-  # shellcheck disable=SC2016
-  jq -nrR "$JQ_COMMON"'
-    def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
-    (foreach (inputs | rec) as $r ({key: null, name: null, last: -1e18};
-        (if $r.name != .name then .head = "# TYPE \($r.name) unknown" | .name = $r.name else .head = null end)
-        | (if $r.key != .key then
-            .series = ($r.name + ($r.labels | fromjson | if length == 0 then "" else
-              "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " ") else . end)
-        | step($r);
-        (.head // empty), (.series as $series | .p[] | $series + .[1] + " " + (.[0] | tostring)))),
-    "# EOF"' <"$SORTED" >"$PARTIAL" || die "could not write the openmetrics file"
+  JQ_HEADS='def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
+    inputs | split("\t")
+    | .[0] + (.[1] | fromjson | if length == 0 then "" else "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " "'
   ;;
 esac
+cut -f1,2 "$SORTED" | uniq | jq -nrR "$JQ_HEADS"' | if test("[\\\\\n]") then gsub("\\\\"; "\\\\") | gsub("\n"; "\\n") else . end' \
+  >"$HEADS" || die "could not list the series"
+
+# One pass over the samples, in awk (POSIX: mawk, BWK/macOS awk, gawk, busybox). Per series,
+# samples come in window order; keeping only those after the last one written gives each
+# (series, timestamp) once, sorted, even where windows or selectors overlap.
+# shellcheck disable=SC2016
+AWK_FORMAT='
+function unesc(s,   out, i, c) {
+  if (index(s, "\\") == 0) return s
+  out = ""
+  while ((i = index(s, "\\")) > 0) {
+    c = substr(s, i + 1, 1)
+    out = out substr(s, 1, i - 1) (c == "n" ? "\n" : c)
+    s = substr(s, i + 2)
+  }
+  return out s
+}
+function nexthead(   h) {
+  if ((getline h < heads) <= 0) {
+    print "export-metrics.sh: error: the list of series is out of step with the data" > "/dev/stderr"
+    failed = 1
+    exit 2
+  }
+  return unesc(h)
+}
+function floor_(x,   i) { i = int(x); return (i > x) ? i - 1 : i }
+function civil(z,   era, doe, yoe, y, doy, mp, d, m) { # days since 1970-01-01 -> "YYYY-MM-DDT"
+  z += 719468
+  era = floor_(z / 146097)
+  doe = z - era * 146097
+  yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
+  y = yoe + era * 400
+  doy = doe - (365 * yoe + int(yoe / 4) - int(yoe / 100))
+  mp = int((5 * doy + 2) / 153)
+  d = doy - int((153 * mp + 2) / 5) + 1
+  m = mp < 10 ? mp + 3 : mp - 9
+  if (m <= 2) y++
+  return sprintf("%04d-%02d-%02dT", y, m, d)
+}
+function plain(ts) { return index(ts, "e") == 0 && index(ts, "E") == 0 && substr(ts, 1, 1) != "-" }
+function ms_of(ts,   p, l) { # seconds as jq wrote them -> integer milliseconds, as text
+  if (plain(ts)) {
+    p = index(ts, ".")
+    if (p == 0) return (ts == "0") ? "0" : ts "000"
+    l = length(ts) - p
+    if (l <= 3 && p > 1 && substr(ts, 1, 1) != "0") return substr(ts, 1, p - 1) substr(ts, p + 1) substr("000", l + 1)
+  }
+  return sprintf("%.0f", ts * 1000)
+}
+function iso(ts, t,   p, l, sec, fr, ms, sod, h, r, mi) { # -> 2026-11-25T13:05:00.000Z
+  p = plain(ts) ? index(ts, ".") : -1
+  if (p == 0) { sec = t; fr = ".000Z" }
+  else if (p > 0 && (l = length(ts) - p) <= 3) { sec = substr(ts, 1, p - 1) + 0; fr = "." substr(ts, p + 1) substr("000", l + 1) "Z" }
+  else { ms = sprintf("%.0f", t * 1000) + 0; sec = floor_(t); r = ms - sec * 1000; fr = sprintf(".%03dZ", (r < 0 ? 0 : r > 999 ? 999 : r)) }
+  if (sec < daystart || sec >= daystart + 86400) { daystart = floor_(sec / 86400); ds = civil(daystart); daystart *= 86400 }
+  sod = sec - daystart
+  h = int(sod / 3600); r = sod - h * 3600; mi = int(r / 60)
+  return ds D2[h] ":" D2[mi] ":" D2[r - mi * 60] fr
+}
+function jnum(v) { # a sample value (text) -> a JSON number, as jq tonumber does
+  if (v ~ /^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]+)?$/) return v
+  if (v == "+Inf" || v == "Inf") return "1.7976931348623157e+308"
+  if (v == "-Inf") return "-1.7976931348623157e+308"
+  return "null"
+}
+function flush_series() {
+  if (key != "" && fmt == "jsonl") print "{\"metric\":" head ",\"values\":[" sv "],\"timestamps\":[" st "]}"
+  sv = ""; st = ""
+}
+BEGIN {
+  FS = "\t"; key = ""; name = ""; daystart = 0; ds = civil(0); failed = 0
+  heads = ENVIRON["EXPORT_HEADS"]
+  for (i = 0; i < 60; i++) D2[i] = (i < 10 ? "0" : "") i
+  if (fmt == "csv") print nexthead()
+}
+{
+  k = $1 FS $2
+  if (k != key) {
+    flush_series()
+    if (fmt == "openmetrics" && $1 != name) print "# TYPE " $1 " unknown"
+    name = $1; key = k; head = nexthead(); last = -1e300
+  }
+  # $5 is [[t,"v"],...] as jq wrote it; split at the quotes:
+  # a[1] = "[[t,", a[2i] = the i-th value, a[2i+1] = "],[t,", a[n] = "]]"
+  n = split($5, a, "\"")
+  if (fmt == "openmetrics") {
+    for (i = 2; i < n; i += 2) {
+      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+      t = ts + 0; if (t <= last) continue; last = t
+      print head a[i] " " ts
+    }
+  } else if (fmt == "csv") {
+    for (i = 2; i < n; i += 2) {
+      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+      t = ts + 0; if (t <= last) continue; last = t
+      print iso(ts, t) head a[i]
+    }
+  } else {
+    # built in blocks of 64 samples: appending one by one to a long string is quadratic
+    bv = ""; bt = ""; lv = ""; lt = ""; c = 0
+    for (i = 2; i < n; i += 2) {
+      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+      t = ts + 0; if (t <= last) continue; last = t
+      if (c++ > 0) { bv = bv "," jnum(a[i]); bt = bt "," ms_of(ts) } else { bv = jnum(a[i]); bt = ms_of(ts) }
+      if (c == 64) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt; c = 0 }
+    }
+    if (c > 0) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt }
+    if (lv != "") { sv = sv (sv == "" ? "" : ",") lv; st = st (st == "" ? "" : ",") lt }
+  }
+}
+END {
+  if (failed) exit 2
+  flush_series()
+  if (fmt == "openmetrics") print "# EOF"
+}'
+EXPORT_HEADS=$HEADS awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || die "could not write the $FORMAT file"
 
 if [ "$OUT" = - ]; then
   cat "$PARTIAL"
