@@ -322,13 +322,20 @@ request() {
 # ---------------------------------------------------------------- transformation of one answer
 DATA="$TMPD/data.tsv"
 : >"$DATA"
-# One line per (series, window): name TAB labels TAB window-start TAB samples TAB [[t,"value"],...]
-# (labels: sorted [name, value] pairs as JSON; the last field exactly as jq's tojson writes it).
-# Samples outside (start, end] are dropped: Prometheus 2.x range selectors include both ends.
-# This is the only jq pass that touches every sample: parsing JSON is what jq 1.6 is slow at,
-# and its tojson of the samples is the cheapest way out of it (awk formats them below).
+# One line per (series, window): name TAB labels TAB window-start TAB samples TAB i TAB j TAB
+# [[t,"value"],...], the series' samples in this answer, of which those at (1-based) positions
+# i+1..j lie in the window (start, end]: Prometheus 2.x range selectors include both ends.
+# Labels: sorted [name, value] pairs as JSON.
+#
+# jq 1.6 is slow at JSON, about half of it parsing and half writing it back out, so the
+# samples do not go through jq twice: jq reads each answer for the series' names, labels and
+# window positions (JQ_META), while awk, at the same time, cuts the "values" arrays out of the
+# answer's text (AWK_EXTRACT) as they are. AWK_JOIN puts the two together and checks that
+# every array has the number of samples jq counted; if the text is laid out in any other way
+# (spaces, line breaks), the batch goes through JQ_TRANSFORM instead: the same lines, the
+# arrays written by jq's tojson.
 # shellcheck disable=SC2016
-JQ_TRANSFORM='
+JQ_WINDOW='
 def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
 def ms: . * 1000 | round;
 if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
@@ -336,23 +343,64 @@ if (type != "object") or .status != "success" or (.data.resultType // "") != "ma
 | (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-(?<e>[0-9]+)[.]json$")) as $w
 | ($w.s | tonumber * 1000) as $s | ($w.e | tonumber * 1000) as $e
 | .data.result[]
+| select((.values | type) == "array")
 | .values as $a
 | ($a | length) as $n
 | ({i: 0} | until(.i >= $n or ($a[.i][0] | ms) > $s; .i += 1) | .i) as $i
 | ({j: $n} | until(.j <= $i or ($a[.j - 1][0] | ms) <= $e; .j -= 1) | .j) as $j
-| select($j > $i)
-| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($j - $i)\t\($a[$i:$j] | tojson)"'
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($j - $i)\t" as $line
+| '
+# shellcheck disable=SC2016
+JQ_META="$JQ_WINDOW"'$line + "\($i)\t\($j)\t\($n)"'
+# shellcheck disable=SC2016
+JQ_TRANSFORM="$JQ_WINDOW"'select($j > $i) | $line + "0\t\($j - $i)\t" + ($a[$i:$j] | tojson)'
+# Per answer file, per "values":[...] in its text, in order: samples TAB the array (-1: not compact).
+# A string in JSON cannot hold "values":[ unescaped, so each match is a key of a series.
+# shellcheck disable=SC2016
+AWK_EXTRACT='
+function flush(   m, p, k, e, arr, c, tmp) {
+  m = split(buf, p, /"values":\[/)
+  for (k = 2; k <= m; k++) {
+    if (substr(p[k], 1, 1) == "]") { arr = "[]"; c = 0 }
+    else {
+      e = index(p[k], "]]")
+      arr = "[" substr(p[k], 1, e + 1)
+      c = (e == 0 || index(arr, " ") || index(arr, "\n") || index(arr, "\t") || index(arr, "\r")) ? -1 : split(arr, tmp, /\],\[/)
+    }
+    print c "\t" arr
+  }
+  buf = ""
+}
+FNR == 1 && NR > 1 { flush() }
+{ buf = (FNR == 1) ? $0 : buf "\n" $0 }
+END { if (NR > 0) flush() }'
+# stdin: AWK_EXTRACT's lines; $EXPORT_META: JQ_META's lines. Exit 3 when they disagree.
+# shellcheck disable=SC2016
+AWK_JOIN='
+BEGIN { FS = "\t"; meta = ENVIRON["EXPORT_META"] }
+{
+  if ((getline m < meta) <= 0 || split(m, f, "\t") != 7 || f[7] != $1 || $1 < 0) exit 3
+  if (f[6] > f[5]) print f[1] FS f[2] FS f[3] FS f[4] FS f[5] FS f[6] FS $2
+}
+END { if ((getline m < meta) > 0) exit 3 }'
 
 SAMPLES=0
 add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds)
-  if [ "$PROGRESS" = 1 ]; then
-    jq -r "$JQ_TRANSFORM" "$@" >"$TMPD/batch.data" || die "could not read an answer (not a Prometheus matrix?)"
-    SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$TMPD/batch.data")))
-    cat "$TMPD/batch.data" >>"$DATA"
-    rm -f "$TMPD/batch.data"
-  else
-    jq -r "$JQ_TRANSFORM" "$@" >>"$DATA" || die "could not read an answer (not a Prometheus matrix?)"
+  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" pid rc=0
+  jq -r "$JQ_META" "$@" >"$meta" &
+  pid=$!
+  awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
+  wait "$pid" || die "could not read an answer (not a Prometheus matrix?)"
+  [ "$rc" = 0 ] && EXPORT_META=$meta awk "$AWK_JOIN" <"$vals" >"$batch" || rc=$?
+  if [ "$rc" != 0 ]; then
+    jq -r "$JQ_TRANSFORM" "$@" >"$batch" || die "could not read an answer (not a Prometheus matrix?)"
   fi
+  rm -f "$meta" "$vals"
+  if [ "$PROGRESS" = 1 ]; then
+    SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$batch")))
+  fi
+  cat "$batch" >>"$DATA"
+  rm -f "$batch"
 }
 
 # Work queue, one job per line: attempts TAB start TAB end TAB kind TAB selector
@@ -596,17 +644,18 @@ BEGIN {
     if (fmt == "openmetrics" && $1 != name) print "# TYPE " $1 " unknown"
     name = $1; key = k; head = nexthead(); last = -1e300
   }
-  # $5 is [[t,"v"],...] as jq wrote it; split at the quotes:
-  # a[1] = "[[t,", a[2i] = the i-th value, a[2i+1] = "],[t,", a[n] = "]]"
-  n = split($5, a, "\"")
+  # $7 is [[t,"v"],...] without spaces; split at the quotes: a[1] = "[[t,", a[2k] = the k-th
+  # value, a[2k+1] = "],[t,", a[n] = "]]". Positions $5+1..$6 are in the window.
+  split($7, a, "\"")
+  lo = 2 * $5 + 2; hi = 2 * $6
   if (fmt == "openmetrics") {
-    for (i = 2; i < n; i += 2) {
+    for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
       t = ts + 0; if (t <= last) continue; last = t
       print head a[i] " " ts
     }
   } else if (fmt == "csv") {
-    for (i = 2; i < n; i += 2) {
+    for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
       t = ts + 0; if (t <= last) continue; last = t
       print iso(ts, t) head a[i]
@@ -614,7 +663,7 @@ BEGIN {
   } else {
     # built in blocks of 64 samples: appending one by one to a long string is quadratic
     bv = ""; bt = ""; lv = ""; lt = ""; c = 0
-    for (i = 2; i < n; i += 2) {
+    for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
       t = ts + 0; if (t <= last) continue; last = t
       if (c++ > 0) { bv = bv "," jnum(a[i]); bt = bt "," ms_of(ts) } else { bv = jnum(a[i]); bt = ms_of(ts) }
