@@ -601,18 +601,17 @@ function civil(z,   era, doe, yoe, y, doy, mp, d, m) { # days since 1970-01-01 -
   if (m <= 2) y++
   return sprintf("%04d-%02d-%02dT", y, m, d)
 }
-function plain(ts) { return index(ts, "e") == 0 && index(ts, "E") == 0 && substr(ts, 1, 1) != "-" }
-function ms_of(ts,   p, l) { # seconds as jq wrote them -> integer milliseconds, as text
-  if (plain(ts)) {
+function ms_of(ts, t,   p, l) { # seconds as written -> integer milliseconds, as text
+  if (t >= 1 && index(ts, "e") == 0 && index(ts, "E") == 0) {
     p = index(ts, ".")
-    if (p == 0) return (ts == "0") ? "0" : ts "000"
+    if (p == 0) return ts "000"
     l = length(ts) - p
-    if (l <= 3 && p > 1 && substr(ts, 1, 1) != "0") return substr(ts, 1, p - 1) substr(ts, p + 1) substr("000", l + 1)
+    if (l <= 3) return substr(ts, 1, p - 1) substr(ts, p + 1) substr("000", l + 1)
   }
-  return sprintf("%.0f", ts * 1000)
+  return sprintf("%.0f", t * 1000)
 }
 function iso(ts, t,   p, l, sec, fr, ms, sod, h, r, mi) { # -> 2026-11-25T13:05:00.000Z
-  p = plain(ts) ? index(ts, ".") : -1
+  p = (t >= 0 && index(ts, "e") == 0 && index(ts, "E") == 0) ? index(ts, ".") : -1
   if (p == 0) { sec = t; fr = ".000Z" }
   else if (p > 0 && (l = length(ts) - p) <= 3) { sec = substr(ts, 1, p - 1) + 0; fr = "." substr(ts, p + 1) substr("000", l + 1) "Z" }
   else { ms = sprintf("%.0f", t * 1000) + 0; sec = floor_(t); r = ms - sec * 1000; fr = sprintf(".%03dZ", (r < 0 ? 0 : r > 999 ? 999 : r)) }
@@ -632,7 +631,7 @@ function flush_series() {
   sv = ""; st = ""
 }
 BEGIN {
-  FS = "\t"; key = ""; name = ""; daystart = 0; ds = civil(0); failed = 0
+  FS = "\t"; hs = -1e300; key = ""; name = ""; daystart = 0; ds = civil(0); failed = 0
   heads = ENVIRON["EXPORT_HEADS"]
   for (i = 0; i < 60; i++) D2[i] = (i < 10 ? "0" : "") i
   if (fmt == "csv") print nexthead()
@@ -648,25 +647,44 @@ BEGIN {
   # value, a[2k+1] = "],[t,", a[n] = "]]". Positions $5+1..$6 are in the window.
   split($7, a, "\"")
   lo = 2 * $5 + 2; hi = 2 * $6
+  # Samples come in time order: when the first one is after the last written (always, unless
+  # windows or selectors overlap), so are the others.
+  p = a[lo - 1]; ts = (lo == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+  fresh = (ts + 0 > last)
+  p = a[hi - 1]; ts = (hi == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+  if (fresh) last = ts + 0
   if (fmt == "openmetrics") {
     for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      t = ts + 0; if (t <= last) continue; last = t
+      if (!fresh) { t = ts + 0; if (t <= last) continue; last = t }
       print head a[i] " " ts
     }
   } else if (fmt == "csv") {
     for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      t = ts + 0; if (t <= last) continue; last = t
-      print iso(ts, t) head a[i]
+      t = ts + 0
+      if (!fresh) { if (t <= last) continue; last = t }
+      # the common case inline: whole seconds, or up to 3 decimals, within the current hour
+      p = index(ts, ".")
+      if (p == 0) { sec = t; fr = ".000Z" }
+      else if (length(ts) - p == 3 && index(ts, "e") == 0 && index(ts, "E") == 0) { sec = substr(ts, 1, p - 1) + 0; fr = "." substr(ts, p + 1) "Z" }
+      else { print iso(ts, t) head a[i]; continue }
+      if (sec < hs || sec >= hs + 3600 || sec != int(t)) { print iso(ts, t) head a[i]; if (t >= 0 && sec == int(t)) { hs = sec - sec % 3600; hp = substr(iso(hs, hs), 1, 14) }; continue }
+      r = sec - hs; mi = int(r / 60)
+      print hp D2[mi] ":" D2[r - mi * 60] fr head a[i]
     }
   } else {
     # built in blocks of 64 samples: appending one by one to a long string is quadratic
+    # values as Prometheus-compatible servers write them (Go strconv) are JSON numbers, except
+    # NaN, +Inf and -Inf: only a window holding one of those goes through jnum sample by sample
+    odd = index($7, "N") || index($7, "I")
     bv = ""; bt = ""; lv = ""; lt = ""; c = 0
     for (i = lo; i <= hi; i += 2) {
       p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      t = ts + 0; if (t <= last) continue; last = t
-      if (c++ > 0) { bv = bv "," jnum(a[i]); bt = bt "," ms_of(ts) } else { bv = jnum(a[i]); bt = ms_of(ts) }
+      t = ts + 0
+      if (!fresh) { if (t <= last) continue; last = t }
+      v = odd ? jnum(a[i]) : a[i]
+      if (c++ > 0) { bv = bv "," v; bt = bt "," ms_of(ts, t) } else { bv = v; bt = ms_of(ts, t) }
       if (c == 64) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt; c = 0 }
     }
     if (c > 0) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt }
