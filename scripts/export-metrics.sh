@@ -634,14 +634,18 @@ BEGIN {
   FS = "\t"; hs = -1e300; key = ""; name = ""; daystart = 0; ds = civil(0); failed = 0
   heads = ENVIRON["EXPORT_HEADS"]
   for (i = 0; i < 60; i++) D2[i] = (i < 10 ? "0" : "") i
-  if (fmt == "csv") print nexthead()
+  # The second of two parts (see below): skip the heads of the first, and no new family
+  # header when its first series belongs to the last family of the first part.
+  named = (ENVIRON["EXPORT_SKIP"] != ""); name = ENVIRON["EXPORT_PREV"]
+  for (i = ENVIRON["EXPORT_SKIP"] + 0; i > 0; i--) nexthead()
+  if (fmt == "csv" && !named) print nexthead()
 }
 {
   k = $1 FS $2
   if (k != key) {
     flush_series()
-    if (fmt == "openmetrics" && $1 != name) print "# TYPE " $1 " unknown"
-    name = $1; key = k; head = nexthead(); last = -1e300
+    if (fmt == "openmetrics" && (!named || $1 != name)) print "# TYPE " $1 " unknown"
+    named = 1; name = $1; key = k; head = nexthead(); last = -1e300
   }
   # $7 is [[t,"v"],...] without spaces; split at the quotes: a[1] = "[[t,", a[2k] = the k-th
   # value, a[2k+1] = "],[t,", a[n] = "]]". Positions $5+1..$6 are in the window.
@@ -694,9 +698,33 @@ BEGIN {
 END {
   if (failed) exit 2
   flush_series()
-  if (fmt == "openmetrics") print "# EOF"
+  if (fmt == "openmetrics" && ENVIRON["EXPORT_PART"] != "first") print "# EOF"
 }'
-EXPORT_HEADS=$HEADS awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || die "could not write the $FORMAT file"
+# A large export is written in two parts at the same time (two processes: a second CPU, if
+# any, halves this step), split at the first change of series after the middle line.
+split_at=
+if [ "$(wc -c <"$SORTED")" -gt 4000000 ]; then
+  # shellcheck disable=SC2016
+  split_at=$(awk -F '\t' -v half="$(($(wc -l <"$SORTED") / 2 + 1))" '
+    { k = $1 FS $2 }
+    k != prev { if (NR >= half) { print NR FS n FS name; exit } n++; prev = k; name = $1 }' "$SORTED") || split_at=
+fi
+if [ -n "$split_at" ]; then
+  IFS="$TAB" read -r line1 nseries prev_name <<EOF
+$split_at
+EOF
+  [ "$FORMAT" != csv ] || nseries=$((nseries + 1))
+  (tail -n +"$line1" "$SORTED" | EXPORT_HEADS=$HEADS EXPORT_SKIP=$nseries EXPORT_PREV=$prev_name awk -v fmt="$FORMAT" "$AWK_FORMAT") >"$TMPD/part2" &
+  pid=$!
+  rc=0
+  head -n "$((line1 - 1))" "$SORTED" | EXPORT_HEADS=$HEADS EXPORT_PART=first awk -v fmt="$FORMAT" "$AWK_FORMAT" >"$PARTIAL" || rc=$?
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || die "could not write the $FORMAT file"
+  cat "$TMPD/part2" >>"$PARTIAL" || die "could not write the $FORMAT file"
+  rm -f "$TMPD/part2"
+else
+  EXPORT_HEADS=$HEADS awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || die "could not write the $FORMAT file"
+fi
 
 if [ "$OUT" = - ]; then
   cat "$PARTIAL"
