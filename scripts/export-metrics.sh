@@ -327,13 +327,14 @@ DATA="$TMPD/data.tsv"
 # i+1..j lie in the window (start, end]: Prometheus 2.x range selectors include both ends.
 # Labels: sorted [name, value] pairs as JSON.
 #
-# jq 1.6 is slow at JSON, about half of it parsing and half writing it back out, so the
-# samples do not go through jq twice: jq reads each answer for the series' names, labels and
-# window positions (JQ_META), while awk, at the same time, cuts the "values" arrays out of the
-# answer's text (AWK_EXTRACT) as they are. AWK_JOIN puts the two together and checks that
-# every array has the number of samples jq counted; if the text is laid out in any other way
-# (spaces, line breaks), the batch goes through JQ_TRANSFORM instead: the same lines, the
-# arrays written by jq's tojson.
+# jq 1.6 is slow at JSON (parsing, and writing it back out), and the samples are nearly all
+# of it, so they do not go through jq: awk cuts each "values" array out of the answer's text
+# as it is, checks that it is [[number,"value"],...] without spaces, finds the window's part
+# (AWK_EXTRACT), and leaves the answer with these arrays emptied for jq, which reads the
+# series' names and labels from it (JQ_META). AWK_JOIN puts the two together and checks that
+# they agree. When an array is laid out in any other way (spaces, line breaks, other types),
+# the batch goes through JQ_TRANSFORM instead: the same lines, everything read by jq and the
+# arrays written by its tojson.
 # shellcheck disable=SC2016
 JQ_WINDOW='
 def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
@@ -351,27 +352,56 @@ if (type != "object") or .status != "success" or (.data.resultType // "") != "ma
 | "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($j - $i)\t" as $line
 | '
 # shellcheck disable=SC2016
-JQ_META="$JQ_WINDOW"'$line + "\($i)\t\($j)\t\($n)"'
-# shellcheck disable=SC2016
 JQ_TRANSFORM="$JQ_WINDOW"'select($j > $i) | $line + "0\t\($j - $i)\t" + ($a[$i:$j] | tojson)'
-# Per answer file, per "values":[...] in its text, in order: samples TAB the array (-1: not compact).
-# A string in JSON cannot hold "values":[ unescaped, so each match is a key of a series.
+# The answers with each "values" array cut out (by AWK_EXTRACT): per series, in order,
+# name TAB labels TAB window-start.
+# shellcheck disable=SC2016
+JQ_META='
+def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
+if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
+  error("unexpected answer: \(tostring | .[0:200])") else . end
+| (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-(?<e>[0-9]+)[.]json$")) as $w
+| ($w.s | tonumber * 1000) as $s
+| .data.result[]
+| select((.values | type) == "array")
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)"'
+# Per answer file, per "values":[...] in its text, in order: samples TAB i TAB j TAB the array,
+# where positions i+1..j are in the window (start, end] (jq: round(t * 1000)); samples -1 when
+# the array is not [[number,"value"],...] without spaces. A string in JSON cannot hold
+# "values":[ unescaped, so each match is a key of a series. The answer with these arrays
+# emptied goes to $EXPORT_SKEL/<same name>, for JQ_META.
 # shellcheck disable=SC2016
 AWK_EXTRACT='
-function flush(   m, p, k, e, arr, c, tmp) {
+function ms(t,   x) { x = t * 1000; return (x < 0) ? -int(-x + 0.5) : int(x + 0.5) }
+function tsat(k,   p) { p = a[2 * k - 1]; return (k == 1) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4) }
+function flush(   base, w, s, en, m, p, k, e, arr, rest, out, c, i, j) {
+  base = fname; sub(/.*\//, "", base)
+  split(base, w, "-"); s = w[2] * 1000; en = w[3]; sub(/[.]json$/, "", en); en *= 1000
   m = split(buf, p, /"values":\[/)
+  out = p[1]
   for (k = 2; k <= m; k++) {
-    if (substr(p[k], 1, 1) == "]") { arr = "[]"; c = 0 }
+    c = 0; i = 0; j = 0
+    if (substr(p[k], 1, 1) == "]") { arr = "[]"; rest = substr(p[k], 2) }
     else {
       e = index(p[k], "]]")
-      arr = "[" substr(p[k], 1, e + 1)
-      c = (e == 0 || index(arr, " ") || index(arr, "\n") || index(arr, "\t") || index(arr, "\r")) ? -1 : split(arr, tmp, /\],\[/)
+      arr = "[" substr(p[k], 1, e + 1); rest = substr(p[k], e + 2)
+      if (e == 0 || arr !~ /^\[(\[-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?,"[-+.0-9a-zA-Z]*"\],)*\[-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?,"[-+.0-9a-zA-Z]*"\]\]$/) c = -1
+      else {
+        c = (split(arr, a, "\"") - 1) / 2
+        while (i < c && ms(tsat(i + 1)) <= s) i++
+        j = c
+        while (j > i && ms(tsat(j)) > en) j--
+      }
     }
-    print c "\t" arr
+    out = out "\"values\":[]" rest
+    print c "\t" i "\t" j "\t" arr
   }
+  printf "%s\n", out > (skel "/" base)
+  close(skel "/" base)
   buf = ""
 }
-FNR == 1 && NR > 1 { flush() }
+BEGIN { skel = ENVIRON["EXPORT_SKEL"] }
+FNR == 1 { if (NR > 1) flush(); fname = FILENAME }
 { buf = (FNR == 1) ? $0 : buf "\n" $0 }
 END { if (NR > 0) flush() }'
 # stdin: AWK_EXTRACT's lines; $EXPORT_META: JQ_META's lines. Exit 3 when they disagree.
@@ -379,23 +409,28 @@ END { if (NR > 0) flush() }'
 AWK_JOIN='
 BEGIN { FS = "\t"; meta = ENVIRON["EXPORT_META"] }
 {
-  if ((getline m < meta) <= 0 || split(m, f, "\t") != 7 || f[7] != $1 || $1 < 0) exit 3
-  if (f[6] > f[5]) print f[1] FS f[2] FS f[3] FS f[4] FS f[5] FS f[6] FS $2
+  if ((getline m < meta) <= 0 || split(m, f, "\t") != 3 || $1 < 0) exit 3
+  if ($3 > $2) print m FS ($3 - $2) FS $2 FS $3 FS $4
 }
 END { if ((getline m < meta) > 0) exit 3 }'
 
 SAMPLES=0
-add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds)
-  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" pid rc=0
-  jq -r "$JQ_META" "$@" >"$meta" &
-  pid=$!
-  awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
-  wait "$pid" || die "could not read an answer (not a Prometheus matrix?)"
+add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one folder)
+  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" skel="${1%/*}/skel" rc=0 f n=0
+  local -a skels
+  mkdir -p "$skel"
+  for f in "$@"; do
+    skels[n]="$skel/${f##*/}"
+    n=$((n + 1))
+    : >"$skel/${f##*/}"
+  done
+  EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
+  [ "$rc" = 0 ] && jq -r "$JQ_META" "${skels[@]}" >"$meta" 2>/dev/null || rc=$?
   [ "$rc" = 0 ] && EXPORT_META=$meta awk "$AWK_JOIN" <"$vals" >"$batch" || rc=$?
   if [ "$rc" != 0 ]; then
     jq -r "$JQ_TRANSFORM" "$@" >"$batch" || die "could not read an answer (not a Prometheus matrix?)"
   fi
-  rm -f "$meta" "$vals"
+  rm -rf "$meta" "$vals" "$skel"
   if [ "$PROGRESS" = 1 ]; then
     SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$batch")))
   fi
