@@ -416,7 +416,7 @@ END { if ((getline m < meta) > 0) exit 3 }'
 
 SAMPLES=0
 add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one folder)
-  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" skel="${1%/*}/skel" rc=0 f n=0
+  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" skel="${1%/*}/skel" rc=0 f n=0 pid
   local -a skels
   mkdir -p "$skel"
   for f in "$@"; do
@@ -424,7 +424,17 @@ add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one f
     n=$((n + 1))
     : >"$skel/${f##*/}"
   done
-  EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
+  if [ "$#" -ge 2 ]; then # two processes, each half of the answers
+    n=$((($# + 1) / 2))
+    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:1:n}" >"$vals.1" &
+    pid=$!
+    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:n+1}" >"$vals.2" || rc=$?
+    wait "$pid" || rc=$?
+    [ "$rc" = 0 ] && cat "$vals.1" "$vals.2" >"$vals" || rc=$?
+    rm -f "$vals.1" "$vals.2"
+  else
+    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
+  fi
   [ "$rc" = 0 ] && jq -r "$JQ_META" "${skels[@]}" >"$meta" 2>/dev/null || rc=$?
   [ "$rc" = 0 ] && EXPORT_META=$meta awk "$AWK_JOIN" <"$vals" >"$batch" || rc=$?
   if [ "$rc" != 0 ]; then
