@@ -58,6 +58,7 @@ Output:
   --out FILE         output file (default: metrics-export.<csv|jsonl|om>); "-" = stdout.
                      Written to a temp file next to it and renamed only when complete;
                      re-running replaces the file (never appends). Created with mode 0600.
+                     A device or named pipe (e.g. /dev/null) is written to, not replaced.
   --quiet            no progress (progress is shown only when stderr is a terminal)
 
 Tuning (defaults are fine for Grafana Cloud):
@@ -576,9 +577,14 @@ SORTED="$TMPD/sorted.tsv"
 LC_ALL=C sort -T "$TMPD" "$DATA" >"$SORTED"
 rm -f "$DATA"
 
-if [ "$OUT" = - ]; then
+# stdout, a device or a FIFO (/dev/null, a named pipe) is written to at the end, never
+# replaced by a rename; a regular file is renamed into place only when complete.
+[ -d "$OUT" ] && die "--out is a folder: $OUT"
+if [ "$OUT" = - ] || { [ -e "$OUT" ] && [ ! -f "$OUT" ]; }; then
+  STREAM_OUT=1
   PARTIAL="$TMPD/out.partial"
 else
+  STREAM_OUT=0
   out_dir=$(dirname -- "$OUT")
   [ -d "$out_dir" ] || die "no such folder: $out_dir"
   PARTIAL=$(mktemp "$out_dir/.${OUT##*/}.partial.XXXXXX") || die "cannot write in $out_dir"
@@ -784,6 +790,8 @@ fi
 
 if [ "$OUT" = - ]; then
   cat "$PARTIAL"
+elif [ "$STREAM_OUT" = 1 ]; then
+  cat "$PARTIAL" >"$OUT" || die "could not write to $OUT"
 else
   mv -f "$PARTIAL" "$OUT" || die "could not move the result to $OUT"
 fi

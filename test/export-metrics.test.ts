@@ -6,7 +6,7 @@
 import { execFile, spawn } from 'node:child_process'
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
-import { readdirSync, readFileSync } from 'node:fs'
+import { lstatSync, readdirSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
@@ -436,6 +436,15 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
     expect((await runExport([...WINDOW, '--out', out], vmEnv(vm))).code).toBe(0)
     const a = await readFile(out, 'utf8')
     expect(a).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
+  })
+
+  it('a named pipe as --out is written to, not replaced by a file (as /dev/null would be)', async () => {
+    const fifo = join(work, 'export.fifo')
+    await execFileP('mkfifo', [fifo])
+    const reader = readFile(fifo, 'utf8')
+    expect((await runExport([...WINDOW, '--out', fifo], vmEnv(vm))).code).toBe(0)
+    expect(await reader).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
+    expect(lstatSync(fifo).isFIFO()).toBe(true)
   })
 
   it('queries the server refuses as too large are split: by time, then series by series (Prometheus --query.max-samples)', async () => {
