@@ -438,6 +438,19 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
     expect(a).toBe(await readFile(join(work, 'victoria-metrics.csv'), 'utf8'))
   })
 
+  it("with the BWK awk that macOS ships (Debian's original-awk), every format is byte-identical", async () => {
+    const bin = await mkdtemp(join(work, 'bwk-'))
+    await execFileP('ln', ['-s', '/usr/bin/original-awk', join(bin, 'awk')])
+    for (const format of ['csv', 'jsonl', 'openmetrics'] as const) {
+      const mawk = join(bin, `mawk.${format}`)
+      const bwk = join(bin, `bwk.${format}`)
+      expect((await runExport([...SHORT, '--format', format, '--out', mawk], vmEnv(vm))).code).toBe(0)
+      const run = await runExport([...SHORT, '--format', format, '--out', bwk], { ...vmEnv(vm), PATH: `${bin}:${process.env.PATH}` })
+      expect(run.code, run.stderr).toBe(0)
+      expect(await readFile(bwk, 'utf8')).toBe(await readFile(mawk, 'utf8'))
+    }
+  })
+
   it('a named pipe as --out is written to, not replaced by a file (as /dev/null would be)', async () => {
     const fifo = join(work, 'export.fifo')
     await execFileP('mkfifo', [fifo])
