@@ -335,9 +335,8 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
           '`/proc/<pid>/stat` before and after the measured calls, divided by the number of calls. Unlike wall time it does not ' +
           'depend on what else the machine runs as much, and it isolates the server side of the hop. Also read for the sdk ' +
           'floor and the relay.',
-        'VictoriaMetrics runs without `-httpAuth` (our configuration requires a numeric user ID, the test helper generates a ' +
-          'non-numeric one); both sides still send the same Basic header. The run ends by checking that the 70 series written ' +
-          'are in VictoriaMetrics.',
+        'VictoriaMetrics runs without `-httpAuth` (its check would cost every side the same); all sides still send the same ' +
+          'Basic header. The run ends by checking that the 70 series written are in VictoriaMetrics.',
       ],
     }
   } finally {
