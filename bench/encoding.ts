@@ -35,9 +35,9 @@ export const cases = (): Case[] =>
     timestamp: 1_764_072_000_000 + i * 1_000,
   }))
 
-const ours = (c: Case): string => buildMetricEvent(c.input, CONTEXT, c.timestamp).line
+export const ours = (c: Case): string => buildMetricEvent(c.input, CONTEXT, c.timestamp).line
 
-const theirs = (c: Case): string => {
+export const theirs = (c: Case): string => {
   const { input } = c
   return new Point(input.name)
     .tag('channel', input.channel!)

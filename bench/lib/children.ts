@@ -4,8 +4,8 @@
  * a marker the moment it listens, so a cold start can be timed without polling. Every child is
  * registered and stopped by its PID, also when the bench fails.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { freePort } from '../../test/helpers/servers'
+import { spawn } from 'node:child_process'
+import { freePort, killOnExit } from '../../test/helpers/servers'
 import { now } from './stats'
 
 const LISTENING = 'BENCH_LISTENING'
@@ -66,23 +66,6 @@ export interface NodeChild {
   stop(): Promise<void>
 }
 
-const live = new Set<ChildProcess>()
-let hookInstalled = false
-const installExitHook = (): void => {
-  if (hookInstalled) return
-  hookInstalled = true
-  process.once('exit', () => {
-    for (const child of live) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL')
-        } catch {
-          // gone already
-        }
-      }
-    }
-  })
-}
 
 export interface SpawnOptions {
   readonly env?: Record<string, string>
@@ -94,7 +77,6 @@ export interface SpawnOptions {
 
 /** Spawns `node -e script` on a free loopback port. Does not wait: await `listening`. */
 export const spawnNode = async (script: string, options: SpawnOptions = {}): Promise<NodeChild> => {
-  installExitHook()
   const port = await freePort()
   const spawnedAt = now()
   const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '-e', script], {
@@ -102,16 +84,12 @@ export const spawnNode = async (script: string, options: SpawnOptions = {}): Pro
     cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
-  live.add(child)
+  killOnExit(child)
   let output = ''
   const exited = new Promise<void>((resolve) => {
-    child.once('exit', () => {
-      live.delete(child)
-      resolve()
-    })
+    child.once('exit', () => resolve())
     child.once('error', (error) => {
       output += `\n[spawn error] ${error.message}\n`
-      live.delete(child)
       resolve()
     })
   })

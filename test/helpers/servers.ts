@@ -73,20 +73,26 @@ const START_ATTEMPTS = 3 // a free port can be taken between picking and binding
 /** Children still running, so a crashing test process does not leave servers behind. */
 const live = new Set<ChildProcess>()
 let exitHookInstalled = false
-function installExitHook(): void {
-  if (exitHookInstalled) return
-  exitHookInstalled = true
-  process.once('exit', () => {
-    for (const child of live) {
-      if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-        try {
-          process.kill(child.pid, 'SIGKILL')
-        } catch {
-          // already gone
+
+/** Kills `child` by its PID if this process exits while it still runs. */
+export function killOnExit(child: ChildProcess): void {
+  if (!exitHookInstalled) {
+    exitHookInstalled = true
+    process.once('exit', () => {
+      for (const running of live) {
+        if (running.pid !== undefined && running.exitCode === null && running.signalCode === null) {
+          try {
+            process.kill(running.pid, 'SIGKILL')
+          } catch {
+            // already gone
+          }
         }
       }
-    }
-  })
+    })
+  }
+  live.add(child)
+  child.once('exit', () => live.delete(child))
+  child.once('error', () => live.delete(child))
 }
 
 /** Binds port 0 on 127.0.0.1, reads the port the kernel chose, closes, returns it. */
@@ -117,22 +123,17 @@ class Child {
   readonly exited: Promise<void>
 
   constructor(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
-    installExitHook()
     this.proc = spawn(bin, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
-    live.add(this.proc)
+    killOnExit(this.proc)
     const keep = (chunk: Buffer) => {
       this.tail = (this.tail + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES)
     }
     this.proc.stdout?.on('data', keep)
     this.proc.stderr?.on('data', keep)
     this.exited = new Promise<void>((resolve) => {
-      this.proc.once('exit', () => {
-        live.delete(this.proc)
-        resolve()
-      })
+      this.proc.once('exit', () => resolve())
       this.proc.once('error', (err) => {
         keep(Buffer.from(`\n[spawn error] ${err.message}\n`))
-        live.delete(this.proc)
         resolve()
       })
     })
