@@ -6,7 +6,7 @@ import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { exceedsBytes, limits, utf8Bytes } from './limits'
 import { encodeKey, encodeLine, labelForms } from './line-protocol/encode'
-import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './line-protocol/names'
+import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
@@ -47,15 +47,16 @@ const parseName = (name: string): { measurement: string; series: string } => {
   if (name === '') {
     throw new UserFacingError('Metric name is empty: give the event a name such as flow_completed.')
   }
-  const space = WHITESPACE.exec(name)
+  const measurement = sanitizeName(name)
+  const space = measurement === name ? null : WHITESPACE.exec(name)
   if (space) {
     const code = space[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')
     throw new UserFacingError(
       `Metric name must not contain whitespace (found U+${code} at position ${space.index + 1}): use _ instead, e.g. flow_completed.`
     )
   }
-  const measurement = sanitizeName(name)
-  const series = seriesName(measurement, METRIC_FIELD)
+  // Already clean, so appending `_metric` needs no sanitising.
+  const series = `${measurement}_${METRIC_FIELD}`
   if (exceedsBytes(series, limits.maxValueBytes)) {
     throw new UserFacingError(
       `Metric name is too long: Grafana accepts series names up to ${limits.maxValueBytes} bytes.`
