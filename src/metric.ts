@@ -5,7 +5,7 @@ import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { exceedsBytes, limits, utf8Bytes } from './limits'
-import { encodeKey, encodeLine, labelForms } from './line-protocol/encode'
+import { encodeKey, encodeLine, escapeTagValue, isPlainLabelValue, labelValue } from './line-protocol/encode'
 import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
@@ -137,10 +137,11 @@ const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
         `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
       )
     }
-    const clash = tags.find(([other]) => other !== key && sanitizeName(other) === name)
-    if (clash !== undefined) {
+    // result[i] holds the label of tags[i].
+    const clash = result.findIndex(([other]) => other === name)
+    if (clash !== -1) {
       throw new UserFacingError(
-        `Extra labels ${quoted(clash[0])} and ${quoted(key)} both become the label ${name}: rename one.`
+        `Extra labels ${quoted(tags[clash]![0])} and ${quoted(key)} both become the label ${name}: rename one.`
       )
     }
     if (exceedsBytes(name, limits.maxLabelNameBytes)) {
@@ -175,7 +176,8 @@ export const buildMetricEvent = (input: SendMetricInput, context: MetricContext,
   const labels: Record<string, string> = {}
   const wireTags: Array<[string, string]> = []
   for (const [name, raw] of candidates) {
-    const { stored, wire } = labelForms(raw)
+    const plain = isPlainLabelValue(raw)
+    const stored = plain ? raw : labelValue(raw)
     if (stored === '') {
       continue
     }
@@ -185,7 +187,7 @@ export const buildMetricEvent = (input: SendMetricInput, context: MetricContext,
       )
     }
     labels[name] = stored
-    wireTags.push([name, wire])
+    wireTags.push([name, plain ? raw : escapeTagValue(stored)])
   }
 
   const key = encodeKey(measurement, wireTags)

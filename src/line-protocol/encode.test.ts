@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { encodeKey, encodeLine, escapeTagValue, formatFloat, labelForms, labelValue } from './encode'
+import { encodeKey, encodeLine, escapeTagValue, formatFloat, formatTimestamp, isPlainLabelValue, labelValue } from './encode'
 import { sanitizeName, seriesName } from './names'
 
 describe('sanitizeName follows Grafana', () => {
@@ -58,9 +58,9 @@ describe('escapeTagValue: how it goes on the wire', () => {
   })
 })
 
-describe('labelForms: stored and wire forms in one go', () => {
-  test.each(['webchat', 'a,b=c d', 'C:\\x', 'a\nb', 'a\uD800', '日本 🚀'])('%j agrees with labelValue + escapeTagValue', (raw) => {
-    expect(labelForms(raw)).toEqual({ stored: labelValue(raw), wire: escapeTagValue(labelValue(raw)) })
+describe('isPlainLabelValue: stored and sent as it is', () => {
+  test.each(['webchat', 'a,b=c d', 'C:\\x', 'a\nb', 'a\uD800', '日本 🚀', ''])('%j agrees with labelValue + escapeTagValue', (raw) => {
+    expect(isPlainLabelValue(raw)).toBe(escapeTagValue(labelValue(raw)) === raw)
   })
 })
 
@@ -84,5 +84,20 @@ describe('encodeLine', () => {
     [-0, '0'],
   ])('formats the float %d as %j', (value, text) => {
     expect(formatFloat(value)).toBe(text)
+  })
+})
+
+describe('formatTimestamp', () => {
+  test.each([0, 1, 999_999, 1_000_000, 1_000_001, 1_700_000_000_000, 1_700_000_000_123, 1_764_072_012_345, 1_764_072_999_999, Number.MAX_SAFE_INTEGER, -5])(
+    '%d as String() writes it',
+    (timestamp) => {
+      expect(formatTimestamp(timestamp)).toBe(String(timestamp))
+    }
+  )
+
+  test('agrees with String() on a sweep of millisecond timestamps', () => {
+    for (let t = 1_764_072_000_000; t < 1_764_072_000_000 + 3_000_000; t += 997) {
+      expect(formatTimestamp(t)).toBe(String(t))
+    }
   })
 })

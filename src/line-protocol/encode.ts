@@ -17,14 +17,8 @@ const HAS_TAG_SPECIALS = /[,= ]/u
 // Neither cleaning nor escaping would change the value: the common case, one test.
 const NEEDS_ANY_WORK = /[\u0000-\u001f\u007f-\u009f\\\ud800-\udfff,= ]/u
 
-/** The stored label value and its escaped wire form. */
-export const labelForms = (raw: string): { stored: string; wire: string } => {
-  if (!NEEDS_ANY_WORK.test(raw)) {
-    return { stored: raw, wire: raw }
-  }
-  const stored = labelValue(raw)
-  return { stored, wire: escapeTagValue(stored) }
-}
+/** Whether `raw` is stored and sent as it is: the common case, decided by one test. */
+export const isPlainLabelValue = (raw: string): boolean => !NEEDS_ANY_WORK.test(raw)
 
 /**
  * The label value Grafana will store for `raw`: lone UTF-16 surrogates become U+FFFD,
@@ -54,6 +48,18 @@ export const encodeKey = (measurement: string, wireTags: ReadonlyArray<readonly 
   return key
 }
 
+/**
+ * An integer timestamp as text. A millisecond timestamp (13 digits) is no small integer, and V8
+ * formats it as a double; two small-integer conversions are about twice as fast (measured).
+ */
+export const formatTimestamp = (timestamp: number): string => {
+  if (!Number.isSafeInteger(timestamp) || timestamp < 1e6) {
+    return String(timestamp)
+  }
+  const high = Math.floor(timestamp / 1e6)
+  return `${high}${String(timestamp - high * 1e6 + 1e6).slice(1)}`
+}
+
 /** One line: the series key, one float field (a sanitised name) and the timestamp. */
 export const encodeLine = (key: string, field: string, value: number, timestamp: number): string =>
-  `${key} ${field}=${formatFloat(value)} ${timestamp}`
+  `${key} ${field}=${formatFloat(value)} ${formatTimestamp(timestamp)}`
