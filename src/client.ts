@@ -11,7 +11,7 @@ import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { deliveryPolicy, retryOptions, type RetryPolicy } from './retry-policy'
 
-export interface DeliveryLog {
+interface DeliveryLog {
   warn(message: string): void
 }
 
@@ -56,7 +56,7 @@ const attemptsText = (error: AxiosError): string => {
 }
 
 /** Turns a failed write into a message that says what went wrong and what to do. */
-export const describeWriteFailure = (error: unknown, config: Configuration, policy: RetryPolicy): UserFacingError => {
+const describeWriteFailure = (error: unknown, config: Configuration, policy: RetryPolicy): UserFacingError => {
   const host = new URL(config.writeUrl).host
   if (!axios.isAxiosError(error)) {
     return new UserFacingError(`Sending to ${host} failed unexpectedly: ${String((error as Error)?.message ?? error)}`)

@@ -6,7 +6,7 @@ import { parseWith, UserFacingError } from './errors'
 import { configurationSchema } from './schemas'
 
 /** Mimir's influx write path (`InfluxPushEndpoint`), added when only a host is given. */
-export const INFLUX_WRITE_PATH = '/api/v1/push/influx/write'
+const INFLUX_WRITE_PATH = '/api/v1/push/influx/write'
 
 export interface Configuration {
   /** Absolute write URL without query string. */

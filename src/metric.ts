@@ -10,9 +10,9 @@ import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
-export const METRIC_FIELD = 'metric'
+const METRIC_FIELD = 'metric'
 
-export const BUILT_IN_LABELS = ['channel', 'botId', 'conversationId', 'userId', 'version'] as const
+const BUILT_IN_LABELS = ['channel', 'botId', 'conversationId', 'userId', 'version'] as const
 
 export interface MetricContext {
   /** The bot running the card, used when the botId input is empty. */

@@ -23,7 +23,7 @@ export const deliveryPolicy: RetryPolicy = {
 }
 
 /** Network failures, timeouts, 429 and 5xx. Any other status is an answer that a retry will not change. */
-export const isTransient = (error: AxiosError): boolean => {
+const isTransient = (error: AxiosError): boolean => {
   const status = error.response?.status
   if (status !== undefined) {
     return status === 429 || (status >= 500 && status <= 599)

@@ -104,4 +104,3 @@ export const sendRawDataOutputSchema = z.object({
 
 export type Configuration = z.infer<typeof configurationSchema>
 export type SendMetricInput = z.infer<typeof sendMetricInputSchema>
-export type SendRawDataInput = z.infer<typeof sendRawDataInputSchema>
