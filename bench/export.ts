@@ -5,7 +5,8 @@
  * tree (the script runs curl, jq and sort, partly at the same time).
  */
 import { spawn } from 'node:child_process'
-import { createReadStream, existsSync, readdirSync, readFileSync } from 'node:fs'
+import { createReadStream, existsSync, readFileSync } from 'node:fs'
+import { descendants } from '../test/helpers/processes'
 import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -35,29 +36,6 @@ interface Run {
   readonly samples: number
 }
 
-/** PIDs of `pid` and all its descendants. */
-const tree = (pid: number): number[] => {
-  const out: number[] = []
-  const todo = [pid]
-  while (todo.length > 0) {
-    const p = todo.pop()!
-    out.push(p)
-    let tasks: string[] = []
-    try {
-      tasks = readdirSync(`/proc/${p}/task`)
-    } catch {
-      continue
-    }
-    for (const tid of tasks) {
-      try {
-        for (const c of readFileSync(`/proc/${p}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) todo.push(Number(c))
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-  return out
-}
 
 const rssOf = (pid: number): number => {
   try {
@@ -82,7 +60,7 @@ const timed = async (command: string[], env: Record<string, string>, timeFile: s
   const killer = setTimeout(() => child.kill('SIGKILL'), 300_000)
   let treeRss = 0
   while (!done) {
-    const pids = tree(child.pid!).slice(1) // not /usr/bin/time itself
+    const pids = descendants(child.pid!).slice(1) // not /usr/bin/time itself
     treeRss = Math.max(treeRss, pids.reduce((sum, p) => sum + rssOf(p), 0))
     await sleep(20)
   }

@@ -6,11 +6,12 @@
 import { execFile, spawn } from 'node:child_process'
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
-import { lstatSync, readdirSync, readFileSync } from 'node:fs'
+import { lstatSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { descendants } from './helpers/processes'
 import { freePort, startPrometheus, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
 
 const execFileP = promisify(execFile)
@@ -237,29 +238,6 @@ function secondsIso(ms: number): string {
   return new Date(ms).toISOString()
 }
 
-/** The process and all its descendants (via /proc/PID/task/TID/children). */
-function descendants(root: number): number[] {
-  const out: number[] = []
-  const todo = [root]
-  while (todo.length > 0 && out.length < 1000) {
-    const pid = todo.pop()!
-    out.push(pid)
-    let tids: string[] = []
-    try {
-      tids = readdirSync(`/proc/${pid}/task`)
-    } catch {
-      continue
-    }
-    for (const tid of tids) {
-      try {
-        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) todo.push(Number(c))
-      } catch {
-        // gone meanwhile
-      }
-    }
-  }
-  return out
-}
 
 /** Runs the script; meanwhile samples the command line of the script and every child it starts for `secret`. */
 async function runExport(args: string[], env: Record<string, string>, secret?: string, timeoutMs = 60_000): Promise<RunResult> {
