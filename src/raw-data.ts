@@ -5,6 +5,7 @@
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
+import { formatTimestamp } from './line-protocol/encode'
 import { LineProtocolError, parseRawData } from './line-protocol/validate'
 
 export interface RawDataResult {
@@ -31,11 +32,14 @@ export const sendRawData = async (
     throw new UserFacingError('There is no data to send: every line is blank or a # comment.')
   }
   const timestamp = Date.now()
-  const body = lines.map((line) => `${line.text} ${timestamp}`).join('\n')
-  await writeLines(config, body, options)
-  return {
-    linesSent: lines.length,
-    seriesNames: [...new Set(lines.flatMap((line) => line.series))].sort(),
-    timestamp,
+  // One timestamp for every line, formatted once.
+  const stamp = ` ${formatTimestamp(timestamp)}`
+  await writeLines(config, lines.map((line) => line.text + stamp).join('\n'), options)
+  const seriesNames = new Set<string>()
+  for (const line of lines) {
+    for (const name of line.series) {
+      seriesNames.add(name)
+    }
   }
+  return { linesSent: lines.length, seriesNames: [...seriesNames].sort(), timestamp }
 }
