@@ -5,14 +5,16 @@ import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { exceedsBytes, limits, utf8Bytes } from './limits'
-import { encodeKey, encodeLine, escapeTagValue, isPlainLabelValue, labelValue } from './line-protocol/encode'
+import { appendTag, encodeLine, escapeTagValue, isPlainLabelValue, labelValue } from './line-protocol/encode'
 import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
 const METRIC_FIELD = 'metric'
 
-const BUILT_IN_LABELS = ['channel', 'botId', 'conversationId', 'userId', 'version'] as const
+// In name order: the canonical tag order starts from these.
+const BUILT_IN_LABELS = ['botId', 'channel', 'conversationId', 'userId', 'version'] as const
+const BUILT_IN_LABELS_WITHOUT_IDS = ['botId', 'channel', 'version'] as const
 
 export interface MetricContext {
   /** The bot running the card, used when the botId input is empty. */
@@ -106,16 +108,21 @@ const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
   return parsed as TagValues
 }
 
-const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
+/**
+ * Checks the extra labels and inserts them into `names` and `values` (the built-in labels,
+ * names in order), keeping the names in order: the canonical tag order.
+ */
+const insertTags = (input: SendMetricInput['tags'], names: string[], values: string[]): void => {
   if (input === undefined) {
-    return []
+    return
   }
-  const tags = Object.entries(parseTagsObject(input))
-  if (tags.length > limits.maxTags) {
-    throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${tags.length}).`)
+  const tags = parseTagsObject(input)
+  const keys = Object.keys(tags)
+  if (keys.length > limits.maxTags) {
+    throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${keys.length}).`)
   }
-  const result: Array<[string, string]> = []
-  for (const [key, value] of tags) {
+  for (const key of keys) {
+    const value = tags[key]
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new UserFacingError(`Extra label ${quoted(key)} must be a string, a number or a boolean.`)
     }
@@ -137,45 +144,50 @@ const parseTags = (input: SendMetricInput['tags']): Array<[string, string]> => {
         `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
       )
     }
-    // result[i] holds the label of tags[i].
-    const clash = result.findIndex(([other]) => other === name)
-    if (clash !== -1) {
-      throw new UserFacingError(
-        `Extra labels ${quoted(tags[clash]![0])} and ${quoted(key)} both become the label ${name}: rename one.`
-      )
+    let at = names.length
+    while (at > 0 && names[at - 1]! > name) {
+      at--
+    }
+    // Built-in names were refused above, so an equal name is an earlier extra label's.
+    if (names[at - 1] === name) {
+      const other = keys.find((earlier) => sanitizeName(earlier) === name)!
+      throw new UserFacingError(`Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`)
     }
     if (exceedsBytes(name, limits.maxLabelNameBytes)) {
       throw new UserFacingError(`Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
     }
-    result.push([name, String(value)])
+    // An insertion-sort step: cheaper than two splice calls for a handful of labels.
+    const text = String(value)
+    names.push(name)
+    values.push(text)
+    for (let j = names.length - 1; j > at; j--) {
+      names[j] = names[j - 1]!
+      values[j] = values[j - 1]!
+    }
+    names[at] = name
+    values[at] = text
   }
-  return result
 }
 
 /** Builds the line for one Send Metric call at time `timestamp` (milliseconds). */
 export const buildMetricEvent = (input: SendMetricInput, context: MetricContext, timestamp: number): MetricEvent => {
   const { measurement, series } = parseName(input.name)
   const value = parseValue(input.value)
-  // Built-in labels in name order, then extra labels inserted in order: the canonical tag order.
-  const candidates: Array<[string, string]> = [
-    ['botId', textOf(input.botId) || context.botId],
-    ['channel', textOf(input.channel)],
-  ]
-  if (context.includeConversationAndUserIds) {
-    candidates.push(['conversationId', textOf(input.conversationId)], ['userId', textOf(input.userId)])
-  }
-  candidates.push(['version', textOf(input.version)])
-  for (const tag of parseTags(input.tags)) {
-    let at = candidates.length
-    while (at > 0 && candidates[at - 1]![0] > tag[0]) {
-      at--
-    }
-    candidates.splice(at, 0, tag)
-  }
+  // Names and values in two arrays: no pair allocated per label on this per-event path.
+  const botId = textOf(input.botId) || context.botId
+  const channel = textOf(input.channel)
+  const version = textOf(input.version)
+  const names: string[] = context.includeConversationAndUserIds ? [...BUILT_IN_LABELS] : [...BUILT_IN_LABELS_WITHOUT_IDS]
+  const values = context.includeConversationAndUserIds
+    ? [botId, channel, textOf(input.conversationId), textOf(input.userId), version]
+    : [botId, channel, version]
+  insertTags(input.tags, names, values)
 
   const labels: Record<string, string> = {}
-  const wireTags: Array<[string, string]> = []
-  for (const [name, raw] of candidates) {
+  let key = measurement
+  for (let i = 0; i < names.length; i++) {
+    const name = names[i]!
+    const raw = values[i]!
     const plain = isPlainLabelValue(raw)
     const stored = plain ? raw : labelValue(raw)
     if (stored === '') {
@@ -187,10 +199,9 @@ export const buildMetricEvent = (input: SendMetricInput, context: MetricContext,
       )
     }
     labels[name] = stored
-    wireTags.push([name, plain ? raw : escapeTagValue(stored)])
+    key = appendTag(key, name, plain ? raw : escapeTagValue(stored))
   }
 
-  const key = encodeKey(measurement, wireTags)
   // InfluxDB's MaxKeyLength counts the key, a 4-byte separator and the field name.
   if (exceedsBytes(key, limits.maxSeriesKeyBytes - 4 - METRIC_FIELD.length)) {
     throw new UserFacingError(

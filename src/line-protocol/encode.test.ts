@@ -1,5 +1,6 @@
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { encodeKey, encodeLine, escapeTagValue, formatFloat, formatTimestamp, isPlainLabelValue, labelValue } from './encode'
+import { appendTag, encodeLine, escapeTagValue, formatFloat, formatTimestamp, isPlainLabelValue, labelValue } from './encode'
 import { sanitizeName, seriesName } from './names'
 
 describe('sanitizeName follows Grafana', () => {
@@ -62,16 +63,25 @@ describe('isPlainLabelValue: stored and sent as it is', () => {
   test.each(['webchat', 'a,b=c d', 'C:\\x', 'a\nb', 'a\uD800', '日本 🚀', ''])('%j agrees with labelValue + escapeTagValue', (raw) => {
     expect(isPlainLabelValue(raw)).toBe(escapeTagValue(labelValue(raw)) === raw)
   })
+
+  test('agrees with labelValue + escapeTagValue on any text, lone surrogates and controls included', () => {
+    const special = fc.constantFrom(',', '=', ' ', '\\', '\n', '\t', '\u007f', '\u0085', '\u009f', '\u00a0', '\ud800', '\udbff', '\udc00', '\udfff', '🚀', 'é')
+    const text = fc.string({ unit: fc.oneof(special, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 })
+    fc.assert(
+      fc.property(text, (raw) => isPlainLabelValue(raw) === (escapeTagValue(labelValue(raw)) === raw)),
+      { numRuns: 20_000, seed: 20261125 }
+    )
+  })
 })
 
 describe('encodeLine', () => {
   test('builds measurement, tags, field and timestamp', () => {
-    const key = encodeKey('flow_completed', [['botId', 'bot\\ 1'], ['channel', 'web\\,chat']])
+    const key = appendTag(appendTag('flow_completed', 'botId', 'bot\\ 1'), 'channel', 'web\\,chat')
     expect(encodeLine(key, 'metric', 1, 1_700_000_000_123)).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
   })
 
   test('without tags', () => {
-    expect(encodeLine(encodeKey('m', []), 'metric', 2.5, 1)).toBe('m metric=2.5 1')
+    expect(encodeLine('m', 'metric', 2.5, 1)).toBe('m metric=2.5 1')
   })
 
   test.each([

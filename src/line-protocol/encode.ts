@@ -39,14 +39,8 @@ export const escapeTagValue = (value: string): string =>
 /** A float field value; callers guarantee it is finite. */
 export const formatFloat = (value: number): string => String(value)
 
-/** `measurement[,k=v…]` from a sanitised measurement and label names and values already escaped for the wire. */
-export const encodeKey = (measurement: string, wireTags: ReadonlyArray<readonly [string, string]>): string => {
-  let key = measurement
-  for (const [name, value] of wireTags) {
-    key += `,${name}=${value}`
-  }
-  return key
-}
+/** A series key (`measurement[,k=v…]`) with one more tag: a sanitised name and a value already escaped for the wire. */
+export const appendTag = (key: string, name: string, wireValue: string): string => `${key},${name}=${wireValue}`
 
 /**
  * An integer timestamp as text. A millisecond timestamp (13 digits) is no small integer, and V8
