@@ -193,7 +193,6 @@ class LineScanner {
     const { text } = this
     // Lines have few tags: arrays beat sets and maps here (the validator runs per card call).
     const rawKeys: string[] = []
-    const sourceKeys: string[] = []
     let i = start
     for (;;) {
       const keyStart = i
@@ -236,7 +235,7 @@ class LineScanner {
           break
         }
       }
-      this.addTag(rawKey, text.slice(valueStart, i), keyStart, rawKeys, sourceKeys, tags)
+      this.addTag(rawKey, text.slice(valueStart, i), keyStart, rawKeys, tags)
       if (c === SPACE) {
         return i
       }
@@ -249,7 +248,6 @@ class LineScanner {
     rawValue: string,
     index: number,
     rawKeys: string[],
-    sourceKeys: string[],
     tags: Array<[string, string]>
   ): void {
     if (rawKeys.includes(rawKey)) {
@@ -271,7 +269,7 @@ class LineScanner {
       clash++
     }
     if (clash < tags.length) {
-      this.fail('duplicate-label', index, `the tags ${JSON.stringify(sourceKeys[clash])} and ${JSON.stringify(key)} both become the label ${label}.`)
+      this.fail('duplicate-label', index, `the tags ${JSON.stringify(unescapeTag(rawKeys[clash]!))} and ${JSON.stringify(key)} both become the label ${label}.`)
     }
     if (exceedsBytes(label, limits.maxLabelNameBytes)) {
       this.fail('too-long', index, `the tag key is longer than ${limits.maxLabelNameBytes} bytes.`)
@@ -279,7 +277,6 @@ class LineScanner {
     if (exceedsBytes(value, limits.maxValueBytes)) {
       this.fail('too-long', index, `the value of tag ${label} is longer than ${limits.maxValueBytes} bytes.`)
     }
-    sourceKeys.push(key)
     tags.push([label, value])
   }
 
@@ -351,13 +348,11 @@ class LineScanner {
     let isUnsigned = false
     let decimal = false
     let scientific = false
-    const invalid = (at: number): never =>
-      this.fail('syntax', at, 'invalid number: use 12.5 (float), 12i (integer), or true/false.')
     const negative = text.charCodeAt(i) === MINUS
     if (negative) {
       i++
       if (i === text.length) {
-        invalid(i)
+        this.invalidNumber(i)
       }
     }
     while (i < text.length) {
@@ -377,7 +372,7 @@ class LineScanner {
       }
       if (c === DOT) {
         if (decimal) {
-          invalid(i)
+          this.invalidNumber(i)
         }
         decimal = true
       }
@@ -397,30 +392,30 @@ class LineScanner {
         this.fail('syntax', i, 'NaN is not a valid value.')
       }
       if (!isDigitOrDot(c)) {
-        invalid(i)
+        this.invalidNumber(i)
       }
       i++
     }
     if ((isInt || isUnsigned) && (decimal || scientific)) {
-      invalid(start)
+      this.invalidNumber(start)
     }
     let digits = i - start
     if (isInt) digits--
     if (decimal) digits--
     if (negative) digits--
     if (digits === 0) {
-      invalid(start)
+      this.invalidNumber(start)
     }
     const last = text.charCodeAt(i - 1)
     if (isUnsigned) {
       if (last !== LOWER_U || negative) {
-        invalid(start)
+        this.invalidNumber(start)
       }
       this.fail('unsigned-field', start, 'unsigned integers (12u) are dropped by Grafana without a word: use 12i or 12.')
     }
     if (isInt) {
       if (last !== LOWER_I) {
-        invalid(start)
+        this.invalidNumber(start)
       }
       // Here the text is -?[0-9]+i, and 18 digits always fit in 64 bits.
       if (digits > 18) {
@@ -434,6 +429,10 @@ class LineScanner {
       this.fail('syntax', start, 'invalid float: the number is out of range.')
     }
     return i
+  }
+
+  private invalidNumber(at: number): never {
+    this.fail('syntax', at, 'invalid number: use 12.5 (float), 12i (integer), or true/false.')
   }
 
   private scanBoolean(start: number): number {
@@ -533,6 +532,9 @@ class LineScanner {
   }
 
   private checkTrailing(fieldsEnd: number): void {
+    if (fieldsEnd === this.text.length) {
+      return
+    }
     const rest = this.text.slice(fieldsEnd).trim()
     if (rest === '') {
       return
