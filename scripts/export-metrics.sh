@@ -243,7 +243,17 @@ NCHUNKS=$(((TO - FROM + CHUNK - 1) / CHUNK))
 # ---------------------------------------------------------------- temp files, cleanup
 TMPD=$(mktemp -d "${TMPDIR:-/tmp}/export-metrics.XXXXXX") || die "cannot create a temp folder"
 PARTIAL=
+BG_PIDS=' '
+bg_started() { BG_PIDS="$BG_PIDS$1 "; }
+bg_wait() { # PID: its exit status; then forgotten, so that cleanup never signals a reused PID
+  local rc=0
+  wait "$1" || rc=$?
+  BG_PIDS=${BG_PIDS/ $1 / }
+  return "$rc"
+}
 cleanup() {
+  # shellcheck disable=SC2086 # one PID per word
+  [ "$BG_PIDS" = ' ' ] || kill $BG_PIDS 2>/dev/null || true
   [ -z "$PARTIAL" ] || rm -f "$PARTIAL"
   rm -rf "$TMPD"
 }
@@ -322,7 +332,9 @@ request() {
 
 # ---------------------------------------------------------------- transformation of one answer
 DATA="$TMPD/data.tsv"
+KEYS="$TMPD/keys.tsv"
 : >"$DATA"
+: >"$KEYS"
 # One line per (series, window): name TAB labels TAB window-start TAB samples TAB i TAB j TAB
 # [[t,"value"],...], the series' samples in this answer, of which those at (1-based) positions
 # i+1..j lie in the window (start, end]: Prometheus 2.x range selectors include both ends.
@@ -417,13 +429,14 @@ FNR == 1 {
   printf "%s%s", (FNR > 1 ? "}" : ""), last > skel
 }
 END { if (NR > 0) endfile() }'
-# stdin: AWK_EXTRACT's lines; $EXPORT_META: JQ_META's lines. Exit 3 when they disagree.
+# AWK_EXTRACT's lines (files); $EXPORT_META: JQ_META's lines. Exit 3 when they disagree.
+# Each line's series (name TAB labels) also goes to $EXPORT_KEYS.
 # shellcheck disable=SC2016
 AWK_JOIN='
-BEGIN { FS = "\t"; meta = ENVIRON["EXPORT_META"] }
+BEGIN { FS = "\t"; meta = ENVIRON["EXPORT_META"]; keys = ENVIRON["EXPORT_KEYS"] }
 {
   if ((getline m < meta) <= 0 || split(m, f, "\t") != 3 || $1 < 0) exit 3
-  if ($3 > $2) print m FS ($3 - $2) FS $2 FS $3 FS $4
+  if ($3 > $2) { print m FS ($3 - $2) FS $2 FS $3 FS $4; print f[1] FS f[2] > keys }
 }
 END { if ((getline m < meta) > 0) exit 3 }'
 
@@ -441,24 +454,32 @@ add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one f
     n=$((($# + 1) / 2))
     EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:1:n}" >"$vals.1" &
     pid=$!
+    bg_started "$pid"
     EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:n+1}" >"$vals.2" || rc=$?
-    wait "$pid" || rc=$?
-    [ "$rc" = 0 ] && cat "$vals.1" "$vals.2" >"$vals" || rc=$?
-    rm -f "$vals.1" "$vals.2"
+    bg_wait "$pid" || rc=$?
   else
-    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals" || rc=$?
+    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals.1" || rc=$?
+    : >"$vals.2"
   fi
   [ "$rc" = 0 ] && jq -r "$JQ_META" "${skels[@]}" >"$meta" 2>/dev/null || rc=$?
-  [ "$rc" = 0 ] && EXPORT_META=$meta awk "$AWK_JOIN" <"$vals" >"$batch" || rc=$?
+  [ "$rc" = 0 ] && EXPORT_META=$meta EXPORT_KEYS=$batch.keys awk "$AWK_JOIN" "$vals.1" "$vals.2" >"$batch" || rc=$?
   if [ "$rc" != 0 ]; then
     jq -r "$JQ_TRANSFORM" "$@" >"$batch" || die "could not read an answer (not a Prometheus matrix?)"
+    cut -f1,2 "$batch" >"$batch.keys"
   fi
-  rm -rf "$meta" "$vals" "$skel"
+  rm -rf "$meta" "$vals.1" "$vals.2" "$skel"
   if [ "$PROGRESS" = 1 ]; then
     SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$batch")))
   fi
-  cat "$batch" >>"$DATA"
-  rm -f "$batch"
+  : >>"$batch.keys"
+  if [ -s "$DATA" ]; then
+    cat "$batch" >>"$DATA"
+    cat "$batch.keys" >>"$KEYS"
+    rm -f "$batch" "$batch.keys"
+  else
+    mv -f "$batch" "$DATA"
+    mv -f "$batch.keys" "$KEYS"
+  fi
 }
 
 # Work queue, one job per line: attempts TAB start TAB end TAB kind TAB selector
@@ -585,9 +606,12 @@ done
 [ "$PROGRESS" = 0 ] || printf '\n' >&2
 
 # ---------------------------------------------------------------- assemble
-SORTED="$TMPD/sorted.tsv"
-LC_ALL=C sort -T "$TMPD" "$DATA" >"$SORTED"
-rm -f "$DATA"
+# The distinct series, in the order of the sorted samples (a JSON array of labels is never
+# the beginning of another one), each with its number of lines: count TAB name TAB labels.
+SERIES="$TMPD/series.tsv"
+# shellcheck disable=SC2016
+LC_ALL=C sort -T "$TMPD" "$KEYS" | awk '$0 != k { if (NR > 1) print n "\t" k; k = $0; n = 0 } { n++ } END { if (NR > 0) print n "\t" k }' >"$SERIES" ||
+  die "could not list the series"
 
 # stdout, a device or a FIFO (/dev/null, a named pipe) is written to at the end, never
 # replaced by a rename; a regular file is renamed into place only when complete.
@@ -624,8 +648,15 @@ openmetrics)
     | .[0] + (.[1] | fromjson | if length == 0 then "" else "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " "'
   ;;
 esac
-cut -f1,2 "$SORTED" | uniq | jq -nrR "$JQ_HEADS"' | if test("[\\\\\n]") then gsub("\\\\"; "\\\\") | gsub("\n"; "\\n") else . end' \
-  >"$HEADS" || die "could not list the series"
+# jq works on the list of series while sort works on the samples.
+cut -f2,3 "$SERIES" | jq -nrR "$JQ_HEADS"' | if test("[\\\\\n]") then gsub("\\\\"; "\\\\") | gsub("\n"; "\\n") else . end' \
+  >"$HEADS" &
+heads_pid=$!
+bg_started "$heads_pid"
+SORTED="$TMPD/sorted.tsv"
+LC_ALL=C sort -T "$TMPD" "$DATA" >"$SORTED"
+rm -f "$DATA"
+bg_wait "$heads_pid" || die "could not list the series"
 
 # One pass over the samples, in awk (POSIX: mawk, BWK/macOS awk, gawk, busybox). Per series,
 # samples come in window order; keeping only those after the last one written gives each
@@ -713,7 +744,10 @@ BEGIN {
   named = (ENVIRON["EXPORT_SKIP"] != ""); name = ENVIRON["EXPORT_PREV"]
   for (i = ENVIRON["EXPORT_SKIP"] + 0; i > 0; i--) nexthead()
   if (fmt == "csv" && !named) print nexthead()
+  from = ENVIRON["EXPORT_FROM"] + 0; before = ENVIRON["EXPORT_BEFORE"] + 0
 }
+NR < from { next }
+before && NR >= before { exit }
 {
   k = $1 FS $2
   if (k != key) {
@@ -785,20 +819,20 @@ END {
 split_at=
 if [ "$(wc -c <"$SORTED")" -gt 4000000 ]; then
   # shellcheck disable=SC2016
-  split_at=$(awk -F '\t' -v half="$(($(wc -l <"$SORTED") / 2 + 1))" '
-    { k = $1 FS $2 }
-    k != prev { if (NR >= half) { print NR FS n FS name; exit } n++; prev = k; name = $1 }' "$SORTED") || split_at=
+  split_at=$(awk -F '\t' -v half="$(($(wc -l <"$KEYS") / 2 + 1))" '
+    { if (lines + 1 >= half) { print lines + 1 FS NR - 1 FS name; exit } lines += $1; name = $2 }' "$SERIES") || split_at=
 fi
 if [ -n "$split_at" ]; then
   IFS="$TAB" read -r line1 nseries prev_name <<EOF
 $split_at
 EOF
   [ "$FORMAT" != csv ] || nseries=$((nseries + 1))
-  (tail -n +"$line1" "$SORTED" | EXPORT_HEADS=$HEADS EXPORT_SKIP=$nseries EXPORT_PREV=$prev_name awk -v fmt="$FORMAT" "$AWK_FORMAT") >"$TMPD/part2" &
+  EXPORT_HEADS=$HEADS EXPORT_FROM=$line1 EXPORT_SKIP=$nseries EXPORT_PREV=$prev_name awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$TMPD/part2" &
   pid=$!
+  bg_started "$pid"
   rc=0
-  head -n "$((line1 - 1))" "$SORTED" | EXPORT_HEADS=$HEADS EXPORT_PART=first awk -v fmt="$FORMAT" "$AWK_FORMAT" >"$PARTIAL" || rc=$?
-  wait "$pid" || rc=$?
+  EXPORT_HEADS=$HEADS EXPORT_BEFORE=$line1 EXPORT_PART=first awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || rc=$?
+  bg_wait "$pid" || rc=$?
   [ "$rc" = 0 ] || die "could not write the $FORMAT file"
   cat "$TMPD/part2" >>"$PARTIAL" || die "could not write the $FORMAT file"
   rm -f "$TMPD/part2"

@@ -587,6 +587,34 @@ describe('export-metrics.sh: faults', () => {
     }
   })
 
+  it('answers laid out with spaces and line breaks (read by jq, not cut up by awk) give the same file', async () => {
+    const dir = await mkdtemp(join(work, 'pretty-'))
+    const proxy = await startProxy(vm.url, (_n, req, res) => {
+      fetch(`${vm.url}${req.url}`, { headers: vm.authorization ? { authorization: vm.authorization } : {} })
+        .then(async (r) => {
+          const text = await r.text()
+          res.writeHead(r.status, { 'content-type': 'application/json' })
+          res.end(r.status === 200 ? `${JSON.stringify(JSON.parse(text), null, 1)}\n` : text)
+        })
+        .catch(() => {
+          res.writeHead(502)
+          res.end()
+        })
+      return true
+    })
+    try {
+      for (const format of ['csv', 'openmetrics'] as const) {
+        const out = join(dir, `x.${format}`)
+        const r = await runExport([...WINDOW, '--format', format, '--out', out], { GRAFANA_PROM_URL: proxy.url })
+        expect(r.stderr).toBe('')
+        expect(r.code).toBe(0)
+        expect(await readFile(out, 'utf8')).toBe(await readFile(join(work, `victoria-metrics.${format}`), 'utf8'))
+      }
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('refuses a token on the command line, and credentials in the URL', async () => {
     let r = await runExport(['--token', 'abc'], {})
     expect(r.code).not.toBe(0)
