@@ -1,3 +1,4 @@
+import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
 import { LineProtocolError, parseRawData, type Rule } from './validate'
 
@@ -129,6 +130,47 @@ describe('refused lines name the line, the column and the reason', () => {
 
   test('the same series with other labels is fine', () => {
     expect(parseRawData('m,t=a f=1\nm,t=b f=1\nm f=1')).toHaveLength(3)
+  })
+
+  test.each([
+    ['tags in another order', 'm,a=1,b=2 f=1\nm,b=2,a=1 f=3'],
+    ['tag keys that become the same label', 'm,a\\ b=1 f=1\nm,a_b=1 f=2'],
+    ['a field named value and the bare measurement', 'm_x,t=1 value=1\nm,t=1 x=2'],
+  ])('the same series written twice: %s', (_, body) => {
+    expect(refusal(body).rule).toBe('duplicate-series')
+  })
+
+  test('finds exactly the first line that repeats a series, as a plain string key would (property)', () => {
+    const tag = fc.tuple(fc.constantFrom('a', 'b', 'a b', 'ab'), fc.constantFrom('1', '2', '1,2', 'b'))
+    const line = fc.record({
+      measurement: fc.constantFrom('m', 'n', 'm_f'),
+      tags: fc.uniqueArray(tag, { selector: ([key]) => key, maxLength: 3 }),
+      fields: fc.uniqueArray(fc.constantFrom('f', 'value', 'g'), { minLength: 1, maxLength: 2 }),
+    })
+    const escape = (text: string) => text.replace(/[, =]/gu, (c) => `\\${c}`)
+    const render = (l: { measurement: string; tags: Array<[string, string]>; fields: string[] }) =>
+      `${l.measurement}${l.tags.map(([k, v]) => `,${escape(k)}=${escape(v)}`).join('')} ${l.fields.map((f) => `${f}=1`).join(',')}`
+    fc.assert(
+      fc.property(fc.array(line, { minLength: 1, maxLength: 12 }), (lines) => {
+        const body = lines.map(render).join('\n')
+        const seen = new Set<string>()
+        let expected = 0
+        for (const [index, text] of body.split('\n').entries()) {
+          const parsed = parseRawData(text)[0]!
+          const labels = JSON.stringify([...parsed.tags].sort((x, y) => (x[0] < y[0] ? -1 : 1)))
+          const keys = parsed.series.map((series) => `${series} ${labels}`)
+          if (expected === 0 && keys.some((key) => seen.has(key))) expected = index + 1
+          for (const key of keys) seen.add(key)
+        }
+        if (expected === 0) {
+          expect(parseRawData(body)).toHaveLength(lines.length)
+        } else {
+          const error = refusal(body)
+          expect([error.rule, error.line]).toEqual(['duplicate-series', expected])
+        }
+      }),
+      { numRuns: 3000, seed: 20261125 }
+    )
   })
 
   test.each(['m f\\\\=1', 'm g=2,f\\\\=1', 'm f\\\\\\\\=1'])(

@@ -623,40 +623,52 @@ const lineBreakError = (block: string, number: number, indent: number): LineProt
     }: close the quote or remove the backslash.`
   )
 
-/**
- * The labels of a line in one canonical string. Label names are unique within a line, and
- * control characters are refused in lines, so U+0000 and U+0001 can separate the parts.
- */
-const labelsKey = (tags: ParsedLine['tags']): string => {
-  let sorted = tags
-  for (let i = 1; i < tags.length; i++) {
-    if (tags[i - 1]![0] > tags[i]![0]) {
-      sorted = [...tags].sort((a, b) => (a[0] < b[0] ? -1 : 1))
-      break
-    }
+// FNV-1a over UTF-16 units: series are found by a number, and only equal numbers are compared.
+const FNV_OFFSET = 0x811c9dc5
+const FNV_PRIME = 0x01000193
+
+const fnv = (text: string, hash: number): number => {
+  for (let i = 0; i < text.length; i++) {
+    hash = Math.imul(hash ^ text.charCodeAt(i), FNV_PRIME)
   }
-  let key = ''
-  for (const tag of sorted) {
-    key += tag[0] + '\u0001' + tag[1] + '\u0000'
-  }
-  return key
+  return hash
 }
 
+/** A hash of a line's labels that does not depend on their order (a sum of one hash per label). */
+const labelsHash = (tags: ParsedLine['tags']): number => {
+  let sum = 0
+  for (const tag of tags) {
+    sum = (sum + fnv(tag[1], Math.imul(fnv(tag[0], FNV_OFFSET), FNV_PRIME))) | 0
+  }
+  return sum
+}
+
+const sameLabels = (a: ParsedLine['tags'], b: ParsedLine['tags']): boolean =>
+  a.length === b.length && a.every((tag) => b.some((other) => other[0] === tag[0] && other[1] === tag[1]))
+
+/** The series a body writes so far, by hash: the lines that write each. */
+type SeenSeries = Map<number, Array<{ readonly series: string; readonly line: ParsedLine }>>
+
 /** Refuses a line that writes a series an earlier line of the body already writes. */
-const rememberSeries = (seen: Map<string, number>, line: ParsedLine, column: number): void => {
-  const labels = labelsKey(line.tags)
+const rememberSeries = (seen: SeenSeries, line: ParsedLine, column: number): void => {
+  const labels = labelsHash(line.tags)
   for (const series of line.series) {
-    const key = series + '\u0000' + labels
-    const earlier = seen.get(key)
+    const hash = fnv(series, labels ^ FNV_OFFSET)
+    const same = seen.get(hash)
+    const earlier = same?.find((entry) => entry.series === series && sameLabels(entry.line.tags, line.tags))
     if (earlier !== undefined) {
       throw new LineProtocolError(
         'duplicate-series',
         line.number,
         column,
-        `line ${earlier} already writes the series ${series} with the same labels; both would get the same timestamp and one would be lost.`
+        `line ${earlier.line.number} already writes the series ${series} with the same labels; both would get the same timestamp and one would be lost.`
       )
     }
-    seen.set(key, line.number)
+    if (same) {
+      same.push({ series, line })
+    } else {
+      seen.set(hash, [{ series, line }])
+    }
   }
 }
 
@@ -675,7 +687,7 @@ export const parseRawData = (body: string): ParsedLine[] => {
     )
   }
   const lines: ParsedLine[] = []
-  const seenSeries = new Map<string, number>()
+  const seenSeries: SeenSeries = new Map()
   for (let number = 1, start = 0; start <= body.length; number++) {
     const end = lineEnd(body, start)
     let first = start
