@@ -605,6 +605,11 @@ const lineEnd = (body: string, start: number): number => {
   return i
 }
 
+const indexOrEnd = (body: string, search: string, from: number): number => {
+  const at = body.indexOf(search, from)
+  return at === -1 ? body.length : at
+}
+
 const lineBreaks = (text: string): number => {
   let count = 0
   for (let at = text.indexOf('\n'); at !== -1; at = text.indexOf('\n', at + 1)) {
@@ -688,14 +693,26 @@ export const parseRawData = (body: string): ParsedLine[] => {
   }
   const lines: ParsedLine[] = []
   const seenSeries: SeenSeries = new Map()
+  // Only a backslash or a quote can carry a line past a line break: a line without either ends
+  // at the next one, found by a native search. The next backslash and quote are remembered, so
+  // each search runs over the body once.
+  let nextBackslash = -1
+  let nextQuote = -1
   for (let number = 1, start = 0; start <= body.length; number++) {
-    const end = lineEnd(body, start)
+    const breakAt = body.indexOf('\n', start)
+    const stop = breakAt === -1 ? body.length : breakAt
+    if (nextBackslash < start) {
+      nextBackslash = indexOrEnd(body, '\\', start)
+    }
+    if (nextQuote < start) {
+      nextQuote = indexOrEnd(body, '"', start)
+    }
+    const end = nextBackslash < stop || nextQuote < stop ? lineEnd(body, start) : stop
     let first = start
     while (first < end && (body.charCodeAt(first) === SPACE || body.charCodeAt(first) === TAB)) {
       first++
     }
-    const breakAt = body.indexOf('\n', start)
-    if (breakAt !== -1 && breakAt < end) {
+    if (end > stop) {
       throw lineBreakError(body.slice(start, end), number, first - start)
     }
     if (first < end && body.charCodeAt(first) !== HASH) {
