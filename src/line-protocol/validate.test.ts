@@ -189,6 +189,8 @@ describe('refused lines name the line, the column and the reason', () => {
     ['an open quote', 'm f="a\nb"', 1, 2, /lines 1 to 2 as one line/],
     ['a backslash before the line break', 'm,t=a\\\nb f=1', 1, 2, /backslash/],
     ['a comment that opens a quote', '# a b="x\nm f=1\nn g=1', 1, 3, /skip them all as a comment/],
+    ['after plain lines', 'a f=1\nb g=2\nm,t=a\\\nb f=1\nc f=1', 3, 4, /backslash/],
+    ['after a line with escapes and quotes', 'a,t=x\\ y f=1\n# "q"\nm f="a\nb"', 3, 4, /open quote/],
   ])('a line that Grafana would join with the next: %s', (_, body, line, ends, reason) => {
     const error = refusal(body)
     expect(error.rule).toBe('line-break')
