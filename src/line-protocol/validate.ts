@@ -126,14 +126,15 @@ class LineScanner {
 
     const { end: measurementEnd, hasTags } = this.scanMeasurement()
     const measurement = unescapeMeasurement(text.slice(0, measurementEnd))
-    if (sanitizeName(measurement) !== measurement && WHITESPACE.test(measurement)) {
+    const measurementLabel = sanitizeName(measurement)
+    if (measurementLabel !== measurement && WHITESPACE.test(measurement)) {
       this.fail(
         'measurement-whitespace',
         measurementEnd,
         'the measurement (metric name) contains whitespace, even escaped: use _ instead.'
       )
     }
-    this.checkName(measurement, 0, 'measurement')
+    this.checkName(measurement, measurementLabel, 0, 'measurement')
 
     let position = measurementEnd
     const tags: Array<[string, string]> = []
@@ -146,7 +147,7 @@ class LineScanner {
     const fieldsEnd = this.scanFields(position)
     const fieldsStart = this.skipSpaces(position)
     const series: string[] = []
-    const fields = this.walkFields(fieldsStart, fieldsEnd, position, measurement, series)
+    const fields = this.walkFields(fieldsStart, fieldsEnd, position, measurement, measurementLabel === measurement, series)
     this.checkTrailing(fieldsEnd)
     for (const name of series) {
       if (exceedsBytes(name, limits.maxValueBytes)) {
@@ -156,8 +157,9 @@ class LineScanner {
     return { number: this.lineNumber, text: text.slice(0, fieldsEnd), measurement, tags, fields, series }
   }
 
-  private checkName(name: string, index: number, what: string): void {
-    if (NON_ASCII.test(name)) {
+  /** `label` is `sanitizeName(name)`: a name it leaves as it is is ASCII already. */
+  private checkName(name: string, label: string, index: number, what: string): void {
+    if (label !== name && NON_ASCII.test(name)) {
       this.fail(
         'non-ascii-name',
         index,
@@ -256,11 +258,11 @@ class LineScanner {
     rawKeys.push(rawKey)
     const key = unescapeTag(rawKey)
     const value = unescapeTag(rawValue)
-    this.checkName(key, index, 'tag key')
+    const label = sanitizeName(key)
+    this.checkName(key, label, index, 'tag key')
     if (key === RESERVED_KEY) {
       this.fail('reserved-name', index, 'the tag key "time" is reserved by InfluxDB line protocol.')
     }
-    const label = sanitizeName(key)
     if (label.startsWith('__')) {
       this.fail('reserved-name', index, `the tag ${JSON.stringify(key)} becomes the label ${label}; names starting with __ are reserved.`)
     }
@@ -462,8 +464,18 @@ class LineScanner {
     return i
   }
 
-  /** InfluxDB's `walkFields` over the block checked by `scanFields`; adds each field's series to `series`. */
-  private walkFields(start: number, end: number, keyEnd: number, measurement: string, series: string[]): ParsedLine['fields'] {
+  /**
+   * InfluxDB's `walkFields` over the block checked by `scanFields`; adds each field's series to
+   * `series`. `measurementClean`: sanitising leaves the measurement as it is.
+   */
+  private walkFields(
+    start: number,
+    end: number,
+    keyEnd: number,
+    measurement: string,
+    measurementClean: boolean,
+    series: string[]
+  ): ParsedLine['fields'] {
     const { text } = this
     const fields: Array<{ key: string; type: FieldType; value: number }> = []
     let i = start
@@ -504,7 +516,8 @@ class LineScanner {
       }
       const raw = text.slice(valueStart, i)
       i++
-      this.checkName(key, keyStart, 'field key')
+      const label = sanitizeName(key)
+      this.checkName(key, label, keyStart, 'field key')
       if (key === RESERVED_KEY) {
         this.fail('reserved-name', keyStart, 'the field key "time" is reserved by InfluxDB line protocol.')
       }
@@ -520,7 +533,9 @@ class LineScanner {
           this.fail('duplicate-field', keyStart, `duplicate field ${JSON.stringify(key)}.`)
         }
       }
-      const name = seriesName(measurement, key)
+      // Two clean names make a clean series name: no second scan of the whole of it.
+      const name =
+        measurementClean && label === key ? (key === 'value' ? measurement : `${measurement}_${key}`) : seriesName(measurement, key)
       const clash = series.indexOf(name)
       if (clash !== -1) {
         this.fail('duplicate-field', keyStart, `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`)
