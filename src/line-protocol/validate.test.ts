@@ -54,9 +54,9 @@ describe('accepted lines', () => {
     const [line] = parseRawData('m,a\\ b=x\\,y\\=z\\ w f=2.5,g=7i,h=false')
     expect(line!.tags).toEqual([['a_b', 'x,y=z w']])
     expect(line!.fields).toEqual([
-      { key: 'f', type: 'float', value: 2.5 },
-      { key: 'g', type: 'integer', value: 7 },
-      { key: 'h', type: 'boolean', value: 0 },
+      { key: 'f', type: 'float' },
+      { key: 'g', type: 'integer' },
+      { key: 'h', type: 'boolean' },
     ])
     expect(line!.text).toBe('m,a\\ b=x\\,y\\=z\\ w f=2.5,g=7i,h=false')
   })

@@ -48,7 +48,7 @@ export interface ParsedLine {
   readonly text: string
   readonly measurement: string
   readonly tags: ReadonlyArray<readonly [string, string]>
-  readonly fields: ReadonlyArray<{ readonly key: string; readonly type: FieldType; readonly value: number }>
+  readonly fields: ReadonlyArray<{ readonly key: string; readonly type: FieldType }>
   /** The Prometheus series Grafana stores, one per field. */
   readonly series: readonly string[]
 }
@@ -477,7 +477,7 @@ class LineScanner {
     series: string[]
   ): ParsedLine['fields'] {
     const { text } = this
-    const fields: Array<{ key: string; type: FieldType; value: number }> = []
+    const fields: Array<{ key: string; type: FieldType }> = []
     let i = start
     while (i < end) {
       const keyStart = i
@@ -541,7 +541,7 @@ class LineScanner {
         this.fail('duplicate-field', keyStart, `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`)
       }
       series.push(name)
-      fields.push(parseFieldValue(key, raw))
+      fields.push({ key, type: fieldType(raw) })
     }
     return fields
   }
@@ -562,18 +562,13 @@ class LineScanner {
   }
 }
 
-const parseFieldValue = (key: string, raw: string): { key: string; type: FieldType; value: number } => {
-  const first = raw[0]
-  if (first === 't' || first === 'T') {
-    return { key, type: 'boolean', value: 1 }
+/** The type of a field value that `scanFields` accepted (strings are refused before). */
+const fieldType = (raw: string): FieldType => {
+  const first = raw.charCodeAt(0)
+  if (first === LOWER_T || first === UPPER_T || first === LOWER_F || first === UPPER_F) {
+    return 'boolean'
   }
-  if (first === 'f' || first === 'F') {
-    return { key, type: 'boolean', value: 0 }
-  }
-  if (raw.endsWith('i')) {
-    return { key, type: 'integer', value: Number(raw.slice(0, -1)) }
-  }
-  return { key, type: 'float', value: Number(raw) }
+  return raw.charCodeAt(raw.length - 1) === LOWER_I ? 'integer' : 'float'
 }
 
 /**
