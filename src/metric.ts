@@ -14,7 +14,7 @@ const METRIC_FIELD = 'metric'
 
 // In name order: the canonical tag order starts from these.
 const BUILT_IN_LABELS = ['botId', 'channel', 'conversationId', 'userId', 'version'] as const
-const BUILT_IN_LABELS_WITHOUT_IDS = ['botId', 'channel', 'version'] as const
+const BUILT_IN_LABELS_WITHOUT_IDS = BUILT_IN_LABELS.filter((name) => name !== 'conversationId' && name !== 'userId')
 
 export interface MetricContext {
   /** The bot running the card, used when the botId input is empty. */

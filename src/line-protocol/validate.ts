@@ -72,6 +72,8 @@ const HASH = 35
 const MINUS = 45
 const PLUS = 43
 const DOT = 46
+const ZERO = 48
+const NINE = 57
 const LOWER_E = 101
 const UPPER_E = 69
 const LOWER_I = 105
@@ -85,7 +87,7 @@ const UPPER_F = 70
 
 const BOOLEAN_WORDS = ['true', 'True', 'TRUE', 'false', 'False', 'FALSE']
 
-const isDigitOrDot = (c: number): boolean => (c >= 48 && c <= 57) || c === 46
+const isDigitOrDot = (c: number): boolean => (c >= ZERO && c <= NINE) || c === DOT
 
 /** InfluxDB's `unescapeTag`: only `\,`, `\ ` and `\=` are escapes; any other backslash is literal. */
 const unescapeTag = (raw: string): string =>
