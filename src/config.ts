@@ -2,7 +2,8 @@
  * The integration's configuration, validated and normalised: where to write and as whom.
  */
 import { isIP } from 'node:net'
-import { parseWith, UserFacingError } from './errors'
+import { UserFacingError } from './errors'
+import { parseWith } from './parse'
 import { configurationSchema } from './schemas'
 
 /** Mimir's influx write path (`InfluxPushEndpoint`), added when only a host is given. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'vitest'
 import { buildMetricEvent, type MetricContext } from './metric'
-import { parseWith } from './errors'
+import { parseWith } from './parse'
 import type { SendMetricInput } from './schemas'
 import { sendMetricInputSchema } from './schemas'
 
