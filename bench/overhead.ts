@@ -37,6 +37,8 @@ export interface OverheadOptions {
   readonly bundle?: string
   /** Profiling one card at a time (bench/profile.ts); the bench runs both. */
   readonly only?: 'metric' | 'raw'
+  /** Rebuilds the generated sdk floor in its folder (bench/profile.ts: with a source map). */
+  readonly floorBundle?: (projectDir: string) => Promise<string>
 }
 
 const BOT_ID = 'bot-bench'
@@ -206,7 +208,7 @@ export const runOverhead = async (options: OverheadOptions): Promise<Section> =>
     })
     cleanup.push(() => relay.stop())
     const minimal: NodeChild = await spawnNode(BUNDLE_LAUNCHER, {
-      env: { BUNDLE: sdkFloor.bundle },
+      env: { BUNDLE: options.floorBundle ? await options.floorBundle(sdkFloor.dir) : sdkFloor.bundle },
       nodeFlags: options.profileDir ? ['--cpu-prof', `--cpu-prof-dir=${options.profileDir}`, '--cpu-prof-name=sdk-floor.cpuprofile'] : [],
     })
     cleanup.push(() => minimal.stop())

@@ -29,6 +29,28 @@ import { metricInputs, runOverhead } from './overhead'
 
 const REPO = resolve(__dirname, '..')
 
+/**
+ * The CLI's bundle of the integration in `projectDir` (see bench/lib/bundle.ts) with a source
+ * map: ours and the sdk floor are built alike, so their profiles compare function by function.
+ */
+const bundleWithMap = async (projectDir: string, outfile: string): Promise<string> => {
+  await build({
+    stdin: { contents: "import x from './src/index'; export default x; export const handler = x.handler;", resolveDir: projectDir, loader: 'ts' },
+    logOverride: { 'equals-negative-zero': 'silent' },
+    platform: 'node',
+    target: 'es2020',
+    minify: true,
+    bundle: true,
+    outfile,
+    absWorkingDir: projectDir,
+    logLevel: 'silent',
+    keepNames: true,
+    legalComments: 'none',
+    sourcemap: true,
+  })
+  return outfile
+}
+
 const main = async (): Promise<void> => {
   const mode = process.argv[2] ?? ''
   const dir = mkdtempSync(join(tmpdir(), `bench-profile-${mode}-`))
@@ -49,25 +71,11 @@ const main = async (): Promise<void> => {
     await traceExport(dir, process.argv[3] ?? 'csv')
     return
   } else if (mode === 'integration' || mode === 'cold') {
-    // The CLI's bundle (see bench/lib/bundle.ts) with a source map, in the temp folder.
-    const outfile = join(dir, 'index.js')
-    await build({
-      stdin: { contents: "import x from './src/index'; export default x; export const handler = x.handler;", resolveDir: REPO, loader: 'ts' },
-      logOverride: { 'equals-negative-zero': 'silent' },
-      platform: 'node',
-      target: 'es2020',
-      minify: true,
-      bundle: true,
-      outfile,
-      absWorkingDir: REPO,
-      logLevel: 'silent',
-      keepNames: true,
-      legalComments: 'none',
-      sourcemap: true,
-    })
+    const outfile = await bundleWithMap(REPO, join(dir, 'index.js'))
     if (mode === 'integration') {
       const only = process.argv[3] === 'metric' || process.argv[3] === 'raw' ? process.argv[3] : undefined
-      const section = await runOverhead({ n: Number(process.env.PROFILE_N ?? 1500), rounds: 1, warmup: 200, profileDir: dir, bundle: outfile, only })
+      const floorBundle = (projectDir: string) => bundleWithMap(projectDir, join(dir, 'floor', 'index.js'))
+      const section = await runOverhead({ n: Number(process.env.PROFILE_N ?? 1500), rounds: 1, warmup: 200, profileDir: dir, bundle: outfile, only, floorBundle })
       for (const row of section.rows) console.log(`${row.figure}: ${row.ours} vs ${row.floor} (${row.ratio})`)
     } else {
       const vm = await startVictoriaMetrics({ auth: false })
