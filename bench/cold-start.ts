@@ -2,14 +2,16 @@
  * 2. Cold start: a fresh `node` process that loads a built bundle, serves it with the sdk's
  * start(port) and answers its first action; ours (Send Metric to a local VictoriaMetrics)
  * against an empty integration generated with the same CLI and sdk whose one action returns
- * { ok: true }. Interleaved, alternating which goes first. Also the bundle size difference,
- * attributed to packages with the CLI's own esbuild build.
+ * { ok: true } and, for information, against the sdk floor of bench/overhead.ts, whose first
+ * action writes the same line with plain axios. Interleaved, in rotating order. Also the bundle
+ * size difference, attributed to packages with the CLI's own esbuild build.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
+import { buildMetricEvent } from '../src/metric'
 import { headersFor } from '../test/helpers/botpress'
 import { BUNDLE } from '../test/helpers/integration-process'
 import { startVictoriaMetrics } from '../test/helpers/servers'
@@ -165,33 +167,42 @@ export interface ColdStartOptions {
 
 export const runColdStart = async (options: ColdStartOptions): Promise<Section> => {
   const empty = await prepareEmptyIntegration()
-  const vm = await startVictoriaMetrics({ auth: false })
+  const cleanup: Array<() => Promise<void>> = [() => empty.remove()]
   try {
-    const configuration = { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: '1234567', apiKey: 'glc_bench_not_a_real_key' }
+    const forward = await prepareEmptyIntegration('forward')
+    cleanup.push(() => forward.remove())
+    const vm = await startVictoriaMetrics({ auth: false })
+    cleanup.push(() => vm.stop())
+    const writeUrl = `${vm.url}/influx/write`
+    const configuration = { grafanaUrl: writeUrl, grafanaUserId: '1234567', apiKey: 'glc_bench_not_a_real_key' }
+    const input = metricInputs(1)[0]!
     const oursCall = () =>
       coldStart(
         BUNDLE,
         headersFor('action_triggered', configuration, 'bot-bench'),
-        JSON.stringify({ type: 'sendMetric', input: metricInputs(1)[0] }),
+        JSON.stringify({ type: 'sendMetric', input }),
         'flow_completed_metric'
       )
     const emptyCall = () =>
       coldStart(empty.bundle, headersFor('action_triggered', {}, 'bot-bench'), JSON.stringify({ type: 'ping', input: {} }), '"ok":true')
+    const forwardHeaders = headersFor('action_triggered', { url: writeUrl, user: configuration.grafanaUserId, key: configuration.apiKey }, 'bot-bench')
+    const forwardCall = () => {
+      const data = buildMetricEvent(input, { botId: 'bot-bench', includeConversationAndUserIds: true }, Date.now()).line
+      return coldStart(forward.bundle, forwardHeaders, JSON.stringify({ type: 'forward', input: { data } }), 'output')
+    }
 
-    // One discarded pair warms the page cache for node, both bundles and node_modules.
-    await oursCall()
-    await emptyCall()
-    const ours: ColdSample[] = []
-    const base: ColdSample[] = []
+    // One discarded round warms the page cache for node, the bundles and node_modules.
+    const sides = [oursCall, emptyCall, forwardCall]
+    const samples: ColdSample[][] = [[], [], []]
+    for (const call of sides) await call()
+    // Every order of the three in turn: each side goes first, second and last equally often.
+    const orders = [[0, 1, 2], [1, 2, 0], [2, 0, 1], [2, 1, 0], [1, 0, 2], [0, 2, 1]]
     for (let round = 0; round < options.rounds; round++) {
-      if (round % 2 === 0) {
-        ours.push(await oursCall())
-        base.push(await emptyCall())
-      } else {
-        base.push(await emptyCall())
-        ours.push(await oursCall())
+      for (const side of orders[round % orders.length]!) {
+        samples[side]!.push(await sides[side]!())
       }
     }
+    const [ours, base, sdkFloor] = samples as [ColdSample[], ColdSample[], ColdSample[]]
 
     const pick = (samples: ColdSample[], key: keyof ColdSample) => samples.map((s) => s[key])
     const [oursBundle, emptyBundle] = await Promise.all([analyseBundle(REPO), analyseBundle(empty.dir)])
@@ -234,6 +245,22 @@ export const runColdStart = async (options: ColdStartOptions): Promise<Section> 
         part('load', 'spawn → listening (load bundle)'),
         part('first', 'listening → first answer'),
         {
+          figure: 'Cold start vs the sdk floor (its first action writes the same line), median',
+          ours: ms(median(pick(ours, 'total'))),
+          floor: ms(median(pick(sdkFloor, 'total'))),
+          ratio: ratio(median(pick(ours, 'total')) / median(pick(sdkFloor, 'total'))),
+          target: '—',
+          verdict: 'info',
+        },
+        {
+          figure: 'Cold start vs the sdk floor, listening → first answer, median',
+          ours: ms(median(pick(ours, 'first'))),
+          floor: ms(median(pick(sdkFloor, 'first'))),
+          ratio: ratio(median(pick(ours, 'first')) / median(pick(sdkFloor, 'first'))),
+          target: '—',
+          verdict: 'info',
+        },
+        {
           figure: 'Bundle size (.botpress/dist/index.js)',
           ours: kib(oursBundle.actualBytes),
           floor: kib(emptyBundle.actualBytes),
@@ -243,8 +270,8 @@ export const runColdStart = async (options: ColdStartOptions): Promise<Section> 
         },
       ],
       notes: [
-        `${options.rounds} cold starts per side after one discarded pair, interleaved (ours first in even rounds, the empty ` +
-          'integration first in odd ones). With this few samples p99 is the slowest start or close to it.',
+        `${options.rounds} cold starts per side after one discarded round, interleaved: each round starts the three sides ` +
+          'one after the other, in each of the six orders in turn. With this few samples p99 is the slowest start or close to it.',
         '**Ours**: `node -e <launcher>` where the launcher pins `listen()` to 127.0.0.1, prints a marker when the server ' +
           "listens, `require`s `.botpress/dist/index.js` and calls its `start(port)`. The bench sends Send Metric (Botpress " +
           'headers, JSON body) the moment the marker arrives; the time is from `spawn()` to the answer read. The first action ' +
@@ -253,11 +280,15 @@ export const runColdStart = async (options: ColdStartOptions): Promise<Section> 
           "(CLI 0.8.59, offline), given one action `ping` that returns `{ ok: true }` (no configuration), this repo's " +
           '`node_modules` symlinked in (same sdk 0.10.10, same @botpress/client), built with the same `bp build`; same launcher, ' +
           'same request shape.',
+        '**sdk floor** (info): the minimal integration of section 1, generated the same way, whose action POSTs its input ' +
+          "(Send Metric's line, built before the spawn) to the same VictoriaMetrics with plain axios. The empty integration " +
+          'does no I/O; this one pays the first write as ours does, so the ratio to it is what our code adds to a cold start. ' +
+          "Its bundle carries a second copy of axios (its `import axios from 'axios'` takes the ESM build; @botpress/client " +
+          'brings the CommonJS one), which slows its loading: the listening → first answer row compares the first action alone.',
         `**Bundle bytes by package**, ours minus empty (the CLI's esbuild build reproduced with a metafile${reproduced ? ', byte-for-byte the same size as the real bundles' : ' — NOTE: the reproduction differs in size from the real bundle'}): ${byPackage}.`,
       ],
     }
   } finally {
-    await vm.stop()
-    await empty.remove()
+    for (const step of cleanup.reverse()) await step()
   }
 }
