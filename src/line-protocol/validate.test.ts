@@ -140,12 +140,34 @@ describe('refused lines name the line, the column and the reason', () => {
     expect(refusal(body).rule).toBe('duplicate-series')
   })
 
+  // Series found by 32-bit hash: these pairs share one (without labels), so only comparing them tells them apart.
+  const SAME_HASH_SERIES = ['m4vl8', 'mlpd6']
+  const SAME_HASH_FIELDS = ['fkkw', 'f1xqa'] // x_fkkw and x_f1xqa
+
+  test.each([
+    ['two lines', 'm4vl8 value=1\nmlpd6 value=2', 2],
+    ['two fields of one line', 'x fkkw=1,f1xqa=2', 1],
+    ['both, then a third line', 'x fkkw=1,f1xqa=2\nm4vl8 value=1\nmlpd6 value=2\nx,t=1 fkkw=3', 4],
+  ])('series that share a hash are still different series: %s', (_, body, lines) => {
+    expect(parseRawData(body)).toHaveLength(lines)
+  })
+
+  test.each([
+    ['m4vl8 value=1\nmlpd6 value=2\nmlpd6 value=3', 2],
+    ['m4vl8 value=1\nmlpd6 value=2\nm4vl8 value=3', 1],
+    ['x fkkw=1,f1xqa=2\nx f1xqa=3', 1],
+  ])('a repeated series is found among others that share its hash: %j', (body, earlier) => {
+    const error = refusal(body)
+    expect(error.rule).toBe('duplicate-series')
+    expect(error.reason).toMatch(new RegExp(`^line ${earlier} already writes`))
+  })
+
   test('finds exactly the first line that repeats a series, as a plain string key would (property)', () => {
     const tag = fc.tuple(fc.constantFrom('a', 'b', 'a b', 'ab'), fc.constantFrom('1', '2', '1,2', 'b'))
     const line = fc.record({
-      measurement: fc.constantFrom('m', 'n', 'm_f'),
+      measurement: fc.constantFrom('m', 'n', 'm_f', 'x', ...SAME_HASH_SERIES),
       tags: fc.uniqueArray(tag, { selector: ([key]) => key, maxLength: 3 }),
-      fields: fc.uniqueArray(fc.constantFrom('f', 'value', 'g'), { minLength: 1, maxLength: 2 }),
+      fields: fc.uniqueArray(fc.constantFrom('f', 'value', 'g', ...SAME_HASH_FIELDS), { minLength: 1, maxLength: 3 }),
     })
     const escape = (text: string) => text.replace(/[, =]/gu, (c) => `\\${c}`)
     const render = (l: { measurement: string; tags: Array<[string, string]>; fields: string[] }) =>
