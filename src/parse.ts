@@ -90,10 +90,11 @@ export const compile = (schema: z.ZodTypeAny): Check => {
       }
     }
     case 'ZodRecord': {
-      compile(def.keyType!)
-      if (defOf(def.keyType!).typeName !== 'ZodString') {
+      const keys = defOf(def.keyType!)
+      if (keys.typeName !== 'ZodString') {
         throw unsupported(def, 'with keys other than strings')
       }
+      bare(keys)
       const element = compile(def.valueType!)
       return (value) => {
         if (!isObject(value)) {
