@@ -21,6 +21,7 @@ import { build } from 'esbuild'
 import { headersFor } from '../test/helpers/botpress'
 import { startVictoriaMetrics } from '../test/helpers/servers'
 import { importData, SCRIPT, SELECTOR } from './export'
+import { cliBuildOptions } from './lib/bundle'
 import { BUNDLE_LAUNCHER, spawnNode } from './lib/children'
 import { formatSummary, summarizeProfile } from './lib/cpuprofile'
 import { post } from './lib/http'
@@ -34,20 +35,7 @@ const REPO = resolve(__dirname, '..')
  * map: ours and the sdk floor are built alike, so their profiles compare function by function.
  */
 const bundleWithMap = async (projectDir: string, outfile: string): Promise<string> => {
-  await build({
-    stdin: { contents: "import x from './src/index'; export default x; export const handler = x.handler;", resolveDir: projectDir, loader: 'ts' },
-    logOverride: { 'equals-negative-zero': 'silent' },
-    platform: 'node',
-    target: 'es2020',
-    minify: true,
-    bundle: true,
-    outfile,
-    absWorkingDir: projectDir,
-    logLevel: 'silent',
-    keepNames: true,
-    legalComments: 'none',
-    sourcemap: true,
-  })
+  await build({ ...cliBuildOptions(projectDir), outfile, sourcemap: true })
   return outfile
 }
 

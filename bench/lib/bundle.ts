@@ -6,7 +6,7 @@
  */
 import { statSync } from 'node:fs'
 import { join } from 'node:path'
-import { build } from 'esbuild'
+import { build, type BuildOptions } from 'esbuild'
 
 export interface BundleBreakdown {
   /** Bytes of the reproduced bundle. */
@@ -28,8 +28,9 @@ const originOf = (path: string): string => {
   return path
 }
 
-export const analyseBundle = async (projectDir: string): Promise<BundleBreakdown> => {
-  const result = await build({
+/** The options the CLI's `bp build` gives esbuild for the integration in `projectDir`. */
+export const cliBuildOptions = (projectDir: string) =>
+  ({
     stdin: {
       contents: "import x from './src/index'; export default x; export const handler = x.handler;",
       resolveDir: projectDir,
@@ -40,11 +41,16 @@ export const analyseBundle = async (projectDir: string): Promise<BundleBreakdown
     target: 'es2020',
     minify: true,
     bundle: true,
-    outfile: join(projectDir, '.botpress', 'dist', 'bench-analysis.js'),
     absWorkingDir: projectDir,
     logLevel: 'silent',
     keepNames: true,
     legalComments: 'none',
+  }) satisfies BuildOptions
+
+export const analyseBundle = async (projectDir: string): Promise<BundleBreakdown> => {
+  const result = await build({
+    ...cliBuildOptions(projectDir),
+    outfile: join(projectDir, '.botpress', 'dist', 'bench-analysis.js'),
     write: false,
     metafile: true,
   })
