@@ -9,6 +9,7 @@ import axios = require('axios')
 import axiosRetry from 'axios-retry'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
+import { oneLine, scrubSecrets } from './secrets'
 import { deliveryPolicy, retryOptions, type RetryPolicy } from './retry-policy'
 
 interface DeliveryLog {
@@ -30,24 +31,11 @@ axiosRetry(http)
 
 const MAX_RESPONSE_TEXT = 300
 
-/** Every form in which the credentials could come back in a server's answer. */
-const secretForms = (config: Configuration): string[] => [
-  Buffer.from(`${config.userId}:${config.apiKey}`).toString('base64'),
-  encodeURIComponent(config.apiKey),
-  config.apiKey,
-]
-
 /** What the server said, on one line and short, with the credentials scrubbed in case it echoes them. */
 const responseText = (error: AxiosError, config: Configuration): string => {
   const data = error.response?.data
-  let text = typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data)
-  for (const secret of secretForms(config)) {
-    text = text.split(secret).join('***')
-  }
-  text = text
-    .replace(/\s+/gu, ' ')
-    .trim()
-  return text.length > MAX_RESPONSE_TEXT ? `${text.slice(0, MAX_RESPONSE_TEXT)}…` : text
+  const text = typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data)
+  return oneLine(scrubSecrets(text, config.userId, config.apiKey), MAX_RESPONSE_TEXT)
 }
 
 const attemptsText = (error: AxiosError): string => {

@@ -73,21 +73,8 @@ export const normaliseWriteUrl = (input: string): string => {
   return `${url.origin}${path === '' ? INFLUX_WRITE_PATH : path}`
 }
 
-// Botpress sends the configuration with every call; a bot has one, so parse it once.
-let lastParsed: { readonly json: string; readonly configuration: Configuration } | undefined
-
-/** Parses what Botpress hands the integration (JSON from the install form). */
+/** Parses what Botpress hands the integration with every call (JSON from the install form). */
 export const parseConfiguration = (raw: unknown): Configuration => {
-  const json = JSON.stringify(raw)
-  if (lastParsed?.json === json) {
-    return lastParsed.configuration
-  }
-  const configuration = parseFresh(raw)
-  lastParsed = { json, configuration }
-  return configuration
-}
-
-const parseFresh = (raw: unknown): Configuration => {
   const { grafanaUrl, grafanaUserId, apiKey, includeConversationAndUserIds } = parseWith(
     'Invalid configuration',
     configurationSchema,

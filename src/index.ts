@@ -2,27 +2,25 @@ import * as sdk from '@botpress/sdk'
 import * as bp from '.botpress'
 import { writeLines } from './client'
 import { parseConfiguration } from './config'
-import { UserFacingError } from './errors'
+import { describeFailure } from './errors'
 import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
 import { sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
 
 type Logger = bp.HandlerProps['logger']
+type Context = bp.HandlerProps['ctx']
 
 /**
  * Runs one operation and reports its failure as a RuntimeError: user-facing messages as they
- * are, anything else without its details (an HTTP client error carries the request, API key
- * included, and must never be logged or echoed).
+ * are, anything else with its message scrubbed of the API key (an error can quote the request
+ * or the configuration it failed on).
  */
-const run = async <T>(what: string, logger: Logger, operation: () => Promise<T>): Promise<T> => {
+const run = async <T>(what: string, ctx: Context, logger: Logger, operation: () => Promise<T>): Promise<T> => {
   try {
     return await operation()
   } catch (error) {
-    const message =
-      error instanceof UserFacingError
-        ? `${what}: ${error.message}`
-        : `${what}: an unexpected error occurred in the integration (${error instanceof Error ? error.name : typeof error}).`
+    const message = describeFailure(what, error, ctx.configuration)
     logger.forBot().error(message)
     throw new sdk.RuntimeError(message)
   }
@@ -32,7 +30,7 @@ const botLog = (logger: Logger) => ({ warn: (message: string) => logger.forBot()
 
 export default new bp.Integration({
   register: async ({ ctx, logger }) =>
-    run('Could not install the Grafana Cloud integration', logger, async () => {
+    run('Could not install the Grafana Cloud integration', ctx, logger, async () => {
       const config = parseConfiguration(ctx.configuration)
       await writeLines(config, '')
       logger.forBot().info(`Grafana Cloud accepted the credentials for user ${config.userId} at ${config.writeUrl}.`)
@@ -40,12 +38,12 @@ export default new bp.Integration({
   unregister: async () => {},
   actions: {
     sendMetric: async ({ ctx, input, logger }) =>
-      run('Send Metric failed', logger, async () => {
+      run('Send Metric failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
         return sendMetric(config, parseWith('Invalid input', sendMetricInputSchema, input), ctx.botId, { log: botLog(logger) })
       }),
     sendRawData: async ({ ctx, input, logger }) =>
-      run('Send Raw Data failed', logger, async () => {
+      run('Send Raw Data failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
         return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, { log: botLog(logger) })
       }),

@@ -18,5 +18,5 @@ export const limits = {
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8')
 
-/** Whether `s` is longer than `limit` UTF-8 bytes; a UTF-16 unit never takes more than 3. */
-export const exceedsBytes = (s: string, limit: number): boolean => s.length * 3 > limit && utf8Bytes(s) > limit
+/** Whether `s` is longer than `limit` UTF-8 bytes. */
+export const exceedsBytes = (s: string, limit: number): boolean => utf8Bytes(s) > limit

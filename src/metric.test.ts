@@ -6,12 +6,13 @@ import { sendMetricInputSchema } from './schemas'
 
 const context: MetricContext = { botId: 'bot-from-ctx', includeConversationAndUserIds: true }
 const T = 1_700_000_000_123
+const I = '0a1b2c3d4e5f6'
 
 const build = (input: Partial<SendMetricInput> & { name: string }, ctx: MetricContext = context) =>
-  buildMetricEvent(parseWith('Invalid input', sendMetricInputSchema, input), ctx, T)
+  buildMetricEvent(parseWith('Invalid input', sendMetricInputSchema, input), ctx, { instance: I, timestamp: T })
 
 describe('Send Metric line', () => {
-  test('carries every built-in label, sorted, with value 1 and the millisecond timestamp', () => {
+  test('carries every built-in label and the instance, sorted, with value 1 and the millisecond timestamp', () => {
     const event = build({
       name: 'flow_completed',
       channel: 'webchat',
@@ -21,23 +22,26 @@ describe('Send Metric line', () => {
       version: '1.4.2',
     })
     expect(event.line).toBe(
-      'flow_completed,botId=bot-1,channel=webchat,conversationId=conv-1,userId=user-1,version=1.4.2 metric=1 1700000000123'
+      `flow_completed,botId=bot-1,channel=webchat,conversationId=conv-1,instance=${I},userId=user-1,version=1.4.2 metric=1 1700000000123`
     )
     expect(event.seriesName).toBe('flow_completed_metric')
     expect(event.labels).toEqual({
       botId: 'bot-1',
       channel: 'webchat',
       conversationId: 'conv-1',
+      instance: I,
       userId: 'user-1',
       version: '1.4.2',
     })
     expect(event.timestamp).toBe(T)
   })
 
-  test('has no per-event unique label', () => {
-    const a = build({ name: 'x', channel: 'web' })
-    const b = build({ name: 'x', channel: 'web' })
-    expect(a.line).toBe(b.line)
+  test('has no per-event unique label: two calls of one instance differ only in their timestamp', () => {
+    const input = parseWith('Invalid input', sendMetricInputSchema, { name: 'x', channel: 'web' })
+    const a = buildMetricEvent(input, context, { instance: I, timestamp: T })
+    const b = buildMetricEvent(input, context, { instance: I, timestamp: T + 1 })
+    expect(b.line).toBe(a.line.replace(/ \d+$/u, ` ${T + 1}`))
+    expect(b.labels).toEqual(a.labels)
   })
 
   test('sanitises the name like Grafana and reports the stored series', () => {
@@ -77,8 +81,8 @@ describe('Send Metric line', () => {
 
   test('omits empty values and Studio templates that were never rendered', () => {
     const event = build({ name: 'x', channel: '', conversationId: '{{event.conversationId}}', userId: ' {{ event.userId }} ' })
-    expect(event.labels).toEqual({ botId: 'bot-from-ctx' })
-    expect(event.line).toBe(`x,botId=bot-from-ctx metric=1 ${T}`)
+    expect(event.labels).toEqual({ botId: 'bot-from-ctx', instance: I })
+    expect(event.line).toBe(`x,botId=bot-from-ctx,instance=${I} metric=1 ${T}`)
   })
 
   test('leaves conversation and user IDs out when configured to', () => {
@@ -86,7 +90,7 @@ describe('Send Metric line', () => {
       { name: 'x', conversationId: 'c', userId: 'u', channel: 'web' },
       { ...context, includeConversationAndUserIds: false }
     )
-    expect(event.labels).toEqual({ botId: 'bot-from-ctx', channel: 'web' })
+    expect(event.labels).toEqual({ botId: 'bot-from-ctx', channel: 'web', instance: I })
   })
 
   test('takes the version as a number or as text', () => {
@@ -112,14 +116,14 @@ describe('no input can add a line, a label or change the measurement', () => {
     const event = build({ name: 'm', channel, botId: 'b' })
     expect(event.line.split('\n')).toHaveLength(1)
     expect(event.line).not.toMatch(/[\r\t]/)
-    expect(Object.keys(event.labels)).toEqual(['botId', 'channel'])
+    expect(Object.keys(event.labels)).toEqual(['botId', 'channel', 'instance'])
     expect(event.line.startsWith('m,botId=b,channel=')).toBe(true)
-    expect(event.line.endsWith(` metric=1 ${T}`)).toBe(true)
+    expect(event.line.endsWith(`,instance=${I} metric=1 ${T}`)).toBe(true)
     expect(event.line).not.toContain('\\\\')
   })
 
   test('a value ending in a backslash cannot escape the separator after it', () => {
-    expect(build({ name: 'm', channel: 'a\\', botId: 'b' }).line).toBe(`m,botId=b,channel=a/ metric=1 ${T}`)
+    expect(build({ name: 'm', channel: 'a\\', botId: 'b' }).line).toBe(`m,botId=b,channel=a/,instance=${I} metric=1 ${T}`)
   })
 })
 
@@ -159,7 +163,7 @@ describe('extra labels (tags)', () => {
   })
 
   test('treats empty text as no labels', () => {
-    expect(Object.keys(build({ name: 'x', tags: '' }).labels)).toEqual(['botId'])
+    expect(Object.keys(build({ name: 'x', tags: '' }).labels)).toEqual(['botId', 'instance'])
   })
 
   test('sanitises keys like names', () => {
@@ -180,6 +184,7 @@ describe('extra labels (tags)', () => {
     ['a key with whitespace', { 'a b': 'x' }, /must not contain whitespace/],
     ['an empty key', { '': 'x' }, /a label name is empty/],
     ['the key time, reserved by the line protocol', { time: 'x' }, /the name time is reserved/],
+    ['the key instance, which names the writing instance', { instance: 'x' }, /the name instance is reserved for the integration instance/],
     ['an own __proto__ key, which zod would drop', JSON.parse('{"__proto__": "x"}'), /tags\.__proto__: names starting with __ are reserved/],
     ['more than 20 labels', Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])), /at most 20/],
   ])('refuses %s', (_, tags, message) => {

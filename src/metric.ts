@@ -5,16 +5,16 @@ import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { exceedsBytes, limits, utf8Bytes } from './limits'
-import { appendTag, encodeLine, escapeTagValue, isPlainLabelValue, labelValue } from './line-protocol/encode'
+import { encodeLine, labelValue, seriesKey } from './line-protocol/encode'
 import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
+import { INSTANCE_LABEL, sampleClock, type Stamp } from './sample-clock'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
 const METRIC_FIELD = 'metric'
 
-// In name order: the canonical tag order starts from these.
-const BUILT_IN_LABELS = ['botId', 'channel', 'conversationId', 'userId', 'version'] as const
-const BUILT_IN_LABELS_WITHOUT_IDS = BUILT_IN_LABELS.filter((name) => name !== 'conversationId' && name !== 'userId')
+/** The labels the card fills from its own fields. */
+const BUILT_IN_LABELS: ReadonlySet<string> = new Set(['botId', 'channel', 'conversationId', 'userId', 'version'])
 
 export interface MetricContext {
   /** The bot running the card, used when the botId input is empty. */
@@ -108,19 +108,15 @@ const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
   return parsed as TagValues
 }
 
-/**
- * Checks the extra labels and inserts them into `names` and `values` (the built-in labels,
- * names in order), keeping the names in order: the canonical tag order.
- */
-const insertTags = (input: SendMetricInput['tags'], names: string[], values: string[]): void => {
-  if (input === undefined) {
-    return
-  }
+/** The extra labels, checked, by their cleaned names. */
+const parseTags = (input: SendMetricInput['tags']): Record<string, string> => {
   const tags = parseTagsObject(input)
   const keys = Object.keys(tags)
   if (keys.length > limits.maxTags) {
     throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${keys.length}).`)
   }
+  const labels: Record<string, string> = {}
+  const keyOf = new Map<string, string>()
   for (const key of keys) {
     const value = tags[key]
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
@@ -139,57 +135,52 @@ const insertTags = (input: SendMetricInput['tags'], names: string[], values: str
     if (name === RESERVED_KEY) {
       throw new UserFacingError(`Extra label ${quoted(key)}: the name time is reserved by the line protocol.`)
     }
-    if ((BUILT_IN_LABELS as readonly string[]).includes(name)) {
+    if (name === INSTANCE_LABEL) {
+      throw new UserFacingError(
+        `Extra label ${quoted(key)}: the name instance is reserved for the integration instance that wrote the sample; choose another name.`
+      )
+    }
+    if (BUILT_IN_LABELS.has(name)) {
       throw new UserFacingError(
         `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
       )
     }
-    let at = names.length
-    while (at > 0 && names[at - 1]! > name) {
-      at--
-    }
-    // Built-in names were refused above, so an equal name is an earlier extra label's.
-    if (names[at - 1] === name) {
-      const other = keys.find((earlier) => sanitizeName(earlier) === name)!
+    const other = keyOf.get(name)
+    if (other !== undefined) {
       throw new UserFacingError(`Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`)
     }
     if (exceedsBytes(name, limits.maxLabelNameBytes)) {
       throw new UserFacingError(`Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
     }
-    // An insertion-sort step: cheaper than two splice calls for a handful of labels.
-    const text = String(value)
-    names.push(name)
-    values.push(text)
-    for (let j = names.length - 1; j > at; j--) {
-      names[j] = names[j - 1]!
-      values[j] = values[j - 1]!
-    }
-    names[at] = name
-    values[at] = text
+    keyOf.set(name, key)
+    labels[name] = String(value)
   }
+  return labels
 }
 
-/** Builds the line for one Send Metric call at time `timestamp` (milliseconds). */
-export const buildMetricEvent = (input: SendMetricInput, context: MetricContext, timestamp: number): MetricEvent => {
+/** The card's own labels, before cleaning: empty ones are left out later. */
+const builtInLabels = (input: SendMetricInput, context: MetricContext): Record<string, string> => {
+  const labels: Record<string, string> = {
+    botId: textOf(input.botId) || context.botId,
+    channel: textOf(input.channel),
+    version: textOf(input.version),
+  }
+  if (context.includeConversationAndUserIds) {
+    labels.conversationId = textOf(input.conversationId)
+    labels.userId = textOf(input.userId)
+  }
+  return labels
+}
+
+/** Builds the line for one Send Metric call, written as `stamp.instance` at `stamp.timestamp`. */
+export const buildMetricEvent = (input: SendMetricInput, context: MetricContext, stamp: Stamp): MetricEvent => {
   const { measurement, series } = parseName(input.name)
   const value = parseValue(input.value)
-  // Names and values in two arrays: no pair allocated per label on this per-event path.
-  const botId = textOf(input.botId) || context.botId
-  const channel = textOf(input.channel)
-  const version = textOf(input.version)
-  const names: string[] = context.includeConversationAndUserIds ? [...BUILT_IN_LABELS] : [...BUILT_IN_LABELS_WITHOUT_IDS]
-  const values = context.includeConversationAndUserIds
-    ? [botId, channel, textOf(input.conversationId), textOf(input.userId), version]
-    : [botId, channel, version]
-  insertTags(input.tags, names, values)
+  const given = { ...builtInLabels(input, context), ...parseTags(input.tags) }
 
   const labels: Record<string, string> = {}
-  let key = measurement
-  for (let i = 0; i < names.length; i++) {
-    const name = names[i]!
-    const raw = values[i]!
-    const plain = isPlainLabelValue(raw)
-    const stored = plain ? raw : labelValue(raw)
+  for (const name of Object.keys(given).sort()) {
+    const stored = labelValue(given[name]!)
     if (stored === '') {
       continue
     }
@@ -199,16 +190,23 @@ export const buildMetricEvent = (input: SendMetricInput, context: MetricContext,
       )
     }
     labels[name] = stored
-    key = appendTag(key, name, plain ? raw : escapeTagValue(stored))
   }
+  labels[INSTANCE_LABEL] = stamp.instance
 
+  const key = seriesKey(measurement, labels)
   // InfluxDB's MaxKeyLength counts the key, a 4-byte separator and the field name.
-  if (exceedsBytes(key, limits.maxSeriesKeyBytes - 4 - METRIC_FIELD.length)) {
+  const keyBytes = utf8Bytes(key) + 4 + METRIC_FIELD.length
+  if (keyBytes > limits.maxSeriesKeyBytes) {
     throw new UserFacingError(
-      `The name and labels together are ${utf8Bytes(key) + 4 + METRIC_FIELD.length} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
+      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
     )
   }
-  return { line: encodeLine(key, METRIC_FIELD, value, timestamp), seriesName: series, labels, timestamp }
+  return {
+    line: encodeLine(key, { [METRIC_FIELD]: value }, stamp.timestamp),
+    seriesName: series,
+    labels,
+    timestamp: stamp.timestamp,
+  }
 }
 
 /** Sends one Send Metric event and returns what a flow can use. */
@@ -221,7 +219,7 @@ export const sendMetric = async (
   const { line, ...event } = buildMetricEvent(
     input,
     { botId, includeConversationAndUserIds: config.includeConversationAndUserIds },
-    Date.now()
+    sampleClock.next()
   )
   await writeLines(config, line, options)
   return event

@@ -1,12 +1,13 @@
 /**
  * Send Raw Data: the user's own line protocol, validated whole before anything is sent, then
- * stamped with one timestamp (milliseconds).
+ * labelled with the instance and stamped with one millisecond (src/sample-clock.ts).
  */
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
-import { formatTimestamp } from './line-protocol/encode'
-import { LineProtocolError, parseRawData } from './line-protocol/validate'
+import { escape } from './line-protocol/encode'
+import { LineProtocolError, parseRawData, type ParsedLine } from './line-protocol/validate'
+import { INSTANCE_LABEL, sampleClock, type Stamp } from './sample-clock'
 
 export interface RawDataResult {
   readonly linesSent: number
@@ -14,32 +15,32 @@ export interface RawDataResult {
   readonly timestamp: number
 }
 
-export const sendRawData = async (
-  config: Configuration,
-  data: string,
-  options: WriteOptions = {}
-): Promise<RawDataResult> => {
-  let lines
+/** A validated line as it goes on the wire. The body's lines write distinct series, so they share the stamp. */
+const stampLine = (line: ParsedLine, stamp: Stamp): string =>
+  `${line.text.slice(0, line.keyEnd)},${INSTANCE_LABEL}=${escape.tag(stamp.instance)}${line.text.slice(line.keyEnd)} ${stamp.timestamp}`
+
+const parseBody = (data: string): ParsedLine[] => {
   try {
-    lines = parseRawData(data)
+    return parseRawData(data)
   } catch (error) {
     if (error instanceof LineProtocolError) {
       throw new UserFacingError(`Invalid line protocol, nothing was sent: ${error.message}`)
     }
     throw error
   }
+}
+
+export const sendRawData = async (
+  config: Configuration,
+  data: string,
+  options: WriteOptions = {}
+): Promise<RawDataResult> => {
+  const lines = parseBody(data)
   if (lines.length === 0) {
     throw new UserFacingError('There is no data to send: every line is blank or a # comment.')
   }
-  const timestamp = Date.now()
-  // One timestamp for every line, formatted once.
-  const stamp = ` ${formatTimestamp(timestamp)}`
-  await writeLines(config, lines.map((line) => line.text + stamp).join('\n'), options)
-  const seriesNames = new Set<string>()
-  for (const line of lines) {
-    for (const name of line.series) {
-      seriesNames.add(name)
-    }
-  }
-  return { linesSent: lines.length, seriesNames: [...seriesNames].sort(), timestamp }
+  const stamp = sampleClock.next()
+  await writeLines(config, lines.map((line) => stampLine(line, stamp)).join('\n'), options)
+  const seriesNames = new Set(lines.flatMap((line) => line.series))
+  return { linesSent: lines.length, seriesNames: [...seriesNames].sort(), timestamp: stamp.timestamp }
 }

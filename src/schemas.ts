@@ -102,5 +102,4 @@ export const sendRawDataOutputSchema = z.object({
   timestamp: z.number().title('Timestamp').describe('The time given to every line, in milliseconds since the Unix epoch.'),
 })
 
-export type Configuration = z.infer<typeof configurationSchema>
 export type SendMetricInput = z.infer<typeof sendMetricInputSchema>

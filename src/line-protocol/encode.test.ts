@@ -1,6 +1,5 @@
-import fc from 'fast-check'
 import { describe, expect, test } from 'vitest'
-import { appendTag, encodeLine, escapeTagValue, formatFloat, formatTimestamp, isPlainLabelValue, labelValue } from './encode'
+import { encodeLine, escape, labelValue, seriesKey } from './encode'
 import { sanitizeName, seriesName } from './names'
 
 describe('sanitizeName follows Grafana', () => {
@@ -45,7 +44,7 @@ describe('labelValue: what Grafana stores', () => {
   })
 })
 
-describe('escapeTagValue: how it goes on the wire', () => {
+describe('escape: how a text goes on the wire', () => {
   test.each([
     ['webchat', 'webchat'],
     ['a,b', 'a\\,b'],
@@ -54,34 +53,28 @@ describe('escapeTagValue: how it goes on the wire', () => {
     [' ', '\\ '],
     ['trailing ', 'trailing\\ '],
     ['"quoted"', '"quoted"'],
-  ])('%j → %j', (input, expected) => {
-    expect(escapeTagValue(input)).toBe(expected)
+  ])('tag %j → %j', (input, expected) => {
+    expect(escape.tag(input)).toBe(expected)
+  })
+
+  test('a measurement escapes commas and spaces, not =', () => {
+    expect(escape.measurement('a,b c=d')).toBe('a\\,b\\ c=d')
   })
 })
 
-describe('isPlainLabelValue: stored and sent as it is', () => {
-  test.each(['webchat', 'a,b=c d', 'C:\\x', 'a\nb', 'a\uD800', '日本 🚀', ''])('%j agrees with labelValue + escapeTagValue', (raw) => {
-    expect(isPlainLabelValue(raw)).toBe(escapeTagValue(labelValue(raw)) === raw)
-  })
-
-  test('agrees with labelValue + escapeTagValue on any text, lone surrogates and controls included', () => {
-    const special = fc.constantFrom(',', '=', ' ', '\\', '\n', '\t', '\u007f', '\u0085', '\u009f', '\u00a0', '\ud800', '\udbff', '\udc00', '\udfff', '🚀', 'é')
-    const text = fc.string({ unit: fc.oneof(special, fc.string({ unit: 'binary', minLength: 1, maxLength: 1 })), maxLength: 12 })
-    fc.assert(
-      fc.property(text, (raw) => isPlainLabelValue(raw) === (escapeTagValue(labelValue(raw)) === raw)),
-      { numRuns: 20_000, seed: 20261125 }
-    )
-  })
-})
-
-describe('encodeLine', () => {
-  test('builds measurement, tags, field and timestamp', () => {
-    const key = appendTag(appendTag('flow_completed', 'botId', 'bot\\ 1'), 'channel', 'web\\,chat')
-    expect(encodeLine(key, 'metric', 1, 1_700_000_000_123)).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
+describe('seriesKey and encodeLine', () => {
+  test('sort the tags by key and escape each value', () => {
+    const key = seriesKey('flow_completed', { channel: 'web,chat', botId: 'bot 1' })
+    expect(key).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat')
+    expect(encodeLine(key, { metric: 1 }, 1_700_000_000_123)).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
   })
 
   test('without tags', () => {
-    expect(encodeLine('m', 'metric', 2.5, 1)).toBe('m metric=2.5 1')
+    expect(encodeLine(seriesKey('m', {}), { metric: 2.5 }, 1)).toBe('m metric=2.5 1')
+  })
+
+  test('several fields, separated by commas', () => {
+    expect(encodeLine('m', { a: 1, b: -2 }, 5)).toBe('m a=1,b=-2 5')
   })
 
   test.each([
@@ -93,21 +86,6 @@ describe('encodeLine', () => {
     [Number.MAX_VALUE, '1.7976931348623157e+308'],
     [-0, '0'],
   ])('formats the float %d as %j', (value, text) => {
-    expect(formatFloat(value)).toBe(text)
-  })
-})
-
-describe('formatTimestamp', () => {
-  test.each([0, 1, 999_999, 1_000_000, 1_000_001, 1_700_000_000_000, 1_700_000_000_123, 1_764_072_012_345, 1_764_072_999_999, Number.MAX_SAFE_INTEGER, -5])(
-    '%d as String() writes it',
-    (timestamp) => {
-      expect(formatTimestamp(timestamp)).toBe(String(timestamp))
-    }
-  )
-
-  test('agrees with String() on a sweep of millisecond timestamps', () => {
-    for (let t = 1_764_072_000_000; t < 1_764_072_000_000 + 3_000_000; t += 997) {
-      expect(formatTimestamp(t)).toBe(String(t))
-    }
+    expect(encodeLine('m', { f: value }, 1)).toBe(`m f=${text} 1`)
   })
 })

@@ -46,6 +46,8 @@ export interface ParsedLine {
   readonly number: number
   /** The line as it goes on the wire, without leading or trailing whitespace. */
   readonly text: string
+  /** Where the series key (measurement and tags) ends in `text`: the space before the fields. */
+  readonly keyEnd: number
   readonly measurement: string
   readonly tags: ReadonlyArray<readonly [string, string]>
   readonly fields: ReadonlyArray<{ readonly key: string; readonly type: FieldType }>
@@ -156,7 +158,7 @@ class LineScanner {
         this.fail('too-long', 0, `the series name ${name.slice(0, 40)}… is ${utf8Bytes(name)} bytes; Grafana accepts at most ${limits.maxValueBytes}.`)
       }
     }
-    return { number: this.lineNumber, text: text.slice(0, fieldsEnd), measurement, tags, fields, series }
+    return { number: this.lineNumber, text: text.slice(0, fieldsEnd), keyEnd: position, measurement, tags, fields, series }
   }
 
   /** `label` is `sanitizeName(name)`: a name it leaves as it is is ASCII already. */

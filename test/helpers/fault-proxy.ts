@@ -1,6 +1,6 @@
 /**
- * A small node:http proxy for fault injection (issue 3, item 5): it sits in front of a real
- * server (VictoriaMetrics) on 127.0.0.1 and, request by request, forwards or misbehaves:
+ * A small node:http proxy for fault injection: it sits in front of a real server
+ * (VictoriaMetrics) on 127.0.0.1 and, request by request, forwards or misbehaves:
  *
  *  - `forward`            pass the request through and the answer back;
  *  - `status-429`         answer 429 with `Retry-After: 1` (nothing forwarded);
@@ -16,9 +16,15 @@
  * is handled by that route's script and forwarded to `${target}/rest?query`. A route's script
  * is a list of faults for its first requests, then one fault for every later request.
  * Headers (Authorization included) are forwarded as they came; nothing is logged.
+ *
+ * Every write it forwards first meets Mimir's rule for samples that share a millisecond (see
+ * ./mimir-samples.ts): a second sample of a series at the same millisecond with another value
+ * refuses the request with 400 (nothing forwarded), one with the same value is counted as
+ * merged. VictoriaMetrics' dedup would merge both silently; the counts make either visible.
  */
 import { createServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
+import { MimirSamples, type SampleCounts } from './mimir-samples'
 
 export type Fault = 'forward' | 'status-429' | 'status-503' | 'hang' | 'reset' | 'forward-then-drop'
 
@@ -44,6 +50,8 @@ export interface FaultProxy {
   /** Every request that reached the proxy, in arrival order. */
   readonly requests: readonly ProxiedRequest[]
   requestsFor(route: string): ProxiedRequest[]
+  /** What Mimir's duplicate rule saw in every write forwarded so far. */
+  samples(): SampleCounts
   close(): Promise<void>
 }
 
@@ -56,6 +64,7 @@ export interface FaultProxyOptions {
 
 const ROUTE = /^\/r\/([A-Za-z0-9_-]+)(\/.*)?$/u
 const MAX_BODY_BYTES = 8 * 1024 * 1024
+const WRITE_PATH = /\/write$/u
 
 interface Script {
   faults: Fault[]
@@ -87,6 +96,7 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
   const requests: ProxiedRequest[] = []
   const timers = new Set<NodeJS.Timeout>()
   const sockets = new Set<Socket>()
+  const mimir = new MimirSamples()
 
   /** Forwards one request; resolves with the server's status, headers and body. */
   const forward = (req: IncomingMessage, path: string, body: Buffer) =>
@@ -162,6 +172,11 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
         return
       case 'forward':
       case 'forward-then-drop': {
+        const refusal = WRITE_PATH.test(match?.[2] ?? '') ? mimir.admit(body.toString('utf8'), new URLSearchParams(query)) : undefined
+        if (refusal !== undefined) {
+          res.writeHead(400, { 'content-type': 'text/plain' }).end(refusal)
+          return
+        }
         let answer
         try {
           answer = await forward(req, path, body)
@@ -217,6 +232,7 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
     },
     requests,
     requestsFor: (route) => requests.filter((r) => r.route === route),
+    samples: () => mimir.counts(),
     close: async () => {
       for (const timer of timers) {
         clearTimeout(timer)

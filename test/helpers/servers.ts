@@ -39,7 +39,23 @@ export interface VictoriaMetrics extends RunningServer {
   readonly authorization: string | undefined
   /** GET /internal/force_flush: makes fresh writes searchable at once. */
   flush(): Promise<void>
+  /** Every raw sample of the series matching `match`, from /api/v1/export after a flush. */
+  exportSeries(match: string): Promise<ExportedSeries[]>
 }
+
+/** One series of VictoriaMetrics' /api/v1/export (JSON lines). */
+export interface ExportedSeries {
+  readonly metric: Record<string, string>
+  readonly values: Array<number | string>
+  readonly timestamps: number[]
+}
+
+/** VictoriaMetrics writes `+Inf`, `-Inf` and `NaN` as bare words, which JSON.parse refuses. */
+export const parseExport = (text: string): ExportedSeries[] =>
+  text
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
 
 export interface VictoriaMetricsOptions {
   /** Default true: a random numeric username and a password checked by -httpAuth.* (passed via the environment). */
@@ -272,7 +288,17 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       const body = await res.text()
       if (!res.ok) throw new Error(`victoria-metrics force_flush: HTTP ${res.status} ${body.slice(0, 200)}`)
     }
-    const result: VictoriaMetrics = { url, port, dataDir, pid: child.pid, username, password, authorization, flush, stop, logTail: (n?: number) => child.logTail(n) }
+    const exportSeries = async (match: string) => {
+      await flush()
+      const res = await fetch(`${url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
+        headers: authorization ? { authorization } : {},
+        signal: AbortSignal.timeout(30_000),
+      })
+      const body = await res.text()
+      if (!res.ok) throw new Error(`victoria-metrics export: HTTP ${res.status} ${body.slice(0, 200)}`)
+      return parseExport(body)
+    }
+    const result: VictoriaMetrics = { url, port, dataDir, pid: child.pid, username, password, authorization, flush, exportSeries, stop, logTail: (n?: number) => child.logTail(n) }
     return { child, result }
   })
 }

@@ -1,0 +1,186 @@
+/**
+ * Every call answered OK is exactly one stored sample, under load, from several instances.
+ *
+ * Four processes of the built bundle model Botpress Cloud's serverless instances (no memory
+ * shared); calls go to them round-robin, many at once, with the same name and labels. They
+ * write through the fault proxy, which applies Mimir's rule for samples that share a
+ * millisecond (a different value is refused, an equal one merged: both counted), to a
+ * VictoriaMetrics with dedup on. For each load: every call is answered 200, the samples stored
+ * are exactly the calls (and their values add up), nothing was merged or refused, and the
+ * series count stays within the documented bound.
+ *
+ * Each load is bounded by its number of calls and a deadline; the rate reached is printed,
+ * not asserted (the machine is shared).
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest'
+import { INSTANCE_LABEL } from '../src/sample-clock'
+import { triggerAction } from './helpers/botpress'
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
+import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from './helpers/servers'
+
+const PROCESSES = 4
+const IN_FLIGHT = 64
+/** A load lasts at least MIN_DURATION_MS and MIN_CALLS calls, and stops at MAX_CALLS or at the deadline. */
+const MIN_CALLS = 5_000
+const MIN_DURATION_MS = 4_000
+const MAX_CALLS = 20_000
+const LOAD_DEADLINE_MS = 90_000
+const CONVERSATIONS = 200
+
+let vm: VictoriaMetrics
+let proxy: FaultProxy
+let instances: IntegrationProcess[] = []
+let configuration: Record<string, unknown>
+
+interface LoadResult {
+  readonly calls: number
+  readonly ok: number
+  readonly refused: string[]
+}
+
+/**
+ * Calls `card` `IN_FLIGHT` at a time, sent to the instances in turn, until the load has lasted
+ * MIN_DURATION_MS and made MIN_CALLS calls (or made MAX_CALLS). Checks that every sample it
+ * wrote met Mimir's rule without a merge or a refusal: `samplesPerCall` new samples per call.
+ */
+const load = async (card: string, inputFor: (call: number) => unknown, samplesPerCall: number, config = configuration): Promise<LoadResult> => {
+  const before = proxy.samples()
+  const retriesBefore = retries()
+  const deadline = Date.now() + LOAD_DEADLINE_MS
+  const started = performance.now()
+  const more = (calls: number) =>
+    calls < MAX_CALLS && Date.now() < deadline && (calls < MIN_CALLS || performance.now() - started < MIN_DURATION_MS)
+  let calls = 0
+  let ok = 0
+  const refused: string[] = []
+  const worker = async () => {
+    while (more(calls)) {
+      const call = calls++
+      const answer = await triggerAction(instances[call % PROCESSES]!.url, config, card, inputFor(call))
+      if (answer.status === 200) {
+        ok++
+      } else {
+        refused.push(answer.text.slice(0, 300))
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
+  const seconds = (performance.now() - started) / 1000
+  console.log(`${card}: ${calls} calls over ${PROCESSES} instances, ${IN_FLIGHT} in flight, in ${seconds.toFixed(1)} s: ${Math.round(calls / seconds)} calls/s`)
+  expect(calls, `the load stopped at its ${LOAD_DEADLINE_MS / 1000} s deadline`).toBeGreaterThanOrEqual(MIN_CALLS)
+  const after = proxy.samples()
+  const retried = retries() - retriesBefore
+  if (retried > 0) {
+    console.log(`${card}: ${retried} writes retried (the machine is busy); a retry merges with its first attempt`)
+  }
+  expect(after.refusedRequests - before.refusedRequests, 'requests refused for a reused millisecond').toBe(0)
+  expect(after.merged - before.merged, 'samples merged with an earlier one of the same millisecond').toBeLessThanOrEqual(retried * samplesPerCall)
+  expect(after.accepted - before.accepted).toBe(ok * samplesPerCall)
+  return { calls, ok, refused }
+}
+
+/** Writes the instances retried so far: each logs a warning per retry. */
+const retries = (): number => instances.reduce((total, instance) => total + instance.output().split('Grafana Cloud write:').length - 1, 0)
+
+/**
+ * The series matching `match` once they hold `expected` samples: VictoriaMetrics shows the last
+ * writes a moment after a flush. Bounded; returns what is there at the deadline.
+ */
+const storedSeries = async (match: string, expected: number): Promise<ExportedSeries[]> => {
+  const deadline = Date.now() + 15_000
+  let series = await vm.exportSeries(match)
+  for (let attempt = 0; attempt < 60 && samplesIn(series) < expected && Date.now() < deadline; attempt++) {
+    await new Promise((resolve) => setTimeout(resolve, 250))
+    series = await vm.exportSeries(match)
+  }
+  return series
+}
+
+const samplesIn = (series: ExportedSeries[]): number => series.reduce((total, s) => total + s.values.length, 0)
+const sumOf = (series: ExportedSeries[]): number => series.reduce((total, s) => total + s.values.reduce<number>((a, v) => a + Number(v), 0), 0)
+const instancesIn = (series: ExportedSeries[]): Set<string> => new Set(series.map((s) => s.metric[INSTANCE_LABEL]!))
+
+beforeAll(async () => {
+  vm = await startVictoriaMetrics()
+  proxy = await startFaultProxy(vm.url)
+  proxy.script('load', [], 'forward')
+  instances = await Promise.all(Array.from({ length: PROCESSES }, () => startIntegrationProcess()))
+  configuration = {
+    grafanaUrl: `${proxy.routeUrl('load')}/influx/write`,
+    grafanaUserId: vm.username,
+    apiKey: vm.password,
+    includeConversationAndUserIds: false,
+  }
+}, 120_000)
+
+afterAll(async () => {
+  await Promise.all(instances.map((instance) => instance.stop()))
+  await proxy?.close()
+  await vm?.stop()
+})
+
+const sendMetric = (name: string, value: (call: number) => number | undefined, conversation?: (call: number) => string) => (call: number) => ({
+  name,
+  channel: 'webchat',
+  botId: 'bot-load',
+  version: '2.0.0',
+  conversationId: conversation?.(call) ?? 'conv-1',
+  userId: 'user-1',
+  ...(value(call) === undefined ? {} : { value: value(call) }),
+})
+
+describe('Send Metric under load, from four instances', () => {
+  test('IDs off, the same value: every OK is one sample, one series per instance', async () => {
+    const result = await load('sendMetric', sendMetric('load_constant', () => undefined), 1)
+    expect(result.refused).toEqual([])
+    expect(result.ok).toBe(result.calls)
+    const series = await storedSeries('load_constant_metric', result.ok)
+    expect(samplesIn(series)).toBe(result.ok)
+    expect(sumOf(series)).toBe(result.ok)
+    expect(series).toHaveLength(PROCESSES)
+    expect(instancesIn(series).size).toBe(PROCESSES)
+    expect(new Set(series.map((s) => JSON.stringify({ ...s.metric, [INSTANCE_LABEL]: '' })))).toHaveProperty('size', 1)
+  })
+
+  test('IDs off, a different value on every call: every OK is one sample, and the values add up', async () => {
+    const result = await load('sendMetric', sendMetric('load_values', (call) => call + 1), 1)
+    expect(result.refused).toEqual([])
+    const series = await storedSeries('load_values_metric', result.calls)
+    expect(samplesIn(series)).toBe(result.calls)
+    expect(sumOf(series)).toBe((result.calls * (result.calls + 1)) / 2)
+    expect(series).toHaveLength(PROCESSES)
+  })
+
+  test('IDs on: every OK is one sample, at most one series per conversation and instance', async () => {
+    const result = await load('sendMetric', sendMetric('load_ids', () => 1, (call) => `conv-${call % CONVERSATIONS}`), 1, {
+      ...configuration,
+      includeConversationAndUserIds: true,
+    })
+    expect(result.refused).toEqual([])
+    const series = await storedSeries('load_ids_metric', result.calls)
+    expect(samplesIn(series)).toBe(result.calls)
+    expect(new Set(series.map((s) => s.metric.conversationId)).size).toBe(CONVERSATIONS)
+    expect(series.length).toBeLessThanOrEqual(CONVERSATIONS * PROCESSES)
+  })
+})
+
+describe('Send Raw Data under load, the same series in every call', () => {
+  const body = 'load_raw,flow=cart amount=2.5,items=3i\nload_raw,flow=checkout amount=1\n# a comment\nload_raw_flag value=true'
+
+  test('every OK is one sample per line and field, one series per instance', async () => {
+    const result = await load('sendRawData', () => ({ data: body }), 4)
+    expect(result.refused).toEqual([])
+    const calls = result.ok
+    const amount = await storedSeries('load_raw_amount', 2 * calls)
+    const items = await storedSeries('load_raw_items', calls)
+    const flag = await storedSeries('load_raw_flag_value', calls)
+    expect(samplesIn(amount)).toBe(2 * calls)
+    expect(sumOf(amount)).toBe(3.5 * calls)
+    expect(samplesIn(items)).toBe(calls)
+    expect(sumOf(items)).toBe(3 * calls)
+    expect(samplesIn(flag)).toBe(calls)
+    expect(amount).toHaveLength(2 * PROCESSES)
+    expect(instancesIn([...amount, ...items, ...flag]).size).toBe(PROCESSES)
+  })
+})
