@@ -8,8 +8,10 @@
  * The data: the Send Metric card stores one sample per event in the series `<name>_metric`
  * (InfluxDB line protocol: measurement `<name>`, field `metric`), value 1 by default or the
  * number the bot builder supplies (e.g. a latency in ms), labelled `botId`, `channel`,
- * `version`, optionally `conversationId` and `userId`, plus the builder's own tags.
- * Samples are events, not counters: "how many events" is count_over_time(), never rate().
+ * `version`, optionally `conversationId` and `userId`, plus the builder's own tags, and
+ * `instance`: the integration instance that wrote it, so one metric's samples are spread over
+ * one series per instance (and per conversation). Samples are events, not counters: "how many
+ * events" is count_over_time() summed over those series, never rate().
  *
  * A PromQL caveat that shapes the "top metrics" panels: every range function except
  * last_over_time drops `__name__`, so count_over_time({__name__=~".+_metric"}[…]) fails
@@ -108,7 +110,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     legendFormat: 'p50',
     returns:
       'median of the per-series medians of the values of $metric in each $__interval ' +
-      '(exact when each series holds one sample per interval, as with per-conversation series)',
+      '(series are per instance and conversation: exact when one series holds the interval)',
   },
   {
     panel: TITLES.quantiles,
@@ -136,8 +138,8 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'table',
     seriesLabel: '__name__',
     returns:
-      'one row per metric name: how many series (with conversation IDs on: conversations) ' +
-      'sent it during the time range, largest first',
+      'one row per metric name: how many series (label combinations × instances; with ' +
+      'conversation IDs on, × conversations) it had during the time range, largest first',
   },
   {
     panel: TITLES.eventsPerMetric,

@@ -21,6 +21,7 @@ import { delimiter, join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../test/helpers/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../test/helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../test/helpers/servers'
+import { INSTANCE_LABEL } from '../src/sample-clock'
 
 const ROOT = resolve(__dirname, '..')
 const EXPORT_SCRIPT = join(ROOT, 'scripts', 'export-metrics.sh')
@@ -457,19 +458,24 @@ const readRemote = async (reader: Reader, sent: Sent): Promise<Sample[]> => {
   return samples
 }
 
+/** The stored samples, one row each; the instance that wrote a sample has its own column. */
 const printTable = (samples: Sample[]): void => {
   const rows = [...samples]
     .sort((a, b) => a.name.localeCompare(b.name) || a.time - b.time)
-    .map((s) => [
-      s.name,
-      Object.entries(s.labels)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([k, v]) => `${k}=${v}`)
-        .join(' '),
-      String(s.value),
-      new Date(s.time).toISOString(),
-    ])
-  const header = ['SERIES', 'LABELS', 'VALUE', 'TIME (UTC)']
+    .map((s) => {
+      const { [INSTANCE_LABEL]: instance = '', ...labels } = s.labels
+      return [
+        s.name,
+        Object.entries(labels)
+          .sort(([a], [b]) => a.localeCompare(b))
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+        String(s.value),
+        new Date(s.time).toISOString(),
+        instance,
+      ]
+    })
+  const header = ['SERIES', 'LABELS', 'VALUE', 'TIME (UTC)', 'INSTANCE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) =>
     cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')

@@ -120,8 +120,8 @@ describe('npm run demo', () => {
 
     // The stored-series table: header, then one row per sample, read back from VictoriaMetrics.
     const table = out.slice(out.indexOf('== Stored series'), out.indexOf('== Export'))
-    expect(table).toMatch(/^SERIES +LABELS +VALUE +TIME \(UTC\)$/mu)
-    const rows = table.split('\n').filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/u.test(line))
+    expect(table).toMatch(/^SERIES +LABELS +VALUE +TIME \(UTC\) +INSTANCE$/mu)
+    const rows = table.split('\n').filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}[0-9a-z]{13}$/u.test(line))
     const row = (series: string, ...parts: string[]) =>
       rows.filter((r) => r.startsWith(`${series} `) && parts.every((p) => r.includes(p)))
     expect(rows).toHaveLength(8)
@@ -136,8 +136,8 @@ describe('npm run demo', () => {
     expect(table).toContain('6 series, 8 samples')
 
     // The export through scripts/export-metrics.sh: its CSV header and rows.
-    expect(out).toContain('   timestamp,metric,botId,channel,conversationId,flow,intent,step,userId,version,value')
-    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","ben","1\.4\.2",1$/mu)
+    expect(out).toContain('   timestamp,metric,botId,channel,conversationId,flow,instance,intent,step,userId,version,value')
+    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu)
     expect(out).toContain('8 rows in')
 
     expect(out).toContain('== Cleanup')

@@ -11,7 +11,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { triggerAction, callIntegration, type IntegrationAnswer } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
 
 const USER_ID = '7406113'
@@ -25,6 +25,8 @@ interface ExportedSeries {
 
 let vm: VictoriaMetrics
 let integration: IntegrationProcess
+/** The name the integration process labels its samples with. */
+let instance: string
 let authorization: string
 let configuration: { grafanaUrl: string; grafanaUserId: string; apiKey: string; includeConversationAndUserIds?: boolean }
 /** Every answer the integration gave in this file, checked for the API key at the end. */
@@ -111,6 +113,7 @@ beforeAll(async () => {
   authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
   configuration = { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
   integration = await startIntegrationProcess()
+  instance = await instanceOf(integration)
 })
 
 afterAll(async () => {
@@ -171,6 +174,7 @@ describe('Send Metric, end to end', () => {
       )
     )
     const fullLabels = {
+      instance,
       botId: 'bot-explicit',
       channel: 'webchat',
       conversationId: 'conv-123',
@@ -207,6 +211,7 @@ describe('Send Metric, end to end', () => {
       )
     )
     const textualLabels = {
+      instance,
       botId: HEADER_BOT_ID,
       conversationId: 'conv, with=specials',
       flow: 'a b,c=d',
@@ -220,12 +225,12 @@ describe('Send Metric, end to end', () => {
     // Only the name: value 1, botId from the header, the Studio defaults omitted.
     const minimal = outputOf(await call(triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e_minimal' }, HEADER_BOT_ID)))
     expect(minimal.seriesName).toBe('e2e_minimal_metric')
-    expect(minimal.labels).toEqual({ botId: HEADER_BOT_ID })
+    expect(minimal.labels).toEqual({ botId: HEADER_BOT_ID, instance })
 
     const expected = canonical([
       { metric: { __name__: 'checkout_completed_metric', ...fullLabels }, values: [250.5], timestamps: [full.timestamp as number] },
       { metric: { __name__: '_9lives_checkout_metric', ...textualLabels }, values: [-0.125], timestamps: [textual.timestamp as number] },
-      { metric: { __name__: 'e2e_minimal_metric', botId: HEADER_BOT_ID }, values: [1], timestamps: [minimal.timestamp as number] },
+      { metric: { __name__: 'e2e_minimal_metric', botId: HEADER_BOT_ID, instance }, values: [1], timestamps: [minimal.timestamp as number] },
     ])
     const match = '{__name__=~"checkout_completed_metric|_9lives_checkout_metric|e2e_minimal_metric"}'
     const stored = canonical(await exportWhen(match, (s) => s.length >= expected.length))
@@ -254,7 +259,7 @@ describe('Send Metric, end to end', () => {
         )
       )
     )
-    const labels = { botId: HEADER_BOT_ID, channel: 'whatsapp', version: '12' }
+    const labels = { botId: HEADER_BOT_ID, channel: 'whatsapp', version: '12', instance }
     expect(output).toEqual({ seriesName: 'e2e_quiet_metric', labels, timestamp: output.timestamp })
     const expected = [{ metric: { __name__: 'e2e_quiet_metric', ...labels }, values: [0], timestamps: [output.timestamp as number] }]
     const stored = canonical(await exportWhen('e2e_quiet_metric', (s) => s.length >= 1))
@@ -290,13 +295,13 @@ describe('Send Raw Data, end to end', () => {
 
     // VictoriaMetrics names a `value` field `<measurement>_value` (Grafana: `<measurement>`).
     const expected = canonical([
-      { metric: { __name__: 'e2e_raw_temp', room: 'a b', kind: 'x' }, values: [21.5], timestamps: [ts] },
-      { metric: { __name__: 'e2e_raw_count', room: 'a b', kind: 'x' }, values: [3], timestamps: [ts] },
-      { metric: { __name__: 'e2e_raw_ok', room: 'a b', kind: 'x' }, values: [1], timestamps: [ts] },
-      { metric: { __name__: 'e2e_raw_value', room: 'c' }, values: [42], timestamps: [ts] },
-      { metric: { __name__: 'e2e_raw_neg', room: 'c' }, values: [-1.25], timestamps: [ts] },
-      { metric: { __name__: 'e2e_raw_off', room: 'c' }, values: [0], timestamps: [ts] },
-      { metric: { __name__: 'e2e_other_value', host: 'h1' }, values: [7], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_temp', room: 'a b', kind: 'x', instance }, values: [21.5], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_count', room: 'a b', kind: 'x', instance }, values: [3], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_ok', room: 'a b', kind: 'x', instance }, values: [1], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_value', room: 'c', instance }, values: [42], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_neg', room: 'c', instance }, values: [-1.25], timestamps: [ts] },
+      { metric: { __name__: 'e2e_raw_off', room: 'c', instance }, values: [0], timestamps: [ts] },
+      { metric: { __name__: 'e2e_other_value', host: 'h1', instance }, values: [7], timestamps: [ts] },
     ])
     const stored = canonical(await exportWhen('{__name__=~"e2e_raw.*|e2e_other.*"}', (s) => s.length >= expected.length))
     expect(stored).toEqual(expected)

@@ -4,7 +4,7 @@
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { callIntegration, triggerAction } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
 import { startRecordingServer, type RecordingServer } from './helpers/recording-server'
 import { freePort } from './helpers/servers'
 
@@ -13,11 +13,14 @@ const BASIC = `Basic ${Buffer.from(`1234567:${API_KEY}`).toString('base64')}`
 
 let grafana: RecordingServer
 let integration: IntegrationProcess
+/** The name the integration process labels its samples with. */
+let instance: string
 let configuration: Record<string, unknown>
 
 beforeAll(async () => {
   grafana = await startRecordingServer()
   integration = await startIntegrationProcess()
+  instance = await instanceOf(integration)
   configuration = { grafanaUrl: `${grafana.url}/api/v1/push/influx/write`, grafanaUserId: '1234567', apiKey: API_KEY }
 })
 afterAll(async () => {
@@ -111,6 +114,7 @@ describe('Send Metric', () => {
       channel: 'webchat',
       conversationId: 'conv, 1',
       flow: 'checkout',
+      instance,
       step: '3',
       userId: 'user=1',
       version: '1.4.2',
@@ -121,7 +125,7 @@ describe('Send Metric', () => {
     expect(request!.query.toString()).toBe('precision=ms')
     expect(request!.headers.authorization).toBe(BASIC)
     expect(request!.body.toString('utf8')).toBe(
-      `flow_completed,botId=bot-42,channel=webchat,conversationId=conv\\,\\ 1,flow=checkout,step=3,userId=user\\=1,version=1.4.2 metric=250.5 ${output.timestamp}`
+      `flow_completed,botId=bot-42,channel=webchat,conversationId=conv\\,\\ 1,flow=checkout,instance=${instance},step=3,userId=user\\=1,version=1.4.2 metric=250.5 ${output.timestamp}`
     )
   })
 
@@ -134,16 +138,17 @@ describe('Send Metric', () => {
       'bot-from-header'
     )
     const { output } = answer.body as { output: { timestamp: number } }
-    expect(grafana.requests[0]!.body.toString()).toBe(`x,botId=bot-from-header metric=1 ${output.timestamp}`)
+    expect(grafana.requests[0]!.body.toString()).toBe(`x,botId=bot-from-header,instance=${instance} metric=1 ${output.timestamp}`)
   })
 
   test('leaves conversation and user IDs out when configured to', async () => {
-    await triggerAction(integration.url, { ...configuration, includeConversationAndUserIds: false }, 'sendMetric', {
+    const answer = await triggerAction(integration.url, { ...configuration, includeConversationAndUserIds: false }, 'sendMetric', {
       name: 'x',
       conversationId: 'c',
       userId: 'u',
     })
-    expect(grafana.requests[0]!.body.toString()).toMatch(/^x,botId=bot-test metric=1 \d+$/)
+    const { output } = answer.body as { output: { timestamp: number } }
+    expect(grafana.requests[0]!.body.toString()).toBe(`x,botId=bot-test,instance=${instance} metric=1 ${output.timestamp}`)
   })
 
   test.each([
@@ -167,7 +172,7 @@ describe('Send Metric', () => {
 })
 
 describe('Send Raw Data', () => {
-  test('stamps every line with one millisecond timestamp and reports the series', async () => {
+  test('labels every line with the instance, stamps it with one millisecond and reports the series', async () => {
     const answer = await triggerAction(integration.url, configuration, 'sendRawData', {
       data: '# checkout funnel\ncheckout,step=cart items=3i,amount=35.2\n\n  requests,route=/a value=1\n',
     })
@@ -179,7 +184,7 @@ describe('Send Raw Data', () => {
       timestamp: expect.any(Number),
     })
     expect(grafana.requests[0]!.body.toString()).toBe(
-      `checkout,step=cart items=3i,amount=35.2 ${output.timestamp}\nrequests,route=/a value=1 ${output.timestamp}`
+      `checkout,step=cart,instance=${instance} items=3i,amount=35.2 ${output.timestamp}\nrequests,route=/a,instance=${instance} value=1 ${output.timestamp}`
     )
     expect(grafana.requests[0]!.query.toString()).toBe('precision=ms')
   })

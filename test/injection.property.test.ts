@@ -43,7 +43,7 @@ import type { AddressInfo } from 'node:net'
 import fc from 'fast-check'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headersFor, type IntegrationAnswer } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
 import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
 
 const DEFAULT_SEED = 20261125
@@ -110,6 +110,8 @@ type Verdict =
 interface Context {
   readonly headerBotId: string
   readonly includeIds: boolean
+  /** The integration process's instance name, which labels every sample it writes. */
+  readonly instance: string
 }
 
 const refuse = (why: string): Verdict => ({ accepted: false, why })
@@ -189,6 +191,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
       const label = oracleSanitise(key)
       if (label.startsWith('__')) return refuse('reserved tag key')
       if (label === 'time') return refuse('reserved tag key time')
+      if (label === 'instance') return refuse('reserved tag key instance')
       if (BUILT_IN.includes(label)) return refuse('built-in tag key')
       if (seen.has(label)) return refuse('colliding tag keys')
       if (bytes(label) > MAX_LABEL_NAME_BYTES) return refuse('tag key too long')
@@ -204,6 +207,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
     if (bytes(stored) > MAX_VALUE_BYTES) return refuse(`label ${label} too long`)
     labels[label] = stored
   }
+  labels.instance = context.instance
   const sorted = Object.keys(labels).sort()
   const linePrefix = measurement + sorted.map((k) => `,${k}=${escapeTag(labels[k]!)}`).join('')
   if (bytes(linePrefix) + 4 + 'metric'.length > 65535) return refuse('series key too long')
@@ -354,7 +358,7 @@ interface Case {
 
 const EMPTY_BOT_IDS = [undefined, '', '{{event.botId}}', '  {{x}} ']
 
-const makeCase = (draft: Draft, index: number, origin: string, baseConfiguration: Record<string, unknown>): Case => {
+const makeCase = (draft: Draft, index: number, origin: string, baseConfiguration: Record<string, unknown>, instance: string): Case => {
   const headerBotId = `fz${SEED}-${index}`
   const input: Record<string, unknown> = { name: draft.name }
   const set = (key: string, value: unknown) => {
@@ -380,7 +384,7 @@ const makeCase = (draft: Draft, index: number, origin: string, baseConfiguration
   const configuration = draft.includeIds === undefined ? baseConfiguration : { ...baseConfiguration, includeConversationAndUserIds: draft.includeIds }
   const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
   const includeIds = draft.includeIds !== false
-  return { index, origin, input, configuration, headerBotId, received, verdict: oracle(received, { headerBotId, includeIds }) }
+  return { index, origin, input, configuration, headerBotId, received, verdict: oracle(received, { headerBotId, includeIds, instance }) }
 }
 
 /** Hand-picked cases that run first, through the same checks. */
@@ -609,12 +613,13 @@ beforeAll(async () => {
   proxy = await startProxy(vm.url)
   integration = await startIntegrationProcess()
   const configuration = { grafanaUrl: `${proxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
+  const instance = await instanceOf(integration)
 
   const drafts = fc.sample(draftArb, { seed: SEED, numRuns: RUNS })
   const pinned = pinnedDrafts()
   cases = [
-    ...pinned.map((d, i) => makeCase(d, i, `pinned ${i}`, configuration)),
-    ...drafts.map((d, i) => makeCase(d, pinned.length + i, `generated ${i}`, configuration)),
+    ...pinned.map((d, i) => makeCase(d, i, `pinned ${i}`, configuration, instance)),
+    ...drafts.map((d, i) => makeCase(d, pinned.length + i, `generated ${i}`, configuration, instance)),
   ]
   timings.setupMs = Date.now() - started
   console.log(`[injection] seed ${SEED} (FUZZ_SEED to change), ${drafts.length} generated + ${pinned.length} pinned cases (FUZZ_RUNS to raise)`)

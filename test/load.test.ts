@@ -152,16 +152,17 @@ describe('Send Metric under load, from four instances', () => {
     expect(series).toHaveLength(PROCESSES)
   })
 
-  test('IDs on: every OK is one sample, at most one series per conversation and instance', async () => {
-    const result = await load('sendMetric', sendMetric('load_ids', () => 1, (call) => `conv-${call % CONVERSATIONS}`), 1, {
+  test('IDs on, conversations served by every instance: every OK is one sample, one series per conversation and instance', async () => {
+    const result = await load('sendMetric', sendMetric('load_ids', () => 1, (call) => `conv-${Math.floor(call / PROCESSES) % CONVERSATIONS}`), 1, {
       ...configuration,
       includeConversationAndUserIds: true,
     })
     expect(result.refused).toEqual([])
     const series = await storedSeries('load_ids_metric', result.calls)
     expect(samplesIn(series)).toBe(result.calls)
+    console.log(`IDs on: ${series.length} series for ${CONVERSATIONS} conversations, each served by every instance`)
     expect(new Set(series.map((s) => s.metric.conversationId)).size).toBe(CONVERSATIONS)
-    expect(series.length).toBeLessThanOrEqual(CONVERSATIONS * PROCESSES)
+    expect(series).toHaveLength(CONVERSATIONS * PROCESSES)
   })
 })
 

@@ -1,7 +1,9 @@
 /**
  * Every PromQL query we give bot builders — the dashboard's panels and hub.md's examples —
  * run against a real VictoriaMetrics after the cards sent realistic events through the built
- * bundle. A query that errors or comes back empty fails here, not in a bot builder's Grafana.
+ * bundle. The events go to two instances of the integration in turn, so each metric is spread
+ * over one series per instance as in Botpress Cloud: a count that forgets to sum the
+ * `instance` label away comes back split, and the exact figures below catch it.
  */
 import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
@@ -28,7 +30,7 @@ const EVENTS: ReadonlyArray<readonly [string, string, string, string, number?]> 
 ]
 
 let vm: VictoriaMetrics
-let integration: IntegrationProcess
+let integrations: IntegrationProcess[] = []
 let evaluationTime: number
 
 const query = async (path: string, params: Record<string, string>): Promise<Sample[]> => {
@@ -49,15 +51,15 @@ const valuesOf = (samples: Sample[]): number[] =>
 
 beforeAll(async () => {
   vm = await startVictoriaMetrics()
-  integration = await startIntegrationProcess()
+  integrations = await Promise.all([startIntegrationProcess(), startIntegrationProcess()])
   const configuration = {
     grafanaUrl: `${vm.url}/influx/write`,
     grafanaUserId: vm.username,
     apiKey: vm.password,
     includeConversationAndUserIds: true,
   }
-  for (const [name, channel, version, conversationId, value] of EVENTS) {
-    const answer = await triggerAction(integration.url, configuration, 'sendMetric', {
+  for (const [index, [name, channel, version, conversationId, value]] of EVENTS.entries()) {
+    const answer = await triggerAction(integrations[index % integrations.length]!.url, configuration, 'sendMetric', {
       name,
       channel,
       version,
@@ -76,7 +78,7 @@ beforeAll(async () => {
 })
 
 afterAll(async () => {
-  await integration?.stop()
+  await Promise.all(integrations.map((integration) => integration.stop()))
   await vm?.stop()
 })
 
@@ -123,6 +125,16 @@ describe('dashboard panel queries return data', () => {
     expect(await single('Conversion')).toBeCloseTo(60)
     expect(await single('Drop-off')).toBeCloseTo(40)
   })
+
+  test('the totals and the mean are exact across instances', async () => {
+    const vars = { bot: ALL, channel: ALL, version: ALL, funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: '5m', range: '1h' }
+    const promqlOf = (metric: string, panel: string, refId = 'A') =>
+      resolvedQueries({ ...vars, metric }).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
+    const byVersion = await instant(promqlOf('flow_completed_metric', 'Events by bot version'))
+    expect(Object.fromEntries(byVersion.map((sample) => [sample.metric.version, Number(sample.value![1])]))).toEqual({ '1.4.1': 2, '1.4.2': 4 })
+    expect(valuesOf(await instant(promqlOf('message_received_metric', 'Events: ')))).toEqual([12])
+    expect(valuesOf(await instant(promqlOf('response_latency_metric', 'Value p50', 'C')))).toEqual([450])
+  })
 })
 
 describe("hub.md's PromQL examples return data", () => {
@@ -133,15 +145,43 @@ describe("hub.md's PromQL examples return data", () => {
     expect(examples.length).toBeGreaterThanOrEqual(6)
   })
 
-  test.each(examples)('%s', async (example) => {
-    const promql = example.replaceAll('$__interval', '5m').replaceAll('$__range', '1h')
-    const samples = await instant(promql)
-    expect(samples.length).toBeGreaterThan(0)
-    expect(valuesOf(samples).every(Number.isFinite)).toBe(true)
+  /** What each example returns for the events above, by the value of its grouping label ('' when it has none). */
+  const EXACT: ReadonlyArray<readonly [string, Record<string, number>]> = [
+    ['sum by (channel) (count_over_time(flow_completed_metric[$__interval]))', { webchat: 3, whatsapp: 3 }],
+    ['sum by (version) (count_over_time(flow_completed_metric[1d]))', { '1.4.1': 2, '1.4.2': 4 }],
+    ['sum by (version) (count_over_time(flow_completed_metric[1d]))\n/\n  sum by (version) (count_over_time(flow_started_metric[1d]))', { '1.4.1': 0.5, '1.4.2': 4 / 6 }],
+    ['sum(sum_over_time(response_latency_metric[5m])) / sum(count_over_time(response_latency_metric[5m]))', { '': 450 }],
+    ['1 - sum(count_over_time(flow_completed_metric[$__range])) / sum(count_over_time(flow_started_metric[$__range]))', { '': 0.4 }],
+    ['sum by (channel) (count_over_time(bot_error_metric[1h]))\n/\n  sum by (channel) (count_over_time(message_received_metric[1h]))', { webchat: 2 / 6, whatsapp: 1 / 6 }],
+  ]
+  /** Quantiles across series are approximate by nature: the result must lie among the values sent. */
+  const QUANTILES = examples.filter((example) => example.startsWith('quantile('))
+
+  test('every example has an exact figure or is a quantile', () => {
+    const known = new Set([...EXACT.map(([example]) => example.replace(/\s+/gu, ' ')), ...QUANTILES])
+    expect(examples.filter((example) => !known.has(example.replace(/\s+/gu, ' ')) && !known.has(example))).toEqual([])
+    expect(QUANTILES.length).toBeGreaterThanOrEqual(2)
   })
 
-  test('the drop-off example computes 1 - completed / started', async () => {
-    const dropOff = examples.find((example) => example.startsWith('1 - sum(count_over_time(flow_completed_metric'))!
-    expect(valuesOf(await instant(dropOff.replaceAll('$__range', '1h')))).toEqual([0.4])
+  const run = (example: string) => instant(example.replaceAll('$__interval', '5m').replaceAll('$__range', '1h'))
+
+  test.each(EXACT)('%s', async (example, expected) => {
+    const found = examples.find((e) => e.replace(/\s+/gu, ' ') === example.replace(/\s+/gu, ' '))
+    expect(found, 'the example is in hub.md').toBeDefined()
+    const samples = await run(found!)
+    const byGroup = Object.fromEntries(samples.map((sample) => [sample.metric.channel ?? sample.metric.version ?? '', Number(sample.value![1])]))
+    expect(Object.keys(byGroup).sort()).toEqual(Object.keys(expected).sort())
+    for (const [group, value] of Object.entries(expected)) {
+      expect(byGroup[group], `${group}`).toBeCloseTo(value, 10)
+    }
+  })
+
+  test.each(QUANTILES)('%s lies among the values sent', async (example) => {
+    const values = valuesOf(await run(example))
+    expect(values.length).toBeGreaterThan(0)
+    for (const value of values) {
+      expect(value).toBeGreaterThanOrEqual(100)
+      expect(value).toBeLessThanOrEqual(800)
+    }
   })
 })
