@@ -4,23 +4,18 @@
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
-import { exceedsBytes, limits, utf8Bytes } from './limits'
-import { encodeLine, labelValue, seriesKey } from './line-protocol/encode'
-import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
-import { INSTANCE_LABEL, sampleClock, type Stamp } from './sample-clock'
+import { cardLabels, checkSeriesKey, type LabelContext } from './labels'
+import { exceedsBytes, limits } from './limits'
+import { encodeLine, seriesKey } from './line-protocol/encode'
+import { sanitizeName, WHITESPACE } from './line-protocol/names'
+import { sampleClock, type Stamp } from './sample-clock'
 import type { SendMetricInput } from './schemas'
 
 /** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
 const METRIC_FIELD = 'metric'
 
-/** The labels the card fills from its own fields. */
-const BUILT_IN_LABELS: ReadonlySet<string> = new Set(['botId', 'channel', 'conversationId', 'userId', 'version'])
-
-export interface MetricContext {
-  /** The bot running the card, used when the botId input is empty. */
-  readonly botId: string
-  readonly includeConversationAndUserIds: boolean
-}
+/** The bot running the card and the configuration's choice of labels. */
+export type MetricContext = LabelContext
 
 export interface MetricEvent {
   readonly line: string
@@ -31,19 +26,6 @@ export interface MetricEvent {
 
 // Decimal notation only: Number() would also take hexadecimal, binary and octal text.
 const DECIMAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/u
-
-// A field Studio did not render (the card was called from code, so the default stayed `{{…}}`).
-const UNRENDERED_TEMPLATE = /^\{\{[^]*\}\}$/u
-
-const isUnrendered = (text: string): boolean => text.includes('{{') && UNRENDERED_TEMPLATE.test(text.trim())
-
-const textOf = (value: string | number | undefined): string => {
-  if (value === undefined) {
-    return ''
-  }
-  const text = String(value)
-  return isUnrendered(text) ? '' : text
-}
 
 const parseName = (name: string): { measurement: string; series: string } => {
   if (name === '') {
@@ -79,128 +61,13 @@ const parseValue = (value: SendMetricInput['value']): number => {
   return number
 }
 
-type TagValues = Record<string, string | number | boolean>
-
-/** A user's key as shown in an error message. */
-const quoted = (key: string): string => JSON.stringify(key.slice(0, 60))
-
-const parseTagsObject = (tags: SendMetricInput['tags']): TagValues => {
-  if (tags === undefined) {
-    return {}
-  }
-  if (typeof tags !== 'string') {
-    return tags
-  }
-  if (tags.trim() === '' || isUnrendered(tags)) {
-    return {}
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(tags)
-  } catch (error) {
-    throw new UserFacingError(
-      `Extra labels must be a JSON object such as {"flow": "checkout"}; the text does not parse (${(error as Error).message}).`
-    )
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UserFacingError('Extra labels must be a JSON object such as {"flow": "checkout"}, not a list or a single value.')
-  }
-  return parsed as TagValues
-}
-
-/** The extra labels, checked, by their cleaned names. */
-const parseTags = (input: SendMetricInput['tags']): Record<string, string> => {
-  const tags = parseTagsObject(input)
-  const keys = Object.keys(tags)
-  if (keys.length > limits.maxTags) {
-    throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${keys.length}).`)
-  }
-  const labels: Record<string, string> = {}
-  const keyOf = new Map<string, string>()
-  for (const key of keys) {
-    const value = tags[key]
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new UserFacingError(`Extra label ${quoted(key)} must be a string, a number or a boolean.`)
-    }
-    if (key === '') {
-      throw new UserFacingError('Extra labels: a label name is empty.')
-    }
-    const name = sanitizeName(key)
-    if (name !== key && WHITESPACE.test(key)) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: label names must not contain whitespace.`)
-    }
-    if (name.startsWith('__')) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: names starting with __ are reserved by Prometheus.`)
-    }
-    if (name === RESERVED_KEY) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: the name time is reserved by the line protocol.`)
-    }
-    if (name === INSTANCE_LABEL) {
-      throw new UserFacingError(
-        `Extra label ${quoted(key)}: the name instance is reserved for the integration instance that wrote the sample; choose another name.`
-      )
-    }
-    if (BUILT_IN_LABELS.has(name)) {
-      throw new UserFacingError(
-        `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
-      )
-    }
-    const other = keyOf.get(name)
-    if (other !== undefined) {
-      throw new UserFacingError(`Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`)
-    }
-    if (exceedsBytes(name, limits.maxLabelNameBytes)) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
-    }
-    keyOf.set(name, key)
-    labels[name] = String(value)
-  }
-  return labels
-}
-
-/** The card's own labels, before cleaning: empty ones are left out later. */
-const builtInLabels = (input: SendMetricInput, context: MetricContext): Record<string, string> => {
-  const labels: Record<string, string> = {
-    botId: textOf(input.botId) || context.botId,
-    channel: textOf(input.channel),
-    version: textOf(input.version),
-  }
-  if (context.includeConversationAndUserIds) {
-    labels.conversationId = textOf(input.conversationId)
-    labels.userId = textOf(input.userId)
-  }
-  return labels
-}
-
 /** Builds the line for one Send Metric call, written as `stamp.instance` at `stamp.timestamp`. */
-export const buildMetricEvent = (input: SendMetricInput, context: MetricContext, stamp: Stamp): MetricEvent => {
+export const buildMetricEvent = (input: SendMetricInput, context: LabelContext, stamp: Stamp): MetricEvent => {
   const { measurement, series } = parseName(input.name)
   const value = parseValue(input.value)
-  const given = { ...builtInLabels(input, context), ...parseTags(input.tags) }
-
-  const labels: Record<string, string> = {}
-  for (const name of Object.keys(given).sort()) {
-    const stored = labelValue(given[name]!)
-    if (stored === '') {
-      continue
-    }
-    if (exceedsBytes(stored, limits.maxValueBytes)) {
-      throw new UserFacingError(
-        `Label ${name} is ${utf8Bytes(stored)} bytes long: Grafana accepts label values up to ${limits.maxValueBytes} bytes.`
-      )
-    }
-    labels[name] = stored
-  }
-  labels[INSTANCE_LABEL] = stamp.instance
-
+  const labels = cardLabels(input, context, stamp.instance)
   const key = seriesKey(measurement, labels)
-  // InfluxDB's MaxKeyLength counts the key, a 4-byte separator and the field name.
-  const keyBytes = utf8Bytes(key) + 4 + METRIC_FIELD.length
-  if (keyBytes > limits.maxSeriesKeyBytes) {
-    throw new UserFacingError(
-      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
-    )
-  }
+  checkSeriesKey(key, METRIC_FIELD)
   return {
     line: encodeLine(key, { [METRIC_FIELD]: value }, stamp.timestamp),
     seriesName: series,
