@@ -3,6 +3,8 @@ import {
   configurationSchema,
   sendMetricInputSchema,
   sendMetricOutputSchema,
+  sendLlmUsageInputSchema,
+  sendLlmUsageOutputSchema,
   sendRawDataInputSchema,
   sendRawDataOutputSchema,
 } from './src/schemas'
@@ -11,7 +13,8 @@ export default new IntegrationDefinition({
   name: 'grafana-cloud',
   version: '1.0.0',
   title: 'Grafana Cloud',
-  description: "Send your bot's events and metrics to Grafana Cloud, labelled by channel, bot, conversation and version.",
+  description:
+    "Send your bot's events, metrics and LLM usage (tokens, cost, latency) to Grafana Cloud, labelled by channel, bot, conversation and version.",
   readme: 'hub.md',
   icon: 'icon.svg',
   configuration: {
@@ -29,6 +32,13 @@ export default new IntegrationDefinition({
       description: 'Sends your own InfluxDB line protocol (without timestamps), validated line by line before anything is sent.',
       input: { schema: sendRawDataInputSchema },
       output: { schema: sendRawDataOutputSchema },
+    },
+    sendLlmUsage: {
+      title: 'Send LLM Usage',
+      description:
+        "Records an LLM call's tokens, cost and duration, by provider and model, from the LLM card's output: the series gen_ai_client_token_usage, gen_ai_client_cost_usd, gen_ai_client_operation_duration_seconds and gen_ai_client_operations.",
+      input: { schema: sendLlmUsageInputSchema },
+      output: { schema: sendLlmUsageOutputSchema },
     },
   },
 })

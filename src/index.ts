@@ -3,10 +3,11 @@ import * as bp from '.botpress'
 import { writeLines } from './client'
 import { parseConfiguration } from './config'
 import { describeFailure } from './errors'
+import { sendLlmUsage } from './llm-usage'
 import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
-import { sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
+import { sendLlmUsageInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
 
 type Logger = bp.HandlerProps['logger']
 type Context = bp.HandlerProps['ctx']
@@ -46,6 +47,11 @@ export default new bp.Integration({
       run('Send Raw Data failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
         return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, { log: botLog(logger) })
+      }),
+    sendLlmUsage: async ({ ctx, input, logger }) =>
+      run('Send LLM Usage failed', ctx, logger, async () => {
+        const config = parseConfiguration(ctx.configuration)
+        return sendLlmUsage(config, parseWith('Invalid input', sendLlmUsageInputSchema, input), ctx.botId, { log: botLog(logger) })
       }),
   },
   channels: {},

@@ -8,6 +8,7 @@ import { cardLabels, checkSeriesKey, type LabelContext } from './labels'
 import { exceedsBytes, limits } from './limits'
 import { encodeLine, seriesKey } from './line-protocol/encode'
 import { sanitizeName, WHITESPACE } from './line-protocol/names'
+import { numberField } from './number-field'
 import { sampleClock, type Stamp } from './sample-clock'
 import type { SendMetricInput } from './schemas'
 
@@ -23,9 +24,6 @@ export interface MetricEvent {
   readonly labels: Readonly<Record<string, string>>
   readonly timestamp: number
 }
-
-// Decimal notation only: Number() would also take hexadecimal, binary and octal text.
-const DECIMAL = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/u
 
 const parseName = (name: string): { measurement: string; series: string } => {
   if (name === '') {
@@ -50,11 +48,10 @@ const parseName = (name: string): { measurement: string; series: string } => {
 }
 
 const parseValue = (value: SendMetricInput['value']): number => {
-  if (value === undefined || (typeof value === 'string' && value.trim() === '')) {
+  const number = numberField(value)
+  if (number === undefined) {
     return 1
   }
-  const text = typeof value === 'number' ? '' : value.trim()
-  const number = typeof value === 'number' ? value : DECIMAL.test(text) ? Number(text) : Number.NaN
   if (!Number.isFinite(number)) {
     throw new UserFacingError(`Value must be a finite number such as 1 or 250.5 (got ${JSON.stringify(String(value).slice(0, 40))}).`)
   }

@@ -38,15 +38,8 @@ export const configurationSchema = z.object({
 const templateText = (title: string, description: string, template: string) =>
   z.string().default(template).title(title).describe(description).placeholder(template)
 
-export const sendMetricInputSchema = z.object({
-  name: z
-    .string()
-    .title('Metric name')
-    .describe(
-      'What happened, e.g. flow_completed. No whitespace; characters outside A-Z, a-z, 0-9 and _ become _. ' +
-        'Stored as the series <name>_metric.'
-    )
-    .placeholder('flow_completed'),
+/** The fields every card labels its samples with (src/labels.ts), in the order Studio shows them. */
+const builtInLabelFields = {
   channel: templateText('Channel', 'The channel label (webchat, whatsapp, …).', '{{event.integration}}'),
   botId: templateText('Bot ID', 'The botId label; the bot running the card when empty.', '{{event.botId}}'),
   conversationId: templateText('Conversation ID', 'The conversationId label.', '{{event.conversationId}}'),
@@ -57,23 +50,39 @@ export const sendMetricInputSchema = z.object({
     .title('Bot version')
     .describe('The version label: a number or text such as 1.4.2, to compare releases.')
     .placeholder('1.4.2'),
+}
+
+const extraLabels = (description: string, placeholder: string) =>
+  z
+    .union([z.record(z.union([z.string(), z.number(), z.boolean()])), z.string()], {
+      errorMap: () => ({ message: 'must be a JSON object of string, number or boolean values (or its JSON text)' }),
+    })
+    .optional()
+    .title('Extra labels')
+    .describe(description)
+    .placeholder(placeholder)
+
+export const sendMetricInputSchema = z.object({
+  name: z
+    .string()
+    .title('Metric name')
+    .describe(
+      'What happened, e.g. flow_completed. No whitespace; characters outside A-Z, a-z, 0-9 and _ become _. ' +
+        'Stored as the series <name>_metric.'
+    )
+    .placeholder('flow_completed'),
+  ...builtInLabelFields,
   value: z
     .union([z.number(), z.string()], { errorMap: () => ({ message: 'must be a finite number or numeric text, e.g. 250.5' }) })
     .optional()
     .title('Value')
     .describe('The sample value: a finite number, 1 when empty. Use it for a latency, a score or an amount.')
     .placeholder('1'),
-  tags: z
-    .union([z.record(z.union([z.string(), z.number(), z.boolean()])), z.string()], {
-      errorMap: () => ({ message: 'must be a JSON object of string, number or boolean values (or its JSON text)' }),
-    })
-    .optional()
-    .title('Extra labels')
-    .describe(
-      'More labels as a JSON object of string, number or boolean values, e.g. {"flow": "checkout", "step": 3}. ' +
-        'Keys follow the same rules as the metric name and cannot replace a built-in label.'
-    )
-    .placeholder('{"flow": "checkout"}'),
+  tags: extraLabels(
+    'More labels as a JSON object of string, number or boolean values, e.g. {"flow": "checkout", "step": 3}. ' +
+      'Keys follow the same rules as the metric name and cannot replace a built-in label.',
+    '{"flow": "checkout"}'
+  ),
 })
 
 export const sendMetricOutputSchema = z.object({
@@ -102,4 +111,101 @@ export const sendRawDataOutputSchema = z.object({
   timestamp: z.number().title('Timestamp').describe('The time given to every line, in milliseconds since the Unix epoch.'),
 })
 
+const optionalText = (title: string, description: string, placeholder: string) =>
+  z.string().optional().title(title).describe(description).placeholder(placeholder)
+
+const optionalNumber = (title: string, description: string, placeholder: string) =>
+  z
+    .union([z.number(), z.string()], { errorMap: () => ({ message: 'must be a number or numeric text, e.g. 250' }) })
+    .optional()
+    .title(title)
+    .describe(description)
+    .placeholder(placeholder)
+
+export const sendLlmUsageInputSchema = z.object({
+  response: z
+    .preprocess(
+      // Studio has no form for an input that is a whole object, so the field is published as
+      // text; an object handed over by code is read as its JSON text.
+      (value) => (typeof value === 'object' && value !== null ? JSON.stringify(value) : value),
+      z.string({ errorMap: () => ({ message: "must be the LLM card's output: its JSON text, or the object itself" }) })
+    )
+    .optional()
+    .title('LLM response')
+    .describe(
+      "The LLM card's whole output as JSON text, e.g. {{JSON.stringify(workflow.llmOutput)}} (Studio shows this field as text; " +
+        'code may pass the object itself). The provider, model, stop reason, token counts and costs are read from it; ' +
+        'message content is never stored. The fields below override what it says.'
+    )
+    .placeholder('{{JSON.stringify(workflow.llmOutput)}}'),
+  provider: optionalText('Provider', 'The gen_ai_provider_name label, e.g. openai; the response\'s provider when empty.', 'openai'),
+  model: optionalText('Model', 'The gen_ai_request_model label, e.g. gpt-4o-mini; the response\'s model when empty.', 'gpt-4o-mini'),
+  operation: z
+    .string()
+    .default('chat')
+    .title('Operation')
+    .describe('The gen_ai_operation_name label: chat, text_completion, embeddings, …; chat when empty.')
+    .placeholder('chat'),
+  inputTokens: optionalNumber('Input tokens', 'Tokens the model read: a whole number, 0 or more; the response\'s when empty.', '1200'),
+  outputTokens: optionalNumber('Output tokens', 'Tokens the model wrote: a whole number, 0 or more; the response\'s when empty.', '85'),
+  cost: optionalNumber(
+    'Cost (USD)',
+    'The total cost of the call in US dollars, 0 or more. When empty: input cost + output cost, else the response\'s botpress.cost.',
+    '0.00023'
+  ),
+  inputCost: optionalNumber('Input cost (USD)', 'The cost of the input tokens in US dollars; the response\'s usage.inputCost when empty.', '0.00018'),
+  outputCost: optionalNumber('Output cost (USD)', 'The cost of the output tokens in US dollars; the response\'s usage.outputCost when empty.', '0.00005'),
+  durationMs: optionalNumber(
+    'Duration (ms)',
+    'How long the call took, in milliseconds, 0 or more: measure it around the LLM card. Stored in seconds.',
+    '1350'
+  ),
+  stopReason: optionalText(
+    'Stop reason',
+    'The gen_ai_response_finish_reason label: stop, max_tokens, tool_calls, content_filter, other; the first choice\'s stopReason when empty.',
+    'stop'
+  ),
+  errorType: optionalText('Error type', 'For a failed call: the error_type label, e.g. timeout or rate_limited. Empty for a call that succeeded.', 'timeout'),
+  ...builtInLabelFields,
+  tags: extraLabels(
+    'More labels as a JSON object of string, number or boolean values, e.g. {"flow": "support", "node": "answer"}. ' +
+      'Keys follow the same rules as a metric name and cannot replace a label the card sets itself.',
+    '{"flow": "support"}'
+  ),
+})
+
+export const sendLlmUsageOutputSchema = z.object({
+  seriesNames: z
+    .array(z.string())
+    .title('Series names')
+    .describe('The Prometheus series written for this call, e.g. gen_ai_client_token_usage and gen_ai_client_cost_usd.'),
+  labels: z
+    .record(z.string())
+    .title('Labels')
+    .describe('The labels every series of the call carries, as Grafana stores them; token usage adds gen_ai_token_type.'),
+  timestamp: z.number().title('Timestamp').describe('The time of every sample of the call, in milliseconds since the Unix epoch.'),
+})
+
+/**
+ * What Send LLM Usage reads from an LLM card's output (botpress/botpress
+ * `packages/common/src/llm/schemas.ts`, GenerateContentOutputSchema). Everything else, message
+ * content included, is stripped by the parse and never reaches a label.
+ */
+export const llmResponseSchema = z.object({
+  provider: z.string().nullish(),
+  model: z.string().nullish(),
+  choices: z.array(z.object({ stopReason: z.string().nullish() })).nullish(),
+  usage: z
+    .object({
+      inputTokens: z.number().nullish(),
+      inputCost: z.number().nullish(),
+      outputTokens: z.number().nullish(),
+      outputCost: z.number().nullish(),
+    })
+    .nullish(),
+  botpress: z.object({ cost: z.number().nullish() }).nullish(),
+})
+
 export type SendMetricInput = z.infer<typeof sendMetricInputSchema>
+export type SendLlmUsageInput = z.infer<typeof sendLlmUsageInputSchema>
+export type LlmResponse = z.infer<typeof llmResponseSchema>
