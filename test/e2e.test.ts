@@ -10,6 +10,7 @@
  * the helper's random username, so this file flushes and reads with its own header.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
 import { triggerAction, callIntegration, type IntegrationAnswer } from './helpers/botpress'
 import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
@@ -317,6 +318,163 @@ describe('Send Raw Data, end to end', () => {
   })
 })
 
+describe('Send LLM Usage, end to end', () => {
+  /** An instant PromQL query at the current second (VictoriaMetrics evaluates at whole seconds). */
+  const promql = async (query: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
+    const response = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query, time: String(Math.ceil(Date.now() / 1000)) })}`, {
+      headers: { authorization },
+      signal: AbortSignal.timeout(10_000),
+    })
+    const body = (await response.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
+    expect(body.status, query).toBe('success')
+    return body.data.result
+  }
+  const single = async (query: string): Promise<number> => {
+    const result = await promql(query)
+    expect(result, query).toHaveLength(1)
+    return Number(result[0]!.value[1])
+  }
+
+  it('the LLM card output as an object and as JSON text: exact token sums, costs and durations back through PromQL', async () => {
+    const common = { channel: 'webchat', botId: 'bot-llm', version: '2.1.0', tags: { flow: 'support' } }
+    const asObject = outputOf(
+      await call(triggerAction(integration.url, configuration, 'sendLlmUsage', { ...common, response: generateContentOutput, durationMs: 1350 }, HEADER_BOT_ID))
+    )
+    const asText = outputOf(
+      await call(
+        triggerAction(integration.url, configuration, 'sendLlmUsage', { ...common, response: JSON.stringify(generateContentOutput), durationMs: '900' }, HEADER_BOT_ID)
+      )
+    )
+    const labels = {
+      instance,
+      botId: 'bot-llm',
+      channel: 'webchat',
+      version: '2.1.0',
+      flow: 'support',
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'openai',
+      gen_ai_request_model: 'gpt-4o-mini-2024-07-18',
+      gen_ai_response_finish_reason: 'stop',
+    }
+    const seriesNames = ['gen_ai_client_cost_usd', 'gen_ai_client_operation_duration_seconds', 'gen_ai_client_operations', 'gen_ai_client_token_usage']
+    for (const output of [asObject, asText]) {
+      expect(output).toEqual({ seriesNames, labels, timestamp: output.timestamp })
+    }
+    const [t1, t2] = [asObject.timestamp as number, asText.timestamp as number]
+    const cost = generateContentOutput.usage.inputCost + generateContentOutput.usage.outputCost
+    const expected = canonical([
+      { metric: { __name__: 'gen_ai_client_operations', ...labels }, values: [1, 1], timestamps: [t1, t2] },
+      { metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...labels }, values: [1.35, 0.9], timestamps: [t1, t2] },
+      { metric: { __name__: 'gen_ai_client_cost_usd', ...labels }, values: [cost, cost], timestamps: [t1, t2] },
+      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' }, values: [1234, 1234], timestamps: [t1, t2] },
+      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' }, values: [87, 87], timestamps: [t1, t2] },
+    ])
+    const match = '{__name__=~"gen_ai_client_.+", botId="bot-llm"}'
+    const stored = canonical(await exportWhen(match, (s) => s.reduce((n, x) => n + x.values.length, 0) >= 10))
+    expect(stored).toEqual(expected)
+    expectedSeries.push(...expected)
+
+    await sleep(1_000)
+    const window = '{botId="bot-llm"}[10m]'
+    expect(await single(`sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="input", botId="bot-llm"}[10m]))`)).toBe(2468)
+    expect(await single(`sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="output", botId="bot-llm"}[10m]))`)).toBe(174)
+    expect(await single(`sum(count_over_time(gen_ai_client_operations${window}))`)).toBe(2)
+    expect(await single(`sum(sum_over_time(gen_ai_client_cost_usd${window}))`)).toBeCloseTo(2 * cost, 15)
+    expect(await single(`sum(sum_over_time(gen_ai_client_operation_duration_seconds${window}))`)).toBeCloseTo(2.25, 12)
+    expect(await single(`max(max_over_time(gen_ai_client_operation_duration_seconds${window}))`)).toBe(1.35)
+  })
+
+  it('the fields override the response; a failed call without a response is counted with its error type', async () => {
+    const overridden = outputOf(
+      await call(
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendLlmUsage',
+          {
+            response: JSON.stringify(generateContentOutput),
+            provider: 'azure',
+            model: 'gpt-4o',
+            inputTokens: 10,
+            outputTokens: '20',
+            cost: 0.5,
+            stopReason: 'max_tokens',
+            botId: 'bot-llm-override',
+          },
+          HEADER_BOT_ID
+        )
+      )
+    )
+    const failed = outputOf(
+      await call(
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendLlmUsage',
+          { provider: 'openai', model: 'gpt-4o-mini', errorType: 'timeout', durationMs: 30000, botId: 'bot-llm-override' },
+          HEADER_BOT_ID
+        )
+      )
+    )
+    const labels = {
+      instance,
+      botId: 'bot-llm-override',
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'azure',
+      gen_ai_request_model: 'gpt-4o',
+      gen_ai_response_finish_reason: 'max_tokens',
+    }
+    const failedLabels = {
+      instance,
+      botId: 'bot-llm-override',
+      error_type: 'timeout',
+      gen_ai_operation_name: 'chat',
+      gen_ai_provider_name: 'openai',
+      gen_ai_request_model: 'gpt-4o-mini',
+    }
+    expect(overridden.labels).toEqual(labels)
+    expect(failed).toEqual({
+      seriesNames: ['gen_ai_client_operation_duration_seconds', 'gen_ai_client_operations'],
+      labels: failedLabels,
+      timestamp: failed.timestamp,
+    })
+    const [t1, t2] = [overridden.timestamp as number, failed.timestamp as number]
+    const expected = canonical([
+      { metric: { __name__: 'gen_ai_client_operations', ...labels }, values: [1], timestamps: [t1] },
+      { metric: { __name__: 'gen_ai_client_cost_usd', ...labels }, values: [0.5], timestamps: [t1] },
+      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' }, values: [10], timestamps: [t1] },
+      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' }, values: [20], timestamps: [t1] },
+      { metric: { __name__: 'gen_ai_client_operations', ...failedLabels }, values: [1], timestamps: [t2] },
+      { metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...failedLabels }, values: [30], timestamps: [t2] },
+    ])
+    const stored = canonical(await exportWhen('{__name__=~"gen_ai_client_.+", botId="bot-llm-override"}', (s) => s.length >= expected.length))
+    expect(stored).toEqual(expected)
+    expectedSeries.push(...expected)
+  })
+
+  it.each([
+    ['negative input tokens', { inputTokens: -1 }, /Input tokens must be a whole number of tokens, 0 or more/],
+    ['fractional output tokens', { outputTokens: 2.5 }, /Output tokens must be a whole number of tokens/],
+    ['a negative cost', { cost: -0.01 }, /Cost must be a finite amount in US dollars, 0 or more/],
+    ['an infinite cost', { cost: 'Infinity' }, /Cost must be a finite amount/],
+    ['a negative duration', { durationMs: -1 }, /Duration must be a finite number of milliseconds, 0 or more/],
+    ['a response that is not JSON', { response: 'the answer was 42' }, /LLM response must be the LLM card's output as JSON text/],
+    ['a response that is a JSON list', { response: '[]' }, /not a list or a single value/],
+    ['a response that is a number', { response: 42 }, /response: must be the LLM card's output/],
+    ['a response with negative tokens', { response: JSON.stringify({ usage: { inputTokens: -5 } }) }, /LLM response usage\.inputTokens must be a whole number/],
+    ['a model over 2048 bytes', { model: 'm'.repeat(2049) }, /Label gen_ai_request_model is 2049 bytes long/],
+    ['a provider over 2048 bytes', { provider: 'p'.repeat(2049) }, /Label gen_ai_provider_name is 2049 bytes long/],
+  ])('refuses %s: 400 with the message, and nothing stored', async (_, input, message) => {
+    const answer = await call(
+      triggerAction(integration.url, configuration, 'sendLlmUsage', { response: JSON.stringify(generateContentOutput), botId: 'bot-llm-refused', ...input }, HEADER_BOT_ID)
+    )
+    expect(answer.status, answer.text).toBe(400)
+    expect((answer.body as { message: string }).message).toMatch(/^Send LLM Usage failed: /u)
+    expect((answer.body as { message: string }).message).toMatch(message)
+    // Checked at the end: the full export holds no bot-llm-refused series.
+  })
+})
+
 describe('afterwards', () => {
   it('VictoriaMetrics holds exactly the expected series: nothing from register, refusals or failures', async () => {
     const at = Date.now()
@@ -324,6 +482,7 @@ describe('afterwards', () => {
     expectedSeries.push({ metric: { __name__: 'e2e_final_barrier_f', src: 'e2e' }, values: [1], timestamps: [at] })
     const all = await exportWhen('{__name__!=""}', (s) => s.some((x) => x.metric.__name__ === 'e2e_final_barrier_f'))
     expect(canonical(all)).toEqual(canonical(expectedSeries))
+    expect(JSON.stringify(all)).not.toContain(CONTENT_MARKER)
   })
 
   it('the API key (and the Basic credentials) appear in no answer and nowhere in the integration’s output', () => {
@@ -333,7 +492,8 @@ describe('afterwards', () => {
     const windows = (secret: string) => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12))
     const secrets = [...windows(key), ...windows(basic)]
     const texts = [...answers.map((a) => a.text), integration.output()]
-    expect(answers.length).toBeGreaterThanOrEqual(9)
+    expect(answers.length).toBeGreaterThanOrEqual(24)
+    expect(texts.filter((text) => text.includes(CONTENT_MARKER))).toEqual([])
     expect(integration.output()).toContain('Grafana refused the credentials (401)')
     for (const text of texts) {
       for (const secret of secrets) {
