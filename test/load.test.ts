@@ -185,3 +185,42 @@ describe('Send Raw Data under load, the same series in every call', () => {
     expect(instancesIn([...amount, ...items, ...flag]).size).toBe(PROCESSES)
   })
 })
+
+describe('Send LLM Usage under load, from four instances', () => {
+  const usage = (call: number) => ({
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    channel: 'webchat',
+    botId: 'bot-load',
+    version: '2.0.0',
+    inputTokens: call + 1,
+    outputTokens: 7,
+    cost: 0.5,
+    durationMs: 250,
+  })
+
+  test('the same labels on every call: each OK is one sample per series of the call, and the tokens add up', async () => {
+    // The call's line stores operations, the duration and the cost; one line per token type.
+    const result = await load('sendLlmUsage', usage, 5)
+    expect(result.refused).toEqual([])
+    const calls = result.ok
+    const operations = await storedSeries('gen_ai_client_operations', calls)
+    const cost = await storedSeries('gen_ai_client_cost_usd', calls)
+    const duration = await storedSeries('gen_ai_client_operation_duration_seconds', calls)
+    const tokens = await storedSeries('gen_ai_client_token_usage', 2 * calls)
+    const ofType = (type: string) => tokens.filter((s) => s.metric.gen_ai_token_type === type)
+    expect(samplesIn(operations)).toBe(calls)
+    expect(sumOf(operations)).toBe(calls)
+    expect(samplesIn(cost)).toBe(calls)
+    expect(sumOf(cost)).toBe(0.5 * calls)
+    expect(samplesIn(duration)).toBe(calls)
+    expect(sumOf(duration)).toBe(0.25 * calls)
+    expect(samplesIn(ofType('input'))).toBe(calls)
+    expect(sumOf(ofType('input'))).toBe((calls * (calls + 1)) / 2)
+    expect(samplesIn(ofType('output'))).toBe(calls)
+    expect(sumOf(ofType('output'))).toBe(7 * calls)
+    expect(operations).toHaveLength(PROCESSES)
+    expect(tokens).toHaveLength(2 * PROCESSES)
+    expect(instancesIn([...operations, ...cost, ...duration, ...tokens]).size).toBe(PROCESSES)
+  }, LOAD_DEADLINE_MS + 30_000)
+})
