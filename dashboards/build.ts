@@ -112,8 +112,9 @@ export function buildDashboard(): dashboard.Dashboard {
   const b = new dashboard.DashboardBuilder('Botpress on Grafana Cloud')
     .uid(DASHBOARD_UID)
     .description(
-      'Chatbot metrics sent by the "Grafana Cloud for Botpress" integration (Send Metric card): ' +
-        'events per channel and bot version, value quantiles, top metrics and a funnel between two steps.',
+      'Chatbot metrics sent by the "Grafana Cloud for Botpress" integration: events per channel and bot version, ' +
+        'value quantiles, top metrics and a funnel between two steps (Send Metric), and the LLM calls\' tokens, cost ' +
+        'and latency by model, channel and version (Send LLM Usage).',
     )
     .tags(['botpress', 'chatbot', 'grafana-cloud-for-botpress'])
     .editable()
@@ -244,6 +245,60 @@ export function buildDashboard(): dashboard.Dashboard {
       .unit('short')
       .decimals(0)
       .gridPos({ x: 0, y: 0, w: 4, h: 4 }),
+  )
+
+  // ---- LLM usage ------------------------------------------------------------------------------
+  b.withRow(new dashboard.RowBuilder('LLM usage').id(next()))
+  b.withPanel(
+    eventsOverTime(T.llmTokens, 'Tokens per interval from the Send LLM Usage card, stacked by model and token type.').id(next()),
+  )
+  b.withPanel(
+    eventsOverTime(T.llmCost, 'The cost of the LLM calls per interval, stacked by model.')
+      .id(next())
+      .unit('currencyUSD')
+      .decimals(4),
+  )
+  for (const [title, label, intro] of [
+    [T.llmCostByChannel, 'channel', 'The cost of the LLM calls per channel over the time range.'],
+    [T.llmCostByVersion, 'version', 'The cost of the LLM calls per bot version over the time range: compare a release with the last one.'],
+  ] as const) {
+    b.withPanel(
+      withQueries(new barchart.PanelBuilder(), title, intro)
+        .id(next())
+        .xField(label)
+        .unit('currencyUSD')
+        .decimals(4)
+        .min(0)
+        .showValue(common.VisibilityMode.Always)
+        .colorScheme(fixedColor('purple'))
+        .withTransformation({
+          id: 'organize',
+          options: { excludeByName: { Time: true }, renameByName: { Value: 'cost (USD)' }, indexByName: {} },
+        })
+        .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+    )
+  }
+  b.withPanel(
+    withQueries(
+      new timeseries.PanelBuilder(),
+      T.llmLatency,
+      'How long the LLM calls took (the card\'s Duration), 95th percentile per interval, by model.',
+    )
+      .id(next())
+      .unit('s')
+      .lineWidth(2)
+      .fillOpacity(0)
+      .showPoints(common.VisibilityMode.Auto)
+      .spanNulls(false)
+      .legend(
+        new common.VizLegendOptionsBuilder()
+          .showLegend(true)
+          .displayMode(common.LegendDisplayMode.Table)
+          .placement(common.LegendPlacement.Bottom)
+          .calcs(['mean', 'max']),
+      )
+      .tooltip(tooltip())
+      .gridPos({ x: 0, y: 0, w: 24, h: 9 }),
   )
 
   const built = b.build()

@@ -13,6 +13,12 @@
  * one series per instance (and per conversation). Samples are events, not counters: "how many
  * events" is count_over_time() summed over those series, never rate().
  *
+ * The Send LLM Usage card stores one sample per LLM call in `gen_ai_client_operations` (1),
+ * `gen_ai_client_cost_usd` and `gen_ai_client_operation_duration_seconds`, and one per call
+ * and token type in `gen_ai_client_token_usage` (label `gen_ai_token_type`), with the same
+ * built-in labels plus `gen_ai_request_model`, `gen_ai_provider_name` and the like. Totals are
+ * sum_over_time() summed over the instances, as for events.
+ *
  * A PromQL caveat that shapes the "top metrics" panels: every range function except
  * last_over_time drops `__name__`, so count_over_time({__name__=~".+_metric"}[…]) fails
  * with "vector cannot contain metrics with the same labelset" (Prometheus, Mimir) or
@@ -27,6 +33,9 @@ export const FILTER = 'botId=~"$bot", channel=~"$channel", version=~"$version"'
 
 /** Matches every series the Send Metric card produces. */
 export const ALL_METRICS = '__name__=~".+_metric"'
+
+/** Matches a series of every call of either card, for the bot, channel and version lists. */
+export const LABELLED_SERIES = '__name__=~".+_metric|gen_ai_client_operations"'
 
 /** How Grafana must run a query: over the time range (one point per $__interval) or once at its end. */
 export type QueryKind = 'range' | 'instant'
@@ -45,7 +54,7 @@ export interface PanelQuery {
    * The label every result series (or table row) carries, e.g. 'channel'; undefined: the
    * result is one series without labels. For the test that checks results on real data.
    */
-  readonly seriesLabel?: 'channel' | 'version' | '__name__'
+  readonly seriesLabel?: 'channel' | 'version' | '__name__' | 'gen_ai_request_model'
   /** What the result holds, for the reader and for the test that checks it against real data. */
   readonly returns: string
 }
@@ -64,9 +73,19 @@ const TITLES = {
   funnelTo: 'Funnel to: $funnel_to',
   conversion: 'Conversion ($funnel_to / $funnel_from)',
   dropOff: 'Drop-off',
+  llmTokens: 'LLM tokens over time by model',
+  llmCost: 'LLM cost over time by model (USD)',
+  llmCostByChannel: 'LLM cost by channel (time range total, USD)',
+  llmCostByVersion: 'LLM cost by bot version (time range total, USD)',
+  llmLatency: 'LLM latency p95 by model (seconds)',
 } as const
 
 export const PANEL_TITLES = TITLES
+
+const byModel = (expr: string) => `sum by (gen_ai_request_model) (${expr})`
+const tokens = (type: string) =>
+  byModel(`sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", ${FILTER}}[$__interval])`)
+const llmCostTotal = (label: string) => `sort_desc(sum by (${label}) (sum_over_time(${sel('gen_ai_client_cost_usd')}[$__range])))`
 
 const fromTotal = `sum(${count(sel('$funnel_from'), '$__range')})`
 const toTotal = `sum(${count(sel('$funnel_to'), '$__range')})`
@@ -181,6 +200,66 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     returns: 'percent of $funnel_from events not followed by a $funnel_to event',
   },
+  {
+    panel: TITLES.llmTokens,
+    refId: 'A',
+    expr: tokens('input'),
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{gen_ai_request_model}} input',
+    seriesLabel: 'gen_ai_request_model',
+    returns: 'one series per model: input tokens of the LLM calls in each $__interval',
+  },
+  {
+    panel: TITLES.llmTokens,
+    refId: 'B',
+    expr: tokens('output'),
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{gen_ai_request_model}} output',
+    seriesLabel: 'gen_ai_request_model',
+    returns: 'one series per model: output tokens of the LLM calls in each $__interval',
+  },
+  {
+    panel: TITLES.llmCost,
+    refId: 'A',
+    expr: byModel(`sum_over_time(${sel('gen_ai_client_cost_usd')}[$__interval])`),
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{gen_ai_request_model}}',
+    seriesLabel: 'gen_ai_request_model',
+    returns: 'one series per model: the cost of its calls in each $__interval, in US dollars',
+  },
+  {
+    panel: TITLES.llmCostByChannel,
+    refId: 'A',
+    expr: llmCostTotal('channel'),
+    kind: 'instant',
+    format: 'table',
+    seriesLabel: 'channel',
+    returns: 'one row per channel: the cost of the LLM calls over the whole time range, largest first',
+  },
+  {
+    panel: TITLES.llmCostByVersion,
+    refId: 'A',
+    expr: llmCostTotal('version'),
+    kind: 'instant',
+    format: 'table',
+    seriesLabel: 'version',
+    returns: 'one row per bot version: the cost of the LLM calls over the whole time range, largest first',
+  },
+  {
+    panel: TITLES.llmLatency,
+    refId: 'A',
+    expr: `quantile by (gen_ai_request_model) (0.95, quantile_over_time(0.95, ${sel('gen_ai_client_operation_duration_seconds')}[$__interval]))`,
+    kind: 'range',
+    format: 'time_series',
+    legendFormat: '{{gen_ai_request_model}}',
+    seriesLabel: 'gen_ai_request_model',
+    returns:
+      'one series per model: the 95th percentile of the per-series 95th percentiles of the call durations in each ' +
+      '$__interval (series are per instance and conversation: exact when one series holds the interval)',
+  },
 ]
 
 /** The queries of one panel, in refId order. Throws for an unknown title. */
@@ -227,7 +306,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
   {
     name: 'bot',
     label: 'Bot',
-    query: `label_values({${ALL_METRICS}}, botId)`,
+    query: `label_values({${LABELLED_SERIES}}, botId)`,
     multi: true,
     includeAll: true,
     allValue: '.*',
@@ -236,7 +315,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
   {
     name: 'channel',
     label: 'Channel',
-    query: `label_values({${ALL_METRICS}, botId=~"$bot"}, channel)`,
+    query: `label_values({${LABELLED_SERIES}, botId=~"$bot"}, channel)`,
     multi: true,
     includeAll: true,
     allValue: '.*',
@@ -245,7 +324,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
   {
     name: 'version',
     label: 'Bot version',
-    query: `label_values({${ALL_METRICS}, botId=~"$bot", channel=~"$channel"}, version)`,
+    query: `label_values({${LABELLED_SERIES}, botId=~"$bot", channel=~"$channel"}, version)`,
     multi: true,
     includeAll: true,
     allValue: '.*',

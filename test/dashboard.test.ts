@@ -120,6 +120,21 @@ describe('dashboards/botpress-grafana.json', () => {
     expect(allPanels.find((p) => p.repeat === 'each_metric')).toBeDefined()
   })
 
+  it('has an LLM usage row: tokens and cost over time by model, cost by channel and by version, latency p95 by model', () => {
+    const row = dash.panels.findIndex((p) => p.type === 'row' && p.title === 'LLM usage')
+    expect(row).toBeGreaterThan(0)
+    const llm = dash.panels.slice(row + 1)
+    const exprs = (title: RegExp) => llm.filter((p) => title.test(p.title!)).flatMap((p) => (p.targets ?? []).map((t) => t.expr!))
+    expect(exprs(/^LLM tokens over time by model/).every((e) => e.includes('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_token_usage{'))).toBe(true)
+    expect(exprs(/^LLM tokens over time by model/).map((e) => /gen_ai_token_type="(\w+)"/.exec(e)?.[1])).toEqual(['input', 'output'])
+    expect(exprs(/^LLM cost over time by model/)).toEqual([expect.stringContaining('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_cost_usd{')])
+    expect(exprs(/^LLM cost by channel/)).toEqual([expect.stringContaining('sum by (channel) (sum_over_time(gen_ai_client_cost_usd{')])
+    expect(exprs(/^LLM cost by bot version/)).toEqual([expect.stringContaining('sum by (version) (sum_over_time(gen_ai_client_cost_usd{')])
+    expect(exprs(/^LLM latency p95 by model/)).toEqual([
+      expect.stringMatching(/^quantile by \(gen_ai_request_model\) \(0\.95, quantile_over_time\(0\.95, gen_ai_client_operation_duration_seconds\{/),
+    ])
+  })
+
   it('filters every query by bot, channel and version, and counts events with the right windows', () => {
     for (const q of PANEL_QUERIES) {
       const selectors = q.expr.match(/\{[^{}]*\}/g) ?? []
