@@ -3,7 +3,7 @@
  *
  * Builds the integration, starts a local VictoriaMetrics as a stand-in for Grafana Cloud (with
  * Basic auth: a numeric user ID and a random password playing the API key), serves the built
- * bundle, calls `register` and both cards exactly as Botpress Cloud calls them, reads the stored
+ * bundle, calls `register` and the three cards exactly as Botpress Cloud calls them, reads the stored
  * series back as a table and exports them with scripts/export-metrics.sh.
  *
  * With GRAFANA_URL, GRAFANA_USER_ID and GRAFANA_API_KEY set it sends to that Grafana Cloud stack
@@ -22,6 +22,7 @@ import { callIntegration, triggerAction, type IntegrationAnswer } from '../test/
 import { startIntegrationProcess, type IntegrationProcess } from '../test/helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../test/helpers/servers'
 import { INSTANCE_LABEL } from '../src/sample-clock'
+import { generateContentOutput } from '../test/fixtures/generate-content-output'
 
 const ROOT = resolve(__dirname, '..')
 const EXPORT_SCRIPT = join(ROOT, 'scripts', 'export-metrics.sh')
@@ -312,6 +313,17 @@ const REFUSED_METRIC: MetricEvent = { note: 'a name with a space', input: { name
 const RAW_DATA = ['checkout,flow=cart,step=payment amount=35.2,items=3i', 'nlu,intent=order_status confidence=0.93'].join('\n')
 const REFUSED_RAW = ['checkout,flow=cart amount=12.5', 'checkout,flow=cart amount=35.2 1764072000000'].join('\n')
 
+/** Send LLM Usage right after an LLM card: its output as JSON text, and the duration measured around it. */
+const LLM_USAGE = {
+  response: JSON.stringify(generateContentOutput),
+  durationMs: 1350,
+  channel: 'webchat',
+  conversationId: 'conv-1',
+  userId: 'ana',
+  version: '1.4.1',
+  tags: '{"flow":"checkout"}',
+}
+
 const errorMessage = (answer: IntegrationAnswer): string => {
   const body = answer.body as { message?: unknown } | undefined
   return typeof body === 'object' && body !== null && typeof body.message === 'string' ? body.message : answer.text.slice(0, 500)
@@ -377,7 +389,20 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
   say(`refused  a body whose 2nd line carries its own timestamp  (HTTP ${rawRefused.status}, nothing sent)`)
   say(indent(REFUSED_RAW, '           '))
   say(`         "${errorMessage(rawRefused)}"`)
-  return { series, samples: METRIC_EVENTS.length + rawOutput.seriesNames.length, since }
+
+  section('Send LLM Usage card')
+  const llm = await triggerAction(integration.url, configuration, 'sendLlmUsage', LLM_USAGE, BOT_ID)
+  if (llm.status !== 200) throw new DemoError(`Send LLM Usage failed (HTTP ${llm.status}): ${errorMessage(llm)}`)
+  const llmOutput = outputOf<{ seriesNames: string[]; labels: Record<string, string> }>(llm)
+  llmOutput.seriesNames.forEach((name) => series.add(name))
+  const { usage } = generateContentOutput
+  say(`ok       Ana's question answered by ${generateContentOutput.provider} ${generateContentOutput.model} in ${LLM_USAGE.durationMs} ms`)
+  say(`         response  the LLM card's output as JSON text: ${usage.inputTokens} input and ${usage.outputTokens} output tokens, stopReason ${generateContentOutput.choices[0].stopReason}`)
+  say(`         stored as ${llmOutput.seriesNames.join(', ')}`)
+  say(`         labels ${Object.entries(llmOutput.labels).filter(([name]) => name.startsWith('gen_ai_')).map(([name, value]) => `${name}=${value}`).join(' ')}`)
+  // One sample per series, and token usage once per token type.
+  const llmSamples = llmOutput.seriesNames.length + 1
+  return { series, samples: METRIC_EVENTS.length + rawOutput.seriesNames.length + llmSamples, since }
 }
 
 // ---------------------------------------------------------------- reading back
@@ -541,7 +566,7 @@ const main = async (): Promise<void> => {
     process.stdout.write(
       'Usage: npm run demo [-- --skip-build]\n\n' +
         'Builds the integration, starts a local VictoriaMetrics standing in for Grafana Cloud, calls register and\n' +
-        'both cards as Botpress does, prints what was stored and exports it with scripts/export-metrics.sh.\n\n' +
+        'the three cards as Botpress does, prints what was stored and exports it with scripts/export-metrics.sh.\n\n' +
         '  --skip-build   use .botpress/dist/index.js from an earlier `npm run build`\n\n' +
         'Environment:\n' +
         '  GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY   send to this Grafana Cloud stack instead (no local server)\n' +
@@ -623,7 +648,7 @@ const main = async (): Promise<void> => {
     say('In Grafana: Explore -> your stack\'s Prometheus data source (grafanacloud-…-prom) -> run')
     say(`   ${selectorFor(sent.series)}`)
     say(`   e.g. sum by (channel) (count_over_time(flow_started_metric{botId="${BOT_ID}"}[1h]))`)
-    say('\nDone: both cards delivered to Grafana Cloud.')
+    say('\nDone: the three cards delivered to Grafana Cloud.')
     return
   }
   printTable(samples)
@@ -649,7 +674,7 @@ const main = async (): Promise<void> => {
     )
   }
 
-  say('\nDone: register, both cards, the stored series and their export all worked.')
+  say('\nDone: register, the three cards, the stored series and their export all worked.')
 }
 
 void (async () => {

@@ -1,6 +1,6 @@
 /**
  * `npm run demo` (scripts/demo.ts) as a newcomer runs it: a child process without any GRAFANA_*
- * variable, so it builds, starts its own VictoriaMetrics, fires both cards, prints the stored
+ * variable, so it builds, starts its own VictoriaMetrics, fires the three cards, prints the stored
  * series and the CSV export, and leaves nothing behind — also when interrupted with Ctrl-C.
  */
 import { spawn } from 'node:child_process'
@@ -101,7 +101,7 @@ describe('npm run demo', () => {
     if (context.task.result?.state === 'fail' && onFailure !== '') process.stderr.write(`${onFailure}\n`)
   })
 
-  it('builds, sends both cards to a local VictoriaMetrics, prints the stored series and the CSV, cleans up', async () => {
+  it('builds, sends the three cards to a local VictoriaMetrics, prints the stored series and the CSV, cleans up', async () => {
     const run = await runDemo('npx', ['tsx', 'scripts/demo.ts'])
     onFailure = `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`
     const out = run.stdout
@@ -124,7 +124,7 @@ describe('npm run demo', () => {
     const rows = table.split('\n').filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}[0-9a-z]{13}$/u.test(line))
     const row = (series: string, ...parts: string[]) =>
       rows.filter((r) => r.startsWith(`${series} `) && parts.every((p) => r.includes(p)))
-    expect(rows).toHaveLength(8)
+    expect(rows).toHaveLength(13)
     expect(row('flow_started_metric', 'channel=webchat', 'version=1.4.1', 'conversationId=conv-1', 'flow=checkout')).toHaveLength(1)
     expect(row('flow_started_metric', 'channel=whatsapp', 'version=1.4.2')).toHaveLength(1)
     expect(row('flow_completed_metric', 'botId=demo-bot', 'channel=whatsapp', 'userId=ben')).toHaveLength(1)
@@ -133,12 +133,22 @@ describe('npm run demo', () => {
     expect(row('checkout_amount', 'flow=cart step=payment', ' 35.2 ')).toHaveLength(1)
     expect(row('checkout_items', ' 3 ')).toHaveLength(1)
     expect(row('nlu_confidence', 'intent=order_status', ' 0.93 ')).toHaveLength(1)
-    expect(table).toContain('6 series, 8 samples')
+    const llm = ['channel=webchat', 'gen_ai_provider_name=openai', 'gen_ai_request_model=gpt-4o-mini-2024-07-18', 'gen_ai_response_finish_reason=stop']
+    expect(row('gen_ai_client_operations', ...llm, ' 1 ')).toHaveLength(1)
+    expect(row('gen_ai_client_cost_usd', ...llm, ' 0.0002373 ')).toHaveLength(1)
+    expect(row('gen_ai_client_operation_duration_seconds', ...llm, ' 1.35 ')).toHaveLength(1)
+    expect(row('gen_ai_client_token_usage', ...llm, 'gen_ai_token_type=input', ' 1234 ')).toHaveLength(1)
+    expect(row('gen_ai_client_token_usage', ...llm, 'gen_ai_token_type=output', ' 87 ')).toHaveLength(1)
+    expect(table).not.toContain('SECRET-CONTENT-MARKER')
+    expect(table).toContain('10 series, 13 samples')
 
     // The export through scripts/export-metrics.sh: its CSV header and rows.
-    expect(out).toContain('   timestamp,metric,botId,channel,conversationId,flow,instance,intent,step,userId,version,value')
-    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu)
-    expect(out).toContain('8 rows in')
+    expect(out).toContain(
+      '   timestamp,metric,botId,channel,conversationId,flow,gen_ai_operation_name,gen_ai_provider_name,gen_ai_request_model,' +
+        'gen_ai_response_finish_reason,gen_ai_token_type,instance,intent,step,userId,version,value'
+    )
+    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","","","","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu)
+    expect(out).toContain('13 rows in')
 
     expect(out).toContain('== Cleanup')
     expectNothingLeft(out)
