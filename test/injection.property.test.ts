@@ -22,7 +22,14 @@
  * cases), or — when `tags` is generated as free text — a unique x-bot-id header with an empty
  * botId input, which the botId label then takes.
  *
- * Seed: FUZZ_SEED (default below, printed); cases: max(10000, FUZZ_RUNS).
+ * Send LLM Usage runs last, through its own recording proxy, with the same generators in its
+ * provider, model, operation, stop reason and error type (as fields or in the LLM response) and
+ * in its extra labels; its oracle shares the label rules above and adds the card's own labels.
+ * Checked per case: the answer, the exact write body (one line for the call and one per token
+ * type, nothing more), and exactly the oracle's series in VictoriaMetrics.
+ *
+ * Seed: FUZZ_SEED (default below, printed); cases: max(10000, FUZZ_RUNS), and a fifth as many
+ * Send LLM Usage cases.
  *
  * Where VictoriaMetrics 1.79 differs from Grafana (measured here), the VM check models it:
  *  - values keep ~12 significant digits and magnitudes below ~1e-296 become 0: values are
@@ -114,37 +121,22 @@ interface Context {
   readonly instance: string
 }
 
-const refuse = (why: string): Verdict => ({ accepted: false, why })
+type Refusal = Extract<Verdict, { accepted: false }>
+const refuse = (why: string): Refusal => ({ accepted: false, why })
+/** Label values are text, so a boolean `accepted` tells a refusal from labels. */
+const isRefusal = (result: Record<string, string> | Refusal): result is Refusal => typeof result.accepted === 'boolean'
 
-const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
-  // name
-  const name = input.name
-  if (typeof name !== 'string') return refuse('name is not text')
-  if (name === '') return refuse('empty name')
-  if (WHITESPACE.test(name)) return refuse('whitespace in name')
-  const measurement = oracleSanitise(name)
-  const series = `${measurement}_metric`
-  if (bytes(series) > MAX_VALUE_BYTES) return refuse('series name too long')
-
-  // value
-  let value: number
-  const v = input.value
-  if (v === undefined) {
-    value = 1
-  } else if (typeof v === 'number') {
-    if (!Number.isFinite(v)) return refuse('value not finite')
-    value = v
-  } else if (typeof v === 'string') {
-    const t = v.trim()
-    if (t !== '' && !/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(t)) return refuse('value not decimal text')
-    value = t === '' ? 1 : Number(t)
-    if (!Number.isFinite(value)) return refuse('value not numeric')
-  } else {
-    return refuse('value is neither number nor text')
-  }
-
+/**
+ * The labels of a card's samples: the built-in ones, `own` (the card's own labels, by name,
+ * whose names no extra label may take), the extra labels and the instance; or the refusal.
+ */
+const oracleLabels = (
+  input: Record<string, unknown>,
+  context: Context,
+  own: ReadonlyArray<readonly [string, string]>
+): Record<string, string> | Refusal => {
   // built-in label inputs
-  const textOf = (field: string): string | Verdict => {
+  const textOf = (field: string): string | Refusal => {
     const raw = input[field]
     if (raw === undefined) return ''
     if (field === 'version' ? typeof raw !== 'string' && typeof raw !== 'number' : typeof raw !== 'string') {
@@ -153,7 +145,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
     const text = String(raw)
     return isTemplate(text) ? '' : text
   }
-  const raw: Array<[string, string]> = []
+  const raw: Array<readonly [string, string]> = [...own]
   for (const field of BUILT_IN) {
     if (!context.includeIds && (field === 'conversationId' || field === 'userId')) continue
     const text = textOf(field)
@@ -192,7 +184,7 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
       if (label.startsWith('__')) return refuse('reserved tag key')
       if (label === 'time') return refuse('reserved tag key time')
       if (label === 'instance') return refuse('reserved tag key instance')
-      if (BUILT_IN.includes(label)) return refuse('built-in tag key')
+      if (BUILT_IN.includes(label) || own.some(([name]) => name === label)) return refuse('built-in tag key')
       if (seen.has(label)) return refuse('colliding tag keys')
       if (bytes(label) > MAX_LABEL_NAME_BYTES) return refuse('tag key too long')
       seen.add(label)
@@ -208,6 +200,38 @@ const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
     labels[label] = stored
   }
   labels.instance = context.instance
+  return labels
+}
+
+const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
+  // name
+  const name = input.name
+  if (typeof name !== 'string') return refuse('name is not text')
+  if (name === '') return refuse('empty name')
+  if (WHITESPACE.test(name)) return refuse('whitespace in name')
+  const measurement = oracleSanitise(name)
+  const series = `${measurement}_metric`
+  if (bytes(series) > MAX_VALUE_BYTES) return refuse('series name too long')
+
+  // value
+  let value: number
+  const v = input.value
+  if (v === undefined) {
+    value = 1
+  } else if (typeof v === 'number') {
+    if (!Number.isFinite(v)) return refuse('value not finite')
+    value = v
+  } else if (typeof v === 'string') {
+    const t = v.trim()
+    if (t !== '' && !/^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/.test(t)) return refuse('value not decimal text')
+    value = t === '' ? 1 : Number(t)
+    if (!Number.isFinite(value)) return refuse('value not numeric')
+  } else {
+    return refuse('value is neither number nor text')
+  }
+
+  const labels = oracleLabels(input, context, [])
+  if (isRefusal(labels)) return labels
   const sorted = Object.keys(labels).sort()
   const linePrefix = measurement + sorted.map((k) => `,${k}=${escapeTag(labels[k]!)}`).join('')
   if (bytes(linePrefix) + 4 + 'metric'.length > 65535) return refuse('series key too long')
@@ -504,6 +528,8 @@ let influx: RunningServer
 let integration: IntegrationProcess
 let proxy: Awaited<ReturnType<typeof startProxy>>
 let authorization: string
+/** The integration process's instance name. */
+let instance: string
 let cases: Case[] = []
 const answers = new Map<number, IntegrationAnswer>()
 /** Cases whose answer already disagreed with the oracle (reported once, by the first check). */
@@ -613,7 +639,7 @@ beforeAll(async () => {
   proxy = await startProxy(vm.url)
   integration = await startIntegrationProcess()
   const configuration = { grafanaUrl: `${proxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
-  const instance = await instanceOf(integration)
+  instance = await instanceOf(integration)
 
   const drafts = fc.sample(draftArb, { seed: SEED, numRuns: RUNS })
   const pinned = pinnedDrafts()
@@ -894,5 +920,292 @@ describe(`Send Metric injection, property-based (seed ${SEED})`, () => {
     const leaks = texts.filter((t) => secrets.some((s) => t.includes(s)))
     expect(leaks.map((t) => t.slice(0, 200))).toEqual([])
     expect(integration.output()).toContain('Send Metric failed')
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Send LLM Usage: the same hostile text in the card's own labels and in its extra labels
+// ---------------------------------------------------------------------------------------------
+
+const LLM_RUNS = Math.ceil(RUNS / 5)
+
+interface LlmDraft {
+  provider: string | undefined
+  model: string | undefined
+  /** Provider and model in the LLM response (as JSON text) instead of the fields. */
+  inResponse: boolean
+  operation: string | undefined
+  stopReason: string | undefined
+  errorType: string | undefined
+  channel: string | undefined
+  version: string | number | undefined
+  tags: { kind: 'object' | 'json'; entries: Array<[string, TagValue]> }
+  includeIds: boolean | undefined
+  inputTokens: number | undefined
+  outputTokens: number | undefined
+  /** Thousandths of a dollar, so the wire and the store show the same digits. */
+  costMilli: number | undefined
+  durationMs: number | undefined
+}
+
+const llmDraftArb: fc.Arbitrary<LlmDraft> = fc.record({
+  provider: labelArb,
+  model: labelArb,
+  inResponse: fc.boolean(),
+  operation: labelArb,
+  stopReason: labelArb,
+  errorType: labelArb,
+  channel: labelArb,
+  version: versionArb,
+  tags: fc.record({ kind: fc.constantFrom<'object' | 'json'>('object', 'json'), entries: tagEntriesArb }),
+  includeIds: fc.constantFrom(true, false, undefined),
+  inputTokens: fc.option(fc.nat(1_000_000), { nil: undefined }),
+  outputTokens: fc.option(fc.nat(100_000), { nil: undefined }),
+  costMilli: fc.option(fc.nat(10_000), { nil: undefined }),
+  durationMs: fc.option(fc.nat(120_000), { nil: undefined }),
+})
+
+type LlmVerdict =
+  | Refusal
+  | {
+      accepted: true
+      labels: Record<string, string>
+      /** Each line: its labels and its fields in order. */
+      lines: Array<{ labels: Record<string, string>; fields: Array<[string, number]> }>
+    }
+
+const LLM_MEASUREMENT = 'gen_ai_client'
+const linePrefixOf = (labels: Record<string, string>): string =>
+  LLM_MEASUREMENT + Object.keys(labels).sort().map((k) => `,${k}=${escapeTag(labels[k]!)}`).join('')
+
+const llmOracle = (input: Record<string, unknown>, context: Context): LlmVerdict => {
+  const response = (typeof input.response === 'string' ? JSON.parse(input.response) : {}) as { provider?: string; model?: string }
+  const text = (field: string): string => {
+    const raw = input[field]
+    return typeof raw !== 'string' || isTemplate(raw) ? '' : raw
+  }
+  const labels = oracleLabels(input, context, [
+    ['gen_ai_provider_name', text('provider') || (response.provider ?? '')],
+    ['gen_ai_request_model', text('model') || (response.model ?? '')],
+    ['gen_ai_operation_name', text('operation') || 'chat'],
+    ['gen_ai_response_finish_reason', text('stopReason')],
+    ['error_type', text('errorType')],
+    ['gen_ai_token_type', ''],
+  ])
+  if (isRefusal(labels)) return labels
+  const call: Array<[string, number]> = [['operations', 1]]
+  if (typeof input.durationMs === 'number') call.push(['operation_duration_seconds', input.durationMs / 1000])
+  if (typeof input.cost === 'number') call.push(['cost_usd', input.cost])
+  const lines = [{ labels, fields: call }]
+  for (const type of ['input', 'output'] as const) {
+    const count = input[`${type}Tokens`]
+    if (typeof count === 'number') lines.push({ labels: { ...labels, gen_ai_token_type: type }, fields: [['token_usage', count]] })
+  }
+  for (const line of lines) {
+    for (const [field] of line.fields) {
+      if (bytes(linePrefixOf(line.labels)) + 4 + field.length > 65535) return refuse('series key too long')
+    }
+  }
+  return { accepted: true, labels, lines }
+}
+
+interface LlmCase {
+  readonly index: number
+  readonly input: Record<string, unknown>
+  readonly configuration: Record<string, unknown>
+  readonly headerBotId: string
+  readonly verdict: LlmVerdict
+}
+
+const makeLlmCase = (draft: LlmDraft, index: number, baseConfiguration: Record<string, unknown>): LlmCase => {
+  const headerBotId = `fzl${SEED}-${index}`
+  const input: Record<string, unknown> = {}
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) input[key] = value
+  }
+  if (draft.inResponse) {
+    const response: Record<string, unknown> = { id: `r${index}`, choices: [{ role: 'assistant', type: 'text', content: 'text', index: 0 }] }
+    if (draft.provider !== undefined) response.provider = draft.provider
+    if (draft.model !== undefined) response.model = draft.model
+    set('response', JSON.stringify(response))
+  } else {
+    set('provider', draft.provider)
+    set('model', draft.model)
+  }
+  set('operation', draft.operation)
+  set('stopReason', draft.stopReason)
+  set('errorType', draft.errorType)
+  set('channel', draft.channel)
+  set('version', draft.version)
+  set('inputTokens', draft.inputTokens)
+  set('outputTokens', draft.outputTokens)
+  set('cost', draft.costMilli === undefined ? undefined : draft.costMilli / 1000)
+  set('durationMs', draft.durationMs)
+  const entries: Array<[string, unknown]> = [...draft.tags.entries, ['fzid', `l${index}`]]
+  set('tags', draft.tags.kind === 'object' ? objectOf(entries) : `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`)
+  const configuration = draft.includeIds === undefined ? baseConfiguration : { ...baseConfiguration, includeConversationAndUserIds: draft.includeIds }
+  const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
+  return { index, input, configuration, headerBotId, verdict: llmOracle(received, { headerBotId, includeIds: draft.includeIds !== false, instance }) }
+}
+
+const pinnedLlmDrafts = (): LlmDraft[] => {
+  const base: LlmDraft = {
+    provider: 'openai',
+    model: 'gpt-4o-mini',
+    inResponse: false,
+    operation: undefined,
+    stopReason: undefined,
+    errorType: undefined,
+    channel: undefined,
+    version: undefined,
+    tags: { kind: 'object', entries: [] },
+    includeIds: undefined,
+    inputTokens: 10,
+    outputTokens: 2,
+    costMilli: 1,
+    durationMs: 5,
+  }
+  return [
+    { ...base, provider: 'openai\ngen_ai_client,evil=1 operations=666 1', model: 'm,evil=1 token_usage=9' },
+    { ...base, inResponse: true, provider: 'p\\', model: 'a b=c,d\r\n# x' },
+    { ...base, stopReason: 'stop\n', errorType: '\\,\\=', tags: { kind: 'object', entries: [['gen_ai_token_type', 'x']] } },
+    { ...base, tags: { kind: 'json', entries: [['error_type', 'x']] } },
+  ]
+}
+
+describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
+  let llmProxy: Awaited<ReturnType<typeof startProxy>>
+  let llmCases: LlmCase[] = []
+  const llmAnswers = new Map<number, IntegrationAnswer>()
+  const describeLlmCase = (c: LlmCase): string =>
+    `LLM case #${c.index} (seed ${SEED}) x-bot-id=${c.headerBotId} config=${show({ ...c.configuration, apiKey: '…', grafanaUrl: '…' })} input=${show(c.input)}`
+  const acceptedLlm = () =>
+    llmCases.filter((c) => c.verdict.accepted && llmAnswers.get(c.index)?.status === 200) as Array<LlmCase & { verdict: Exclude<LlmVerdict, Refusal> }>
+  const caseOfLlmLabels = (labels: Record<string, string | undefined>): number => Number(labels.fzid?.startsWith('l') ? labels.fzid.slice(1) : NaN)
+
+  beforeAll(async () => {
+    llmProxy = await startProxy(vm.url)
+    const configuration = { grafanaUrl: `${llmProxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
+    const drafts = [...pinnedLlmDrafts(), ...fc.sample(llmDraftArb, { seed: SEED + 1, numRuns: LLM_RUNS })]
+    llmCases = drafts.map((d, i) => makeLlmCase(d, i, configuration))
+  })
+
+  afterAll(async () => {
+    await llmProxy?.close()
+  })
+
+  it('every case: refused ones answer 400 with a message; accepted ones answer the oracle’s labels and series', async () => {
+    const deadline = Date.now() + 300_000 * SCALE
+    let next = 0
+    const worker = async () => {
+      while (next < llmCases.length && Date.now() < deadline) {
+        const c = llmCases[next++]!
+        llmAnswers.set(c.index, await trigger(integration.url, c.configuration, 'sendLlmUsage', c.input, c.headerBotId))
+      }
+    }
+    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+    expect(llmAnswers.size).toBe(llmCases.length)
+    const failures: string[] = []
+    for (const c of llmCases) {
+      const answer = llmAnswers.get(c.index)!
+      if (!c.verdict.accepted) {
+        const message = (answer.body as { message?: unknown })?.message
+        if (answer.status !== 400 || typeof message !== 'string' || !message.startsWith('Send LLM Usage failed: ')) {
+          failures.push(`${describeLlmCase(c)}\n  oracle: refused (${c.verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`)
+        }
+        continue
+      }
+      const output = (answer.body as { output?: { seriesNames?: unknown; labels?: unknown } })?.output
+      const series = [...new Set(c.verdict.lines.flatMap((line) => line.fields.map(([field]) => `${LLM_MEASUREMENT}_${field}`)))].sort()
+      if (
+        answer.status !== 200 ||
+        labelKey((output?.labels ?? {}) as Record<string, string>) !== labelKey(c.verdict.labels) ||
+        JSON.stringify(output?.seriesNames) !== JSON.stringify(series)
+      ) {
+        failures.push(`${describeLlmCase(c)}\n  oracle: accepted with ${show(c.verdict.labels, 300)} ${show(series)}; integration: ${answer.status} ${show(answer.text, 300)}`)
+      }
+    }
+    const count = llmCases.filter((c) => c.verdict.accepted).length
+    console.log(`[injection] ${llmCases.length} Send LLM Usage cases: ${count} accepted, ${llmCases.length - count} refused`)
+    expect(failures.length, `${failures.length} disagreements with the oracle:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    expect(count).toBeGreaterThan(llmCases.length * 0.15)
+    expect(llmCases.length - count).toBeGreaterThan(llmCases.length * 0.05)
+  }, 360_000 * SCALE)
+
+  it('the wire: one write per accepted call, exactly the oracle’s lines (the call’s and one per token type); nothing for refusals', () => {
+    const byIndex = new Map(acceptedLlm().map((c) => [c.index, c]))
+    const failures: string[] = []
+    const seen = new Set<number>()
+    for (const r of llmProxy.recorded) {
+      const body = r.body.toString('utf8')
+      const c = byIndex.get(caseOfLlmLabels({ fzid: /,fzid=(l\d+)[, ]/u.exec(body)?.[1] }))
+      if (!c || r.status !== 204 || seen.has(c.index)) {
+        failures.push(`a write no accepted case explains, or a second one (${r.status}): ${show(body, 400)}`)
+        continue
+      }
+      seen.add(c.index)
+      const timestamp = (llmAnswers.get(c.index)!.body as { output: { timestamp: number } }).output.timestamp
+      const expected = c.verdict.lines
+        .map((line) => `${linePrefixOf(line.labels)} ${line.fields.map(([field, value]) => `${field}=${value}`).join(',')} ${timestamp}`)
+        .join('\n')
+      if (body !== expected) failures.push(`${describeLlmCase(c)}\n  wire ${show(body, 400)}\n  expected ${show(expected, 400)}`)
+    }
+    expect(failures.length, `${failures.length} wire problems:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    expect(seen.size).toBe(byIndex.size)
+    expect(llmProxy.recorded.length).toBe(byIndex.size)
+  })
+
+  it('VictoriaMetrics: exactly the oracle’s series for every accepted call, one sample each; no other gen_ai_client series', async () => {
+    const expected = new Map<string, { c: LlmCase; value: number }>()
+    for (const c of acceptedLlm()) {
+      for (const line of c.verdict.lines) {
+        for (const [field, value] of line.fields) {
+          expected.set(labelKey({ __name__: `${LLM_MEASUREMENT}_${field}`, ...vmLabels(line.labels) }), { c, value })
+        }
+      }
+    }
+    const readLlm = async (): Promise<ExportedSeries[]> => {
+      const flush = await fetch(`${vm.url}/internal/force_flush`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })
+      await flush.text()
+      const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~"gen_ai_client_.+"}' })}`, {
+        headers: { authorization },
+        signal: AbortSignal.timeout(60_000),
+      })
+      const text = await response.text()
+      expect(response.status).toBe(200)
+      return text
+        .split('\n')
+        .filter((l) => l.trim() !== '')
+        .map((l) => JSON.parse(l) as ExportedSeries)
+    }
+    let series = await readLlm()
+    const deadline = Date.now() + 60_000 * SCALE
+    for (let attempt = 0; attempt < 120 * SCALE && series.length < expected.size && Date.now() < deadline; attempt++) {
+      await sleep(500)
+      series = await readLlm()
+    }
+    await sleep(1_500)
+    series = await readLlm()
+    const failures: string[] = []
+    for (const s of series) {
+      const hit = expected.get(labelKey(s.metric))
+      if (!hit) {
+        failures.push(`a series no accepted case explains: ${show(s, 500)}`)
+        continue
+      }
+      const timestamp = (llmAnswers.get(hit.c.index)!.body as { output: { timestamp: number } }).output.timestamp
+      if (s.values.length !== 1 || s.timestamps[0] !== timestamp || !vmSameValue(hit.value, Number(s.values[0]))) {
+        failures.push(`${describeLlmCase(hit.c)}\n  stored ${show({ values: s.values, timestamps: s.timestamps })}; expected [${hit.value}] at ${timestamp}`)
+      }
+    }
+    console.log(`[injection] VictoriaMetrics: ${series.length} gen_ai_client series for ${acceptedLlm().length} accepted Send LLM Usage calls`)
+    expect(failures.length, `${failures.length} VictoriaMetrics disagreements:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`).toBe(0)
+    expect(series.length).toBe(expected.size)
+  }, 120_000 * SCALE)
+
+  it('the API key appears in no answer and no write', () => {
+    const windows = Array.from({ length: vm.password.length - 11 }, (_, i) => vm.password.slice(i, i + 12))
+    const texts = [...[...llmAnswers.values()].map((a) => a.text), ...llmProxy.recorded.map((r) => r.body.toString('utf8'))]
+    expect(texts.filter((t) => windows.some((w) => t.includes(w))).map((t) => t.slice(0, 200))).toEqual([])
   })
 })
