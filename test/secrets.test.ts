@@ -71,6 +71,11 @@ const OPERATIONS = [
     call: (url: string, config: unknown) => triggerAction(url, config, 'sendRawData', { data: 'secret_probe,room=a value=1' }),
     prefix: 'Send Raw Data failed: ',
   },
+  {
+    name: 'Send LLM Usage',
+    call: (url: string, config: unknown) => triggerAction(url, config, 'sendLlmUsage', { model: 'secret_probe', inputTokens: 3 }),
+    prefix: 'Send LLM Usage failed: ',
+  },
 ] as const
 
 let integration: IntegrationProcess
