@@ -43,7 +43,6 @@ export interface AlertingRule {
 
 export interface RuleGroup {
   readonly name: string
-  readonly interval: string
   readonly rules: ReadonlyArray<RecordingRule | AlertingRule>
 }
 
@@ -74,7 +73,6 @@ function checkConfig(c: RulesConfig): void {
   for (const [role, name] of Object.entries(c.metrics)) {
     if (!METRIC_NAME.test(name)) problems.push(`metrics.${role} must be a Send Metric name as Grafana stores it ([a-zA-Z_][a-zA-Z0-9_]*): ${JSON.stringify(name)}`)
   }
-  duration('evaluationInterval', c.evaluationInterval)
   duration('countWindow', c.countWindow)
   if (!/^https?:\/\/[^\s#]+$/.test(c.runbookBaseUrl)) problems.push(`runbookBaseUrl must be an http(s) URL without a fragment: ${JSON.stringify(c.runbookBaseUrl)}`)
   for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped'] as const) {
@@ -147,7 +145,7 @@ function recordingGroup(c: RulesConfig): RuleGroup {
     { record: names.latencyMedian, expr: `quantile by (${byChannel}) (0.5, quantile_over_time(0.5, ${latency}))` },
     { record: names.latencyMean, expr: `sum by (${byChannel}) (sum_over_time(${latency}))\n/\nsum by (${byChannel}) (count_over_time(${latency}))` },
   ]
-  return { name: RECORDING_GROUP, interval: c.evaluationInterval, rules }
+  return { name: RECORDING_GROUP, rules }
 }
 
 function alert(
@@ -259,14 +257,13 @@ function alertsGroup(c: RulesConfig): RuleGroup {
         'was revoked or lost metrics:write (update it in the integration), a 404 a wrong endpoint URL, 429 a rate or series limit.',
     ),
   ]
-  return { name: ALERTS_GROUP, interval: c.evaluationInterval, rules }
+  return { name: ALERTS_GROUP, rules }
 }
 
 /** For Grafana-managed rules on the `grafanacloud-usage` data source, which the stack's own ruler cannot query. */
 function usageGroup(c: RulesConfig): RuleGroup {
   return {
     name: USAGE_GROUP,
-    interval: c.evaluationInterval,
     rules: [
       alert(
         c,

@@ -3,7 +3,8 @@
  * part, and every threshold and window. Change a value here, run `npm run rules`, load the
  * regenerated file. hub.md ("Alerts and recording rules") explains each default.
  *
- * Durations are PromQL durations ("30s", "5m", "1h", "1w"); "0s" means no `for:` wait.
+ * Durations are PromQL durations ("30s", "5m", "1h", "1w"); "0s" means no `for:` wait. The groups
+ * carry no `interval:`: the ruler evaluates them at its default (Grafana Cloud, Mimir: 1m).
  */
 
 export interface RulesConfig {
@@ -18,8 +19,6 @@ export interface RulesConfig {
     readonly flowStarted: string
     readonly flowCompleted: string
   }
-  /** How often the ruler evaluates both groups. */
-  readonly evaluationInterval: string
   /** The window of the recorded per-window event counts and value sums ("per minute"). */
   readonly countWindow: string
   /** Where hub.md is published; each alert's runbook_url is this plus `#<its section>`. */
@@ -89,7 +88,6 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
     flowStarted: 'flow_started',
     flowCompleted: 'flow_completed',
   },
-  evaluationInterval: '1m',
   countWindow: '1m',
   runbookBaseUrl: 'https://github.com/botpress-integrations/grafana-cloud/blob/main/hub.md',
   silent: { window: '15m', lookback: '1d', for: '5m' },
