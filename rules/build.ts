@@ -19,6 +19,9 @@ import { DEFAULT_RULES_CONFIG, type RulesConfig } from './config'
 export const RULES_PATH = join(__dirname, 'botpress-rules.yaml')
 export const USAGE_RULES_PATH = join(__dirname, 'grafana-cloud-usage-rules.yaml')
 
+/** The ruler namespace scripts/load-rules.sh loads into by default (Grafana shows it as a folder). */
+export const RULES_NAMESPACE = 'botpress'
+
 export const RECORDING_GROUP = 'botpress-recording'
 export const ALERTS_GROUP = 'botpress-alerts'
 export const USAGE_GROUP = 'botpress-grafana-cloud-usage'

@@ -13,6 +13,7 @@ import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import {
+  RULES_NAMESPACE,
   RULES_PATH,
   USAGE_RULES_PATH,
   buildRules,
@@ -24,6 +25,7 @@ import {
   type RecordingRule,
 } from '../rules/build'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../rules/config'
+import { buildDashboard } from '../dashboards/build'
 
 const run = promisify(execFile)
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool'
@@ -205,5 +207,14 @@ describe('the configuration', () => {
     expect(() => buildRules(bad)).toThrow(
       /metrics\.latency must be a Send Metric name[\s\S]*silent\.window is not a PromQL duration[\s\S]*errorRate\.threshold must be between 0 and 1/,
     )
+  })
+})
+
+describe('the dashboard', () => {
+  it("links to Grafana's alert list, filtered on the namespace the loader writes to", () => {
+    expect(buildDashboard().links).toEqual([
+      expect.objectContaining({ title: 'Alerts', type: 'link', url: '/alerting/list?search=namespace%3Abotpress' }),
+    ])
+    expect(readFileSync(resolve(__dirname, '../scripts/load-rules.sh'), 'utf8')).toContain(`\nNAMESPACE=${RULES_NAMESPACE}\n`)
   })
 })
