@@ -1,5 +1,5 @@
 /**
- * A small node:http proxy for fault injection (issue 3, item 5): it sits in front of a real
+ * A small node:http proxy for fault injection: it sits in front of a real
  * server (VictoriaMetrics) on 127.0.0.1 and, request by request, forwards or misbehaves:
  *
  *  - `forward`            pass the request through and the answer back;
