@@ -49,7 +49,9 @@ describe('decide', () => {
     const env = { PATH: await pathWith(...everything.filter((c) => c !== 'jq')) }
     const decision = decide(PREREQUISITES, { env, isRoot: true }, 'npm run demo')
     expect(decision.action).toBe('stop')
-    expect(decision.action === 'stop' && decision.message).toContain('sudo apt-get install -y jq\n(apt-get was not found')
+    expect(decision.action === 'stop' && decision.message).toContain(
+      'sudo apt-get install -y jq\n(apt-get was not found'
+    )
   })
 
   test('a variable naming a file that is not executable stops, whoever runs it', async () => {

@@ -113,8 +113,13 @@ export const decide = (needed: readonly Prerequisite[], host: Host, rerun: strin
   if (missing.length === 0) return { action: 'none' }
   const misnamed = missing.filter((p) => p.variable !== undefined && host.env[p.variable])
   if (misnamed.length > 0) {
-    const names = misnamed.map((p) => `${p.variable} is set to ${host.env[p.variable!]}, which is not an executable file.`)
-    return { action: 'stop', message: `${names.join('\n')}\nPoint it at the ${misnamed[0]!.command} binary, or unset it.` }
+    const names = misnamed.map(
+      (p) => `${p.variable} is set to ${host.env[p.variable!]}, which is not an executable file.`
+    )
+    return {
+      action: 'stop',
+      message: `${names.join('\n')}\nPoint it at the ${misnamed[0]!.command} binary, or unset it.`
+    }
   }
   const packages = [...new Set(missing.map((p) => p.debianPackage))]
   const list = missing.map((p) => `   - ${p.command} (Debian package ${p.debianPackage}): ${p.why}`).join('\n')
