@@ -134,15 +134,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A child process with the tail of its output kept for error messages. */
 class Child {
-  readonly proc: ChildProcess
-  private tail = ''
-  readonly exited: Promise<void>
+  public readonly proc: ChildProcess
+  private _tail = ''
+  public readonly exited: Promise<void>
 
-  constructor(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
+  public constructor(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
     this.proc = spawn(bin, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     killOnExit(this.proc)
     const keep = (chunk: Buffer) => {
-      this.tail = (this.tail + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES)
+      this._tail = (this._tail + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES)
     }
     this.proc.stdout?.on('data', keep)
     this.proc.stderr?.on('data', keep)
@@ -155,20 +155,20 @@ class Child {
     })
   }
 
-  get pid(): number {
+  public get pid(): number {
     return this.proc.pid ?? -1
   }
 
-  get running(): boolean {
+  public get running(): boolean {
     return this.proc.pid !== undefined && this.proc.exitCode === null && this.proc.signalCode === null
   }
 
-  logTail(lines = 30): string {
-    return this.tail.split('\n').slice(-lines).join('\n')
+  public logTail(lines = 30): string {
+    return this._tail.split('\n').slice(-lines).join('\n')
   }
 
   /** SIGTERM to this PID, then SIGKILL after a bounded wait. */
-  async stop(): Promise<void> {
+  public async stop(): Promise<void> {
     if (!this.running) return
     const pid = this.proc.pid as number
     try {
