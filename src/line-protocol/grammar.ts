@@ -70,10 +70,10 @@ const skipWhitespace = (text: string, from: number): number => {
  * `escape.Unescape`, which `Name()` applies to the measurement: `\,`, `\"`, `\ ` and `\=` lose
  * their backslash, any other backslash stays.
  */
-const unescape = (raw: string): string => raw.replace(/\\([,=" ])/gu, '$1')
+const unescape = (raw: string): string => (raw.includes('\\') ? raw.replace(/\\([,=" ])/gu, '$1') : raw)
 
 /** `unescapeTag`: only `\,`, `\ ` and `\=` are escapes in tags; any other backslash is literal. */
-const unescapeTag = (raw: string): string => raw.replace(/\\([,= ])/gu, '$1')
+const unescapeTag = (raw: string): string => (raw.includes('\\') ? raw.replace(/\\([,= ])/gu, '$1') : raw)
 
 /** `escape.AppendUnescaped`, which the field iterator applies to field keys. */
 const unescapeFieldKey = unescape
@@ -142,7 +142,6 @@ const scanMeasurement = (text: string): { end: number; hasTags: boolean } => {
 
 /** `scanTags` with `scanTagsKey` and `scanTagsValue`, and scanKey's duplicate check; returns where the tags end. */
 const scanTags = (text: string, start: number, tags: Tag[]): number => {
-  const rawKeys = new Set<string>()
   let i = start
   for (;;) {
     const keyStart = i
@@ -180,10 +179,9 @@ const scanTags = (text: string, start: number, tags: Tag[]): number => {
         break
       }
     }
-    if (rawKeys.has(rawKey)) {
+    if (tags.some((tag) => tag.rawKey === rawKey)) {
       throw new GrammarError(keyStart, `duplicate tag ${JSON.stringify(rawKey)}.`)
     }
-    rawKeys.add(rawKey)
     tags.push({ rawKey, key: unescapeTag(rawKey), value: unescapeTag(text.slice(valueStart, i)), index: keyStart })
     if (text[i] === ' ') {
       return i
@@ -257,22 +255,21 @@ const scanNumber = (text: string, start: number): number => {
   if (digits === 0) {
     throw invalidNumber(start)
   }
-  const number = text.slice(start, i)
   if (isInt) {
-    if (!number.endsWith('i')) {
+    if (text[i - 1] !== 'i') {
       throw invalidNumber(start)
     }
-    if (number.length - 1 >= 19 && !parseIntOk(number.slice(0, -1))) {
+    if (i - 1 - start >= 19 && !parseIntOk(text.slice(start, i - 1))) {
       throw new GrammarError(start, 'integer out of range: integers are 64-bit signed.')
     }
   } else if (isUnsigned) {
-    if (!number.endsWith('u') || negative) {
+    if (text[i - 1] !== 'u' || negative) {
       throw invalidNumber(start)
     }
-    if (number.length - 1 >= 20 && !parseUintOk(number.slice(0, -1))) {
+    if (i - 1 - start >= 20 && !parseUintOk(text.slice(start, i - 1))) {
       throw new GrammarError(start, 'unsigned integer out of range: unsigned integers are 64-bit.')
     }
-  } else if ((scientific || number.length >= 25) && !parseFloatOk(number)) {
+  } else if ((scientific || i - start >= 25) && !parseFloatOk(text.slice(start, i))) {
     throw new GrammarError(start, 'invalid float: the number is out of range.')
   }
   return i
@@ -379,19 +376,20 @@ const scanFieldValue = (text: string, from: number, end: number): number => {
   return i
 }
 
+const misread = (at: number, key: string, problem: string): GrammarError =>
+  new GrammarError(
+    at,
+    `${problem}: InfluxDB's parser reads it as the value of a field ${JSON.stringify(key)} (mind backslashes before = and quotes).`
+  )
+
 /**
  * The field iterator's `Next()`, which types a value by its first and last characters, and the
  * check `Fields()` makes of it (`FloatValue()`, `IntegerValue()`, …): scanFields checked the
  * values it saw, but walkFields can split the block elsewhere and find others.
  */
 const typeValue = (value: string, key: string, at: number): ValueType => {
-  const misread = (problem: string) =>
-    new GrammarError(
-      at,
-      `${problem}: InfluxDB's parser reads it as the value of a field ${JSON.stringify(key)} (mind backslashes before = and quotes).`
-    )
   if (value === '') {
-    throw misread('missing field value')
+    throw misread(at, key, 'missing field value')
   }
   if (value.startsWith('"')) {
     return 'string'
@@ -399,17 +397,17 @@ const typeValue = (value: string, key: string, at: number): ValueType => {
   if ('0123456789-.nNiIu'.includes(value[0]!)) {
     const digits = value.slice(0, -1)
     if (value.endsWith('i')) {
-      if (!parseIntOk(digits)) throw misread(`unable to parse integer value ${JSON.stringify(digits)}`)
+      if (!parseIntOk(digits)) throw misread(at, key, `unable to parse integer value ${JSON.stringify(digits)}`)
       return 'integer'
     }
     if (value.endsWith('u')) {
-      if (!parseUintOk(digits)) throw misread(`unable to parse unsigned value ${JSON.stringify(digits)}`)
+      if (!parseUintOk(digits)) throw misread(at, key, `unable to parse unsigned value ${JSON.stringify(digits)}`)
       return 'unsigned'
     }
-    if (!parseFloatOk(value)) throw misread(`unable to parse floating point value ${JSON.stringify(value)}`)
+    if (!parseFloatOk(value)) throw misread(at, key, `unable to parse floating point value ${JSON.stringify(value)}`)
     return 'float'
   }
-  if (!parseBoolOk(value)) throw misread(`unable to parse bool value ${JSON.stringify(value)}`)
+  if (!parseBoolOk(value)) throw misread(at, key, `unable to parse bool value ${JSON.stringify(value)}`)
   return 'boolean'
 }
 

@@ -103,7 +103,6 @@ const checkMeasurement = ({ measurement, measurementEnd }: Point): void => {
 
 const checkTags = ({ tags, measurementEnd }: Point): Array<[string, string]> => {
   const labels: Array<[string, string]> = []
-  const keyByLabel = new Map<string, string>()
   for (const { key, value, index } of tags) {
     const label = sanitizeName(key)
     checkAscii(key, label, index, 'tag key')
@@ -120,11 +119,10 @@ const checkTags = ({ tags, measurementEnd }: Point): Array<[string, string]> => 
         `the tag ${JSON.stringify(key)} is reserved: the integration labels every line with the instance that wrote it.`
       )
     }
-    const clash = keyByLabel.get(label)
-    if (clash !== undefined) {
-      throw new RuleViolation('duplicate-label', index, `the tags ${JSON.stringify(clash)} and ${JSON.stringify(key)} both become the label ${label}.`)
+    const clash = labels.findIndex(([other]) => other === label)
+    if (clash !== -1) {
+      throw new RuleViolation('duplicate-label', index, `the tags ${JSON.stringify(tags[clash]!.key)} and ${JSON.stringify(key)} both become the label ${label}.`)
     }
-    keyByLabel.set(label, key)
     if (exceedsBytes(label, limits.maxLabelNameBytes)) {
       throw new RuleViolation('too-long', index, `the tag key is longer than ${limits.maxLabelNameBytes} bytes.`)
     }
@@ -165,7 +163,7 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
   checkAmbiguity(point)
   const keyBytes = utf8Bytes(text.slice(0, point.keyEnd)) + INSTANCE_TAG_BYTES + FIELD_KEY_SEPARATOR_BYTES
   const fields: Array<{ key: string; type: FieldType }> = []
-  const keyBySeries = new Map<string, string>()
+  const series: string[] = []
   for (const { rawKey, key, index, valueIndex, type } of point.fields) {
     checkAscii(key, sanitizeName(key), index, 'field key')
     if (key === RESERVED_KEY) {
@@ -184,10 +182,10 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
     if (fields.some((field) => field.key === key)) {
       throw new RuleViolation('duplicate-field', index, `duplicate field ${JSON.stringify(key)}.`)
     }
-    const series = seriesName(point.measurement, key)
-    const clash = keyBySeries.get(series)
-    if (clash !== undefined) {
-      throw new RuleViolation('duplicate-field', index, `the fields ${JSON.stringify(clash)} and ${JSON.stringify(key)} become the same series.`)
+    const name = seriesName(point.measurement, key)
+    const clash = series.indexOf(name)
+    if (clash !== -1) {
+      throw new RuleViolation('duplicate-field', index, `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`)
     }
     if (keyBytes + utf8Bytes(rawKey) > limits.maxSeriesKeyBytes) {
       throw new RuleViolation(
@@ -196,10 +194,10 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
         `max key length exceeded: measurement, tags and field key exceed ${limits.maxSeriesKeyBytes} bytes with the instance tag the integration adds.`
       )
     }
-    keyBySeries.set(series, key)
+    series.push(name)
     fields.push({ key, type })
   }
-  return { fields, series: [...keyBySeries.keys()] }
+  return { fields, series }
 }
 
 /** Our rules for a line the grammar accepted, in the order a reader meets the parts of the line. */

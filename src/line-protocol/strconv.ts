@@ -56,11 +56,13 @@ export const parseFloatOk = (s: string): boolean => {
   return hexFloatInRange(digits, Number(exponent.replaceAll('_', '')) - 4 * fractionDigits)
 }
 
+const inRange = (n: bigint, min: bigint, max: bigint): boolean => n >= min && n <= max
+
 /** `strconv.ParseInt(s, 10, 64)` succeeds. */
-export const parseIntOk = (s: string): boolean => /^[+-]?\d+$/u.test(s) && BigInt(s) >= INT64_MIN && BigInt(s) <= INT64_MAX
+export const parseIntOk = (s: string): boolean => /^[+-]?\d+$/u.test(s) && inRange(BigInt(s), INT64_MIN, INT64_MAX)
 
 /** `strconv.ParseUint(s, 10, 64)` succeeds (no sign, not even `+`). */
-export const parseUintOk = (s: string): boolean => /^\d+$/u.test(s) && BigInt(s) <= UINT64_MAX
+export const parseUintOk = (s: string): boolean => /^\d+$/u.test(s) && inRange(BigInt(s), 0n, UINT64_MAX)
 
 /** `strconv.ParseBool(s)` succeeds. */
 export const parseBoolOk = (s: string): boolean => BOOLEANS.has(s)

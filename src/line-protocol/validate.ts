@@ -59,9 +59,12 @@ const lineBreakError = (block: string, number: number, indent: number): LineProt
   )
 }
 
-/** A line's labels in one order, so that two lines with the same labels give the same text. */
+/** A line's labels as one text that does not depend on their order. */
 const labelsKey = (tags: ParsedLine['tags']): string =>
-  JSON.stringify([...tags].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  tags
+    .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
+    .sort()
+    .join(',')
 
 /**
  * Parses a Send Raw Data body. Blank lines and `#` comments are skipped; any invalid line
@@ -81,20 +84,29 @@ export const parseRawData = (body: string): ParsedLine[] => {
   const lineBySeries = new Map<string, ParsedLine>()
   for (let number = 1, start = 0; start <= body.length; number++) {
     const end = scanLine(body, start)
-    const block = body.slice(start, end)
-    const indent = block.length - block.replace(/^[ \t]+/u, '').length
-    if (block.includes('\n')) {
-      throw lineBreakError(block, number, indent)
+    let first = start
+    while (body[first] === ' ' || body[first] === '\t') {
+      first++
+    }
+    const indent = first - start
+    const lineFeed = body.indexOf('\n', start)
+    if (lineFeed !== -1 && lineFeed < end) {
+      throw lineBreakError(body.slice(start, end), number, indent)
+    }
+    let last = end
+    while (last > first && body[last - 1] === ' ') {
+      last--
     }
     start = end + 1
-    const text = block.slice(indent).replace(/ +$/u, '')
-    if (text === '' || text.startsWith('#')) {
+    if (first === last || body[first] === '#') {
       continue
     }
+    const text = body.slice(first, last)
     const line = parseLine(text, number, indent)
     const labels = labelsKey(line.tags)
     for (const series of line.series) {
-      const earlier = lineBySeries.get(`${series} ${labels}`)
+      const key = `${series} ${labels}`
+      const earlier = lineBySeries.get(key)
       if (earlier !== undefined) {
         throw new LineProtocolError(
           'duplicate-series',
@@ -103,7 +115,7 @@ export const parseRawData = (body: string): ParsedLine[] => {
           `line ${earlier.number} already writes the series ${series} with the same labels; both would get the same timestamp and one would be lost.`
         )
       }
-      lineBySeries.set(`${series} ${labels}`, line)
+      lineBySeries.set(key, line)
     }
     lines.push(line)
   }
