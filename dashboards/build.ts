@@ -14,6 +14,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import * as barchart from '@grafana/grafana-foundation-sdk/barchart'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
+import { RULES_NAMESPACE } from '../rules/build'
 import { PANEL_QUERIES, PANEL_TITLES, VARIABLE_QUERIES, queriesFor, type PanelQuery, type VariableQuery } from './queries'
 
 export const DASHBOARD_PATH = join(__dirname, 'botpress-grafana.json')
@@ -122,6 +123,16 @@ export function buildDashboard(): dashboard.Dashboard {
     .time({ from: 'now-24h', to: 'now' })
     .timezone('browser')
     .refresh('1m')
+    .link(
+      // The foundation sdk has no alert-list panel; Grafana's own alert list, filtered on the
+      // namespace scripts/load-rules.sh loads into, shows every rule's state.
+      new dashboard.DashboardLinkBuilder('Alerts')
+        .type(dashboard.DashboardLinkType.Link)
+        .icon('bell')
+        .tooltip('State of the Botpress alerting rules (rules/botpress-rules.yaml)')
+        .url(`/alerting/list?search=${encodeURIComponent(`namespace:${RULES_NAMESPACE}`)}`)
+        .targetBlank(false),
+    )
     .withVariable(
       new dashboard.DatasourceVariableBuilder('datasource')
         .label('Data source')

@@ -14,15 +14,16 @@
  * No secret is printed or put on a command line.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { accessSync, constants, existsSync } from 'node:fs'
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { existsSync } from 'node:fs'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { delimiter, join, resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../test/helpers/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../test/helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../test/helpers/servers'
 import { INSTANCE_LABEL } from '../src/sample-clock'
 import { generateContentOutput } from '../test/fixtures/generate-content-output'
+import { ensurePrerequisites, locate, prerequisites } from './prerequisites'
 
 const ROOT = resolve(__dirname, '..')
 const EXPORT_SCRIPT = join(ROOT, 'scripts', 'export-metrics.sh')
@@ -148,92 +149,8 @@ const run = (bin: string, args: string[], options: { env?: NodeJS.ProcessEnv; ti
     })
   })
 
-const isExecutable = (path: string): boolean => {
-  try {
-    accessSync(path, constants.X_OK)
-    return true
-  } catch {
-    return false
-  }
-}
-
-const onPath = (name: string): string | undefined =>
-  (process.env.PATH ?? '')
-    .split(delimiter)
-    .filter((dir) => dir !== '')
-    .map((dir) => join(dir, name))
-    .find(isExecutable)
-
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
-
-// ---------------------------------------------------------------- prerequisites
-
-interface Tool {
-  readonly command: string
-  readonly debianPackage: string
-  readonly why: string
-}
-
-const victoriaMetricsBin = (): string | undefined => {
-  const configured = process.env.VICTORIA_METRICS_BIN
-  if (configured) return isExecutable(configured) ? configured : undefined
-  return isExecutable('/usr/bin/victoria-metrics') ? '/usr/bin/victoria-metrics' : onPath('victoria-metrics')
-}
-
-const isMissing = (tool: Tool): boolean =>
-  tool.command === 'victoria-metrics' ? victoriaMetricsBin() === undefined : onPath(tool.command) === undefined
-
-/** Installs the missing Debian packages when root, else says exactly what to install. */
-const ensureTools = async (tools: Tool[]): Promise<void> => {
-  const missing = tools.filter(isMissing)
-  if (missing.length === 0) return
-  const packages = [...new Set(missing.map((t) => t.debianPackage))]
-  const list = missing.map((t) => `   - ${t.command} (Debian package ${t.debianPackage}): ${t.why}`).join('\n')
-  if (process.env.VICTORIA_METRICS_BIN && missing.some((t) => t.command === 'victoria-metrics')) {
-    throw new DemoError(`VICTORIA_METRICS_BIN is set to ${process.env.VICTORIA_METRICS_BIN}, which is not an executable file.`)
-  }
-  const isRoot = typeof process.getuid === 'function' && process.getuid() === 0
-  if (!isRoot || onPath('apt-get') === undefined) {
-    throw new DemoError(
-      `Missing:\n${list}\n\nInstall ${packages.length === 1 ? 'it' : 'them'}, then run \`npm run demo\` again:\n` +
-        `   sudo apt-get update && sudo apt-get install -y ${packages.join(' ')}\n` +
-        (isRoot ? '(apt-get was not found: install the packages with your system\'s package manager.)' : `(Run as root, the demo installs ${packages.length === 1 ? 'it' : 'them'} itself.)`)
-    )
-  }
-  section('Installing prerequisites')
-  say(`Missing:\n${list}`)
-  say(`Running as root, so installing: apt-get update && apt-get install -y ${packages.join(' ')}`)
-  // The packages' maintainer scripts would start system-wide daemons on fixed ports; the demo
-  // starts its own on loopback, so keep the packaged services from starting (as .ci/run does).
-  const policy = '/usr/sbin/policy-rc.d'
-  const addPolicy = !existsSync(policy)
-  let policyIsOurs = false
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-  try {
-    if (addPolicy) {
-      await writeFile(policy, '#!/bin/sh\nexit 101\n')
-      await chmod(policy, 0o755)
-      policyIsOurs = true
-      // Also removed when interrupted during the install (the signal handler exits before `finally`).
-      cleanups.push({ what: '', run: async () => (policyIsOurs ? rm(policy, { force: true }) : undefined) })
-    }
-    const update = await run('apt-get', ['update', '-qq'], { env, timeoutMs: 300_000 })
-    if (update.code !== 0) throw new DemoError(`apt-get update failed (exit ${update.code}):\n${indent(tail(update.stderr + update.stdout))}`)
-    const install = await run('apt-get', ['install', '-y', '-qq', '--no-install-recommends', ...packages], { env, timeoutMs: 600_000 })
-    if (install.code !== 0) {
-      throw new DemoError(`apt-get install ${packages.join(' ')} failed (exit ${install.code}):\n${indent(tail(install.stderr + install.stdout))}`)
-    }
-  } finally {
-    if (policyIsOurs) {
-      await rm(policy, { force: true })
-      policyIsOurs = false
-    }
-  }
-  const still = tools.filter(isMissing)
-  if (still.length > 0) throw new DemoError(`Still missing after the install: ${still.map((t) => t.command).join(', ')}.`)
-  say(`Installed ${packages.join(', ')}.`)
-}
 
 // ---------------------------------------------------------------- the target: local VictoriaMetrics or Grafana Cloud
 
@@ -282,7 +199,7 @@ const basic = (user: string, password: string) => `Basic ${Buffer.from(`${user}:
 const startLocalVictoriaMetrics = async (): Promise<VictoriaMetrics> => {
   const started = Date.now()
   const vm = await track(
-    startVictoriaMetrics({ auth: true, bin: victoriaMetricsBin() }),
+    startVictoriaMetrics({ auth: true, bin: locate(prerequisites('victoria-metrics')[0]!) }),
     (v) => `stopped VictoriaMetrics (pid ${v.pid}) and removed its data folder ${v.dataDir}`,
     (v) => v.stop()
   )
@@ -583,17 +500,14 @@ const main = async (): Promise<void> => {
       : 'Target: a local VictoriaMetrics standing in for Grafana Cloud (set GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY for a real stack)'
   )
 
-  const exportTools: Tool[] = [
-    { command: 'curl', debianPackage: 'curl', why: 'used by scripts/export-metrics.sh' },
-    { command: 'jq', debianPackage: 'jq', why: 'used by scripts/export-metrics.sh' },
-  ]
-  await ensureTools(
-    remote
-      ? remote.reader
-        ? exportTools
-        : []
-      : [{ command: 'victoria-metrics', debianPackage: 'victoria-metrics', why: 'the local stand-in for Grafana Cloud' }, ...exportTools]
-  )
+  const exportTools = remote && !remote.reader ? [] : prerequisites('curl', 'jq')
+  const needed = [...(remote ? [] : prerequisites('victoria-metrics')), ...exportTools]
+  let installing = false
+  await ensurePrerequisites(needed, 'npm run demo', (line) => {
+    if (!installing) section('Installing prerequisites')
+    installing = true
+    say(line)
+  })
 
   if (args.includes('--skip-build')) {
     section('Build')

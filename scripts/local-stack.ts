@@ -10,6 +10,7 @@
  * never a Grafana key), then runs until Ctrl-C / SIGTERM and stops everything it started.
  */
 import { startInfluxDB, startPrometheus, startVictoriaMetrics, type RunningServer } from '../test/helpers/servers'
+import { ensurePrerequisites, prerequisites, type Command } from './prerequisites'
 
 const HELP = `Usage: npm run stack -- [--influxdb] [--prometheus] [--no-auth] [--no-dedup]
 
@@ -49,7 +50,14 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0))
   process.on('SIGTERM', () => void stopAll(0))
 
+  const servers: Command[] = [
+    'victoria-metrics',
+    ...(args.includes('--influxdb') ? (['influxd'] as const) : []),
+    ...(args.includes('--prometheus') ? (['prometheus'] as const) : [])
+  ]
   try {
+    const rerun = `npm run stack${args.length > 0 ? ` -- ${args.join(' ')}` : ''}`
+    await ensurePrerequisites(prerequisites(...servers), rerun, (line) => process.stderr.write(`${line}\n`))
     const vm = await startVictoriaMetrics({ auth: !args.includes('--no-auth'), dedup: !args.includes('--no-dedup') })
     running.push(vm)
     const lines = [

@@ -25,7 +25,7 @@ export const BUILT_IN_LABELS: ReadonlySet<string> = new Set(['botId', 'channel',
 // A field Studio did not render (the card was called from code, so the default stayed `{{…}}`).
 const UNRENDERED_TEMPLATE = /^\{\{[^]*\}\}$/u
 
-export const isUnrendered = (text: string): boolean => text.includes('{{') && UNRENDERED_TEMPLATE.test(text.trim())
+export const isUnrendered = (text: string): boolean => UNRENDERED_TEMPLATE.test(text.trim())
 
 /** A card field as text: empty when missing or never rendered by Studio. */
 export const textOf = (value: string | number | undefined): string => {
@@ -83,7 +83,7 @@ const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Recor
       throw new UserFacingError('Extra labels: a label name is empty.')
     }
     const name = sanitizeName(key)
-    if (name !== key && WHITESPACE.test(key)) {
+    if (WHITESPACE.test(key)) {
       throw new UserFacingError(`Extra label ${quoted(key)}: label names must not contain whitespace.`)
     }
     if (name.startsWith('__')) {

@@ -30,7 +30,7 @@ const parseName = (name: string): { measurement: string; series: string } => {
     throw new UserFacingError('Metric name is empty: give the event a name such as flow_completed.')
   }
   const measurement = sanitizeName(name)
-  const space = measurement === name ? null : WHITESPACE.exec(name)
+  const space = WHITESPACE.exec(name)
   if (space) {
     const code = space[0].codePointAt(0)?.toString(16).toUpperCase().padStart(4, '0')
     throw new UserFacingError(

@@ -106,7 +106,7 @@ describe('dashboards/botpress-grafana.json', () => {
     expect(keys.size).toBe(PANEL_QUERIES.length)
   })
 
-  it('has the panels the issue asks for', () => {
+  it('has the panels: by channel, by bot version, a bar chart, top metrics, p50/p95 latency, the funnel, one per metric', () => {
     const byType = (type: string) => allPanels.filter((p) => p.type === type).map((p) => p.title)
     expect(byType('timeseries').some((t) => /by channel/.test(t!))).toBe(true)
     expect(allPanels.some((p) => /by bot version/.test(p.title!))).toBe(true)

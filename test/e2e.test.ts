@@ -1,5 +1,5 @@
 /**
- * End to end (issue 3, items 1, 2 and 6): the BUILT bundle (`.botpress/dist/index.js`, its
+ * End to end: the BUILT bundle (`.botpress/dist/index.js`, its
  * `start(port)`, in its own process) called exactly as Botpress Cloud calls it, writing to a real
  * VictoriaMetrics 1.79 with Basic auth and dedup, read back through `/api/v1/export`.
  *

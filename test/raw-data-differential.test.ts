@@ -1,9 +1,10 @@
 /**
- * Differential validation of Send Raw Data (issue 3, item 4): every corpus line is judged by our
- * validator (`parseRawData`) and by InfluxDB 1.6, whose parser is the package Grafana's influx
- * endpoint uses.
+ * Differential validation of Send Raw Data: every corpus line is judged by our validator
+ * (`parseRawData`) and by InfluxDB 1.6, whose parser is the package Grafana's influx endpoint
+ * uses.
  *
- * - InfluxDB rejects (400)            → we reject (any rule).
+ * - InfluxDB rejects (400, or 500 when its storage engine cannot read a field value that the
+ *   parser let through, as Grafana's `Fields()` cannot) → we reject (any rule).
  * - InfluxDB accepts (204), we reject → the rule is one of our documented stricter rules
  *                                       (every `Rule` except 'syntax').
  * - We accept                         → InfluxDB accepts the line, and accepts what the card
@@ -18,11 +19,13 @@ import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { sanitizeName } from '../src/line-protocol/names'
 import { LineProtocolError, parseRawData, type ParsedLine, type Rule } from '../src/line-protocol/validate'
-import { generatedCases, handWrittenCases, joinedLineBodies, multiLineBodies, type CorpusCase } from './fixtures/raw-data-corpus'
+import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH } from '../src/sample-clock'
+import { escapeCases, generatedCases, handWrittenCases, joinedLineBodies, multiLineBodies, type CorpusCase } from './fixtures/raw-data-corpus'
 import { startInfluxDB, type RunningServer } from './helpers/servers'
 
 const SEED = 20_261_125
 const GENERATED = Number(process.env.RAW_DATA_GENERATED ?? 300)
+const ESCAPE_RUNS = Number(process.env.RAW_DATA_ESCAPE_RUNS ?? 300)
 const CONCURRENCY = 6
 const REQUEST_TIMEOUT_MS = 15_000
 
@@ -45,6 +48,34 @@ interface HttpAnswer {
   readonly status: number
   readonly text: string
 }
+
+/**
+ * InfluxDB 1.6 crashes on a line whose last field value, as walkFields splits it, is a lone `"`
+ * (its field iterator slices the quotes off a one-byte value), as in `m a\\="x=1,b="`; Grafana's
+ * parser, the same code, panics there too. Such lines are not sent: our validator must refuse them.
+ */
+const CRASHES_INFLUXDB = /[^\\]=" *(?: -?[0-9]+ *)?$/u
+const NOT_SENT: HttpAnswer = { status: 0, text: 'not sent: the line crashes InfluxDB 1.6' }
+
+/**
+ * 204 accepts. 400 is the parser's refusal; a 500 from the storage engine that cannot read a
+ * field value or type is the refusal of a value the parser let through (Grafana's `Fields()`
+ * refuses those too). Anything else is no verdict.
+ */
+const influxVerdict = (answer: HttpAnswer): 'accepts' | 'rejects' | undefined => {
+  if (answer === NOT_SENT) return 'rejects'
+  if (answer.status === 204) return 'accepts'
+  if (answer.status === 400) return 'rejects'
+  if (answer.status === 500 && /"error":"engine: (unable to parse|unknown field type)/u.test(answer.text)) return 'rejects'
+  return undefined
+}
+
+/** An instance name as the card writes it, in the instance tag it adds at `keyEnd`. */
+const INSTANCE_NAME = '0123456789abc'.slice(0, INSTANCE_NAME_LENGTH)
+
+/** A line as the card sends it: with the instance tag and a timestamp. */
+const asSent = (line: ParsedLine, timestamp: number): string =>
+  `${line.text.slice(0, line.keyEnd)},${INSTANCE_LABEL}=${INSTANCE_NAME}${line.text.slice(line.keyEnd)} ${timestamp}`
 
 /**
  * POST with node:http: InfluxDB echoes the parse error (with the line's control characters) in
@@ -93,14 +124,13 @@ interface Outcome {
   readonly corpusCase: CorpusCase
   readonly influx: HttpAnswer
   readonly ours: OurVerdict
-  /** For lines we accept: InfluxDB's answer to what the card sends (the line plus a timestamp). */
+  /** For lines we accept: InfluxDB's answer to what the card sends (the line with the instance tag and a timestamp). */
   readonly sent?: HttpAnswer
   /**
-   * For lines we accept: what InfluxDB stored, in the shape of our parse — field keys with
-   * types, tag keys as Grafana labels. Not the measurement: InfluxDB's storage unescapes `\=`
-   * and `\"` in it (and loses a measurement with an escaped backslash before a comma, which it
-   * answers 204 for), while Grafana names series from the parser's `Name()`, which unescapes
-   * only `\,` and `\ `, as we do. Undefined when InfluxDB shows no single measurement.
+   * For lines we accept: what InfluxDB stored, in the shape of our parse — the measurement as
+   * `Name()` reads it, field keys with types, tag keys as Grafana labels. Undefined when
+   * InfluxDB shows no single measurement (it loses one with an escaped backslash before a
+   * comma, which it answers 204 for).
    */
   readonly stored?: string
   readonly expected?: string
@@ -110,7 +140,7 @@ const show = (s: string): string => (s.length > 120 ? `${JSON.stringify(s.slice(
 
 describe('Send Raw Data validator vs InfluxDB 1.6', () => {
   let influx: RunningServer
-  const corpus: CorpusCase[] = [...handWrittenCases(), ...generatedCases(GENERATED, SEED)]
+  const corpus: CorpusCase[] = [...handWrittenCases(), ...generatedCases(GENERATED, SEED), ...escapeCases(ESCAPE_RUNS, SEED)]
   const outcomes: Outcome[] = []
 
   beforeAll(async () => {
@@ -120,7 +150,8 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     await influx?.stop()
   })
 
-  const shape = (fields: string[], labels: string[]): string => JSON.stringify({ fields: [...fields].sort(), labels: [...labels].sort() })
+  const shape = (measurement: string, fields: string[], labels: string[]): string =>
+    JSON.stringify({ measurement, fields: [...fields].sort(), labels: [...labels].sort() })
 
   /** The one measurement InfluxDB stored in `db`, its field keys with types and its tag keys (as labels). */
   const storedShape = async (db: string): Promise<string | undefined> => {
@@ -137,10 +168,13 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     }
     const fields = (fieldKeys!.series![0]!.values ?? []).map(([key, type]) => `${key}:${type}`)
     const labels = (tagKeys?.series?.[0]?.values ?? []).map(([key]) => sanitizeName(key!))
-    return shape(fields, labels)
+    return shape(measurements[0]!, fields, labels)
   }
 
   const judgeCase = async (index: number, corpusCase: CorpusCase, db: string): Promise<Outcome> => {
+    if (CRASHES_INFLUXDB.test(corpusCase.line)) {
+      return { index, corpusCase, influx: NOT_SENT, ours: judgeOurs(corpusCase.line) }
+    }
     const query = (q: string) => post(`${influx.url}/query`, new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded')
     const created = await query(`CREATE DATABASE ${db}`)
     if (created.status !== 200) {
@@ -153,14 +187,15 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       let sent: HttpAnswer | undefined
       if (ours.accepted && ours.points > 0) {
         const timestamp = Date.UTC(2026, 0, 2, 3, 4, 5, 678)
-        sent = await write(ours.texts.map((text) => `${text} ${timestamp}`).join('\n'))
+        sent = await write(ours.parsed.map((line) => asSent(line, timestamp)).join('\n'))
       }
       let stored: string | undefined
       let expected: string | undefined
       if (ours.accepted && ours.points === 1 && influxAnswer.status === 204) {
         stored = await storedShape(db)
         const [p] = ours.parsed
-        expected = shape(p!.fields.map((f) => `${f.key}:${f.type}`), p!.tags.map(([label]) => label))
+        const labels = [...p!.tags.map(([label]) => label), INSTANCE_LABEL]
+        expected = shape(p!.measurement, p!.fields.map((f) => `${f.key}:${f.type}`), labels)
       }
       return { index, corpusCase, influx: influxAnswer, ours, sent, stored, expected }
     } finally {
@@ -191,7 +226,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     // The agreement table: InfluxDB's verdict × ours (accepted, or the rule we refused with).
     const table = new Map<string, Map<string, number>>()
     for (const o of outcomes) {
-      const row = o.influx.status === 204 ? 'influx 204 (accepts)' : o.influx.status === 400 ? 'influx 400 (rejects)' : `influx ${o.influx.status}`
+      const row = `influx ${o.influx.status}${influxVerdict(o.influx) === undefined ? '' : ` (${influxVerdict(o.influx)})`}`
       const column = o.ours.accepted ? (o.ours.points === 0 ? 'accepted, 0 points' : 'accepted') : `rejected: ${o.ours.rule}`
       const counts = table.get(row) ?? new Map<string, number>()
       counts.set(column, (counts.get(column) ?? 0) + 1)
@@ -201,7 +236,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       .sort(([a], [b]) => a.localeCompare(b))
       .flatMap(([row, counts]) => [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([column, n]) => `  ${row.padEnd(22)} × ours ${column.padEnd(34)} ${String(n).padStart(4)}`))
     console.log(
-      `Send Raw Data: ${corpus.length} lines (${corpus.length - GENERATED} hand-written, ${GENERATED} generated with seed ${SEED})\n${printed.join('\n')}`
+      `Send Raw Data: ${corpus.length} lines (${corpus.length - GENERATED - ESCAPE_RUNS} hand-written, ${GENERATED} generated and ${ESCAPE_RUNS} around backslash runs with seed ${SEED})\n${printed.join('\n')}`
     )
 
     const disagreements: string[] = []
@@ -209,12 +244,13 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     for (const o of outcomes) {
       const what = `#${o.index} ${show(o.corpusCase.line)} [${o.corpusCase.note}]`
       const influxSaid = o.influx.text.trim().slice(0, 200)
-      if (o.influx.status !== 204 && o.influx.status !== 400) {
+      const verdict = influxVerdict(o.influx)
+      if (verdict === undefined) {
         disagreements.push(`${what}: InfluxDB answered ${o.influx.status} ${influxSaid}`)
         continue
       }
       if (o.ours.accepted) {
-        if (o.influx.status === 400) {
+        if (verdict === 'rejects') {
           disagreements.push(`${what}: InfluxDB rejects (${influxSaid}), our validator accepts`)
         }
         if (o.sent !== undefined && o.sent.status !== 204) {
@@ -231,7 +267,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
         disagreements.push(`${what}: our validator crashed: ${o.ours.message}`)
         continue
       }
-      if (o.influx.status === 204 && o.ours.rule === 'syntax') {
+      if (verdict === 'accepts' && o.ours.rule === 'syntax') {
         disagreements.push(`${what}: InfluxDB accepts, our validator says syntax: ${o.ours.message}`)
       }
       // Every refusal names a place on the line (a one-line body), except the body-size rule.
@@ -244,7 +280,7 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     }
     const compared = outcomes.filter((o) => o.expected !== undefined).length - unreadable.length
     console.log(
-      `Stored shape (field keys, types, labels) compared for ${compared} accepted lines; InfluxDB answered 204 but shows no single measurement for ${unreadable.length}:\n  ${unreadable.join('\n  ')}`
+      `Stored shape (measurement, field keys, types, labels) compared for ${compared} accepted lines; InfluxDB answered 204 but shows no single measurement for ${unreadable.length}:\n  ${unreadable.join('\n  ')}`
     )
     expect(compared).toBeGreaterThanOrEqual(200)
     expect(disagreements).toEqual([])
@@ -264,13 +300,13 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       const o = await judgeCase(index, { line: body, note: 'multi-line' }, `multi_${index}`)
       const ours = o.ours.accepted ? `accepted ${o.ours.points}` : `rejected: ${o.ours.rule}`
       results.push(`  ${show(body).padEnd(34)} influx ${o.influx.status}  ours ${ours}`)
-      if (o.influx.status === 400 && o.ours.accepted) {
+      if (influxVerdict(o.influx) !== 'accepts' && o.ours.accepted) {
         disagreements.push(`${show(body)}: InfluxDB rejects, we accept`)
       }
       if (o.sent !== undefined && o.sent.status !== 204) {
         disagreements.push(`${show(body)}: InfluxDB rejects what the card sends: ${o.sent.text.trim()}`)
       }
-      if (o.influx.status === 204 && !o.ours.accepted && (o.ours.rule === 'syntax' || o.ours.rule === 'crash')) {
+      if (influxVerdict(o.influx) === 'accepts' && !o.ours.accepted && (o.ours.rule === 'syntax' || o.ours.rule === 'crash')) {
         disagreements.push(`${show(body)}: InfluxDB accepts, we say ${o.ours.rule}`)
       }
       if (joinedLineBodies.includes(body)) {
@@ -291,6 +327,18 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       return error instanceof LineProtocolError ? error.rule : `crash: ${String(error)}`
     }
   }
+
+  it('reads a field value and a measurement as InfluxDB does where the escapes mislead', async () => {
+    const misread = await judgeCase(0, { line: 'm \\\\="=1"', note: 'walkFields finds the value 1"' }, 'misread_value')
+    expect((JSON.parse(misread.influx.text) as { error: string }).error).toContain('unable to parse floating point value "1\\""')
+    expect(misread.ours).toMatchObject({ accepted: false, rule: 'syntax', message: expect.stringContaining('unable to parse floating point value "1\\""') })
+
+    const unescaped = await judgeCase(1, { line: 'cpu\\=load v=1', note: 'Name() unescapes \\=' }, 'unescaped_name')
+    expect(unescaped.influx.status).toBe(204)
+    expect(unescaped.stored).toBe(unescaped.expected)
+    expect(unescaped.ours).toMatchObject({ accepted: true, parsed: [{ measurement: 'cpu=load', series: ['cpu_load_v'] }] })
+    expect(ruleOf('cpu\\=load v=1\ncpu=load v=2')).toBe('duplicate-series')
+  })
 
   for (const body of joinedLineBodies) {
     // Found by this test: these were refused as 'syntax' ("unbalanced quotes", "missing fields").

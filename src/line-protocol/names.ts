@@ -6,24 +6,9 @@
  */
 const INVALID_NAME_CHARS = /[^A-Za-z0-9_]/gu
 
-/** `^[A-Za-z_][A-Za-z0-9_]*$`, by character codes: names are checked on every event. */
-const isClean = (name: string): boolean => {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i)
-    const letter = (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c === 95
-    if (!letter && !(i > 0 && c >= 48 && c <= 57)) {
-      return false
-    }
-  }
-  return name.length > 0
-}
-
 export const sanitizeName = (name: string): string => {
-  if (isClean(name)) {
-    return name
-  }
   const replaced = name.replace(INVALID_NAME_CHARS, '_')
-  return /^[0-9]/.test(replaced) ? `_${replaced}` : replaced
+  return /^[0-9]/u.test(replaced) ? `_${replaced}` : replaced
 }
 
 /** The Prometheus series Grafana stores for one numeric field of a measurement. */

@@ -134,15 +134,15 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms))
 
 /** A child process with the tail of its output kept for error messages. */
 class Child {
-  readonly proc: ChildProcess
-  private tail = ''
-  readonly exited: Promise<void>
+  public readonly proc: ChildProcess
+  private _tail = ''
+  public readonly exited: Promise<void>
 
-  constructor(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
+  public constructor(bin: string, args: string[], env: NodeJS.ProcessEnv, cwd: string) {
     this.proc = spawn(bin, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     killOnExit(this.proc)
     const keep = (chunk: Buffer) => {
-      this.tail = (this.tail + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES)
+      this._tail = (this._tail + chunk.toString('utf8')).slice(-LOG_TAIL_BYTES)
     }
     this.proc.stdout?.on('data', keep)
     this.proc.stderr?.on('data', keep)
@@ -155,20 +155,20 @@ class Child {
     })
   }
 
-  get pid(): number {
+  public get pid(): number {
     return this.proc.pid ?? -1
   }
 
-  get running(): boolean {
+  public get running(): boolean {
     return this.proc.pid !== undefined && this.proc.exitCode === null && this.proc.signalCode === null
   }
 
-  logTail(lines = 30): string {
-    return this.tail.split('\n').slice(-lines).join('\n')
+  public logTail(lines = 30): string {
+    return this._tail.split('\n').slice(-lines).join('\n')
   }
 
   /** SIGTERM to this PID, then SIGKILL after a bounded wait. */
-  async stop(): Promise<void> {
+  public async stop(): Promise<void> {
     if (!this.running) return
     const pid = this.proc.pid as number
     try {
@@ -368,6 +368,83 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Run
     const stop = makeStop(child, [dataDir])
     try {
       await waitReady(child, 'prometheus', `${url}/-/ready`, (s) => s === 200)
+    } catch (err) {
+      await stop()
+      throw err
+    }
+    return { child, result: { url, port, dataDir, pid: child.pid, stop, logTail: (n?: number) => child.logTail(n) } }
+  })
+}
+
+export interface VmalertOptions {
+  /** Prometheus-format rule files to evaluate. */
+  ruleFiles: string[]
+  /** Where to query, and where recording rules write their results (a VictoriaMetrics without auth). */
+  datasourceUrl: string
+  remoteWriteUrl: string
+  /** An Alertmanager (or anything that takes POST /api/v2/alerts). */
+  notifierUrl: string
+  /** How often every group is evaluated (the groups carry no interval of their own). */
+  evaluationInterval: string
+  extraArgs?: string[]
+}
+
+/** vmalert from Debian's victoria-metrics package: evaluates rule files against a datasource. */
+export async function startVmalert(opts: VmalertOptions): Promise<RunningServer> {
+  const bin = process.env.VMALERT_BIN ?? '/usr/bin/vmalert'
+  return await startWithRetry('vmalert', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'vmalert-'))
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const args = [
+      `-httpListenAddr=127.0.0.1:${port}`,
+      ...opts.ruleFiles.map((f) => `-rule=${f}`),
+      `-datasource.url=${opts.datasourceUrl}`,
+      `-remoteWrite.url=${opts.remoteWriteUrl}`,
+      `-notifier.url=${opts.notifierUrl}`,
+      `-evaluationInterval=${opts.evaluationInterval}`,
+      '-remoteWrite.flushInterval=1s',
+      '-loggerLevel=WARN',
+      ...(opts.extraArgs ?? []),
+    ]
+    const child = new Child(bin, args, baseEnv(), dataDir)
+    const stop = makeStop(child, [dataDir])
+    try {
+      await waitReady(child, 'vmalert', `${url}/health`, (s) => s === 200)
+    } catch (err) {
+      await stop()
+      throw err
+    }
+    return { child, result: { url, port, dataDir, pid: child.pid, stop, logTail: (n?: number) => child.logTail(n) } }
+  })
+}
+
+export interface AlertmanagerOptions {
+  /** The alertmanager.yml to run with (written to the server's data folder). */
+  config: string
+}
+
+/** Alertmanager 0.25 from Debian's prometheus-alertmanager package, clustering off. */
+export async function startAlertmanager(opts: AlertmanagerOptions): Promise<RunningServer> {
+  const bin = process.env.ALERTMANAGER_BIN ?? '/usr/bin/prometheus-alertmanager'
+  return await startWithRetry('alertmanager', async () => {
+    const dataDir = await mkdtemp(join(tmpdir(), 'alertmanager-'))
+    const port = await freePort()
+    const url = `http://127.0.0.1:${port}`
+    const configPath = join(dataDir, 'alertmanager.yml')
+    await writeFile(configPath, opts.config, { mode: 0o600 })
+    const args = [
+      `--config.file=${configPath}`,
+      `--storage.path=${join(dataDir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // An empty address turns the gossip cluster off: nothing listens on 0.0.0.0:9094.
+      '--cluster.listen-address=',
+      '--log.level=warn',
+    ]
+    const child = new Child(bin, args, baseEnv(), dataDir)
+    const stop = makeStop(child, [dataDir])
+    try {
+      await waitReady(child, 'alertmanager', `${url}/-/ready`, (s) => s === 200)
     } catch (err) {
       await stop()
       throw err
