@@ -376,8 +376,9 @@ describe('Send LLM Usage, end to end', () => {
 
     await sleep(1_000)
     const window = '{botId="bot-llm"}[10m]'
-    expect(await single(`sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="input", botId="bot-llm"}[10m]))`)).toBe(2468)
-    expect(await single(`sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="output", botId="bot-llm"}[10m]))`)).toBe(174)
+    const tokens = (type: string) => `sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", botId="bot-llm"}[10m]))`
+    expect(await single(tokens('input'))).toBe(2468)
+    expect(await single(tokens('output'))).toBe(174)
     expect(await single(`sum(count_over_time(gen_ai_client_operations${window}))`)).toBe(2)
     expect(await single(`sum(sum_over_time(gen_ai_client_cost_usd${window}))`)).toBeCloseTo(2 * cost, 15)
     expect(await single(`sum(sum_over_time(gen_ai_client_operation_duration_seconds${window}))`)).toBeCloseTo(2.25, 12)
