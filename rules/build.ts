@@ -78,10 +78,10 @@ function checkConfig(c: RulesConfig): void {
   }
   duration('countWindow', c.countWindow)
   if (!/^https?:\/\/[^\s#]+$/.test(c.runbookBaseUrl)) problems.push(`runbookBaseUrl must be an http(s) URL without a fragment: ${JSON.stringify(c.runbookBaseUrl)}`)
-  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped'] as const) {
+  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped', 'llmCost'] as const) {
     duration(`${section}.window`, c[section].window)
   }
-  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped', 'samplesDiscarded'] as const) {
+  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped', 'llmCost', 'samplesDiscarded'] as const) {
     duration(`${section}.for`, c[section].for)
   }
   duration('silent.lookback', c.silent.lookback)
@@ -96,6 +96,7 @@ function checkConfig(c: RulesConfig): void {
   positive('trafficDrop.minEventsBefore', c.trafficDrop.minEventsBefore)
   positive('activeSeries.limit', c.activeSeries.limit)
   share('activeSeries.ratio', c.activeSeries.ratio)
+  positive('llmCost.budgetUsd', c.llmCost.budgetUsd)
   atLeastZero('samplesDiscarded.perSecond', c.samplesDiscarded.perSecond)
   if (problems.length > 0) throw new Error(`the rules configuration is invalid:\n- ${problems.join('\n- ')}`)
 }
@@ -258,6 +259,17 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `No *_metric sample from any bot for ${c.writesStopped.window}, after samples in the ${c.writesStopped.lookback} before: ` +
         'the writes are failing, or every bot stopped. Read the card errors in the Botpress logs: a 401/403 means the API key ' +
         'was revoked or lost metrics:write (update it in the integration), a 404 a wrong endpoint URL, 429 a rate or series limit.',
+    ),
+    alert(
+      c,
+      'BotpressLlmCostOverBudget',
+      'warning',
+      `sum by (botId) (sum_over_time(gen_ai_client_cost_usd[${c.llmCost.window}])) > ${c.llmCost.budgetUsd}`,
+      c.llmCost.for,
+      `Bot {{ $labels.botId }} spent {{ $value | printf "%.2f" }} USD on LLM calls in ${c.llmCost.window}`,
+      `The cost of the LLM calls the Send LLM Usage card recorded for this bot over the last ${c.llmCost.window} is above ` +
+        `the budget of ${c.llmCost.budgetUsd} USD. Open the dashboard's LLM usage row on this bot: which model, channel or ` +
+        'version spends. A release with a bigger model or longer prompts is the usual cause, a flow calling the LLM in a loop another.',
     ),
   ]
   return { name: ALERTS_GROUP, rules }

@@ -73,6 +73,13 @@ export interface RulesConfig {
     readonly lookback: string
     readonly for: string
   }
+  readonly llmCost: {
+    /** The LLM calls' cost (Send LLM Usage) of one bot over this window... */
+    readonly window: string
+    /** ...above this many US dollars alerts. */
+    readonly budgetUsd: number
+    readonly for: string
+  }
   readonly samplesDiscarded: {
     /** Samples per second Grafana Cloud may discard before the alert fires. */
     readonly perSecond: number
@@ -96,5 +103,6 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
   trafficDrop: { window: '1h', offset: '1w', ratio: 0.5, minEventsBefore: 50, for: '30m' },
   activeSeries: { limit: 10_000, ratio: 0.8, window: '20m', for: '15m' },
   writesStopped: { window: '15m', lookback: '1d', for: '5m' },
+  llmCost: { window: '1d', budgetUsd: 10, for: '0s' },
   samplesDiscarded: { perSecond: 0, for: '10m' },
 }

@@ -187,6 +187,7 @@ describe('the configuration', () => {
       ...DEFAULT_RULES_CONFIG,
       errorRate: { window: '10m', threshold: 0.2, minMessages: 7, for: '0s' },
       activeSeries: { limit: 150_000, ratio: 0.7, window: '20m', for: '15m' },
+      llmCost: { window: '7d', budgetUsd: 50, for: '1h' },
     }
     const alert = (name: string) => buildRules(config).groups.flatMap((g) => g.rules).find((r) => 'alert' in r && r.alert === name) as AlertingRule
     expect(alert('BotpressHighErrorRate').expr).toBe(
@@ -195,6 +196,9 @@ describe('the configuration', () => {
     )
     expect(alert('BotpressHighErrorRate').for).toBeUndefined()
     expect(alert('BotpressActiveSeriesNearLimit').expr).toMatch(/\) > 105000$/)
+    expect(alert('BotpressLlmCostOverBudget').expr).toBe('sum by (botId) (sum_over_time(gen_ai_client_cost_usd[7d])) > 50')
+    expect(alert('BotpressLlmCostOverBudget').for).toBe('1h')
+    expect(alert('BotpressLlmCostOverBudget').annotations.description).toContain('the budget of 50 USD')
   })
 
   it('refuses values the rules cannot use, naming each', () => {
@@ -203,9 +207,10 @@ describe('the configuration', () => {
       metrics: { ...DEFAULT_RULES_CONFIG.metrics, latency: 'response latency' },
       silent: { ...DEFAULT_RULES_CONFIG.silent, window: '15 minutes' },
       errorRate: { ...DEFAULT_RULES_CONFIG.errorRate, threshold: 5 },
+      llmCost: { ...DEFAULT_RULES_CONFIG.llmCost, budgetUsd: -1 },
     }
     expect(() => buildRules(bad)).toThrow(
-      /metrics\.latency must be a Send Metric name[\s\S]*silent\.window is not a PromQL duration[\s\S]*errorRate\.threshold must be between 0 and 1/,
+      /metrics\.latency must be a Send Metric name[\s\S]*silent\.window is not a PromQL duration[\s\S]*errorRate\.threshold must be between 0 and 1[\s\S]*llmCost\.budgetUsd must be a number above 0/,
     )
   })
 })
