@@ -26,7 +26,7 @@ const MEASUREMENT = 'gen_ai_client'
  * The fields of the lines: the series are `gen_ai_client_<field>`. None is named `value`, which
  * Grafana stores as the bare measurement and VictoriaMetrics as `<measurement>_value`.
  */
-export const LLM_FIELDS = {
+const LLM_FIELDS = {
   /** 1 per call, so every call counts, whatever else is known about it. */
   operations: 'operations',
   duration: 'operation_duration_seconds',
@@ -35,10 +35,10 @@ export const LLM_FIELDS = {
 } as const
 
 /** The label that tells a token count's kind, as in the conventions' `gen_ai.token.type`. */
-export const TOKEN_TYPE_LABEL = 'gen_ai_token_type'
+const TOKEN_TYPE_LABEL = 'gen_ai_token_type'
 
 /** The labels the card fills from its own fields, by the conventions' attribute names. */
-export const LLM_LABELS = {
+const LLM_LABELS = {
   provider: 'gen_ai_provider_name',
   model: 'gen_ai_request_model',
   operation: 'gen_ai_operation_name',
