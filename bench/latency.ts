@@ -4,7 +4,7 @@
  * same proxy. Calls one after another over one keep-alive socket per side, the two sides
  * alternating call by call; also the CPU each serving process spends per call.
  */
-import { readFileSync } from 'node:fs'
+import { cpuMs } from './lib/children'
 import { metricInput, rawData } from './lib/inputs'
 import { keepAliveAgent } from './lib/http'
 import { verdict, type Row, type Section } from './lib/report'
@@ -19,14 +19,6 @@ export interface LatencyOptions {
   /** Measured calls per side and card. */
   readonly calls: number
   readonly warmup: number
-}
-
-/** CPU time (user + system) a process has used so far, ms; Linux clock ticks are 10 ms. */
-export const cpuMs = (pid: number): number => {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  // fields[0] is field 3 (state): utime and stime are fields 14 and 15.
-  return (Number(fields[11]) + Number(fields[12])) * 10
 }
 
 interface Measured {

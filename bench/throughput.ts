@@ -6,10 +6,11 @@
  */
 import type { VictoriaMetrics } from '../test/helpers/servers'
 import { metricInput } from './lib/inputs'
+import { cpuMs } from './lib/children'
 import { keepAliveAgent, type Answer } from './lib/http'
 import { verdict, type Section } from './lib/report'
 import type { Stage } from './lib/stage'
-import { count, now } from './lib/stats'
+import { count, ms, now } from './lib/stats'
 
 const IN_FLIGHT = 50
 
@@ -76,10 +77,19 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
     const errors = { ours: [] as string[], floor: [] as string[] }
     const all = { ours: [] as Burst[], floor: [] as Burst[] }
     const measured = { ours: [] as Burst[], floor: [] as Burst[] }
+    // CPU of the serving process and of the bench process (client and proxy) over the measured rounds.
+    const cpu = { ours: 0, floor: 0, bench: { ours: 0, floor: 0 } }
     const run = async (side: 'ours' | 'floor', durationMs: number, keep: boolean) => {
+      const pid = side === 'ours' ? stage.oursPid : stage.floorPid
+      const before = { served: cpuMs(pid), bench: process.cpuUsage() }
       const b = await burst(side === 'ours' ? ours : floor, durationMs, side === 'ours' ? countOurs : () => undefined, errors[side])
       all[side].push(b)
-      if (keep) measured[side].push(b)
+      if (keep) {
+        measured[side].push(b)
+        cpu[side] += cpuMs(pid) - before.served
+        const used = process.cpuUsage(before.bench)
+        cpu.bench[side] += (used.user + used.system) / 1000
+      }
     }
     await run('ours', 1_000, false)
     await run('floor', 1_000, false)
@@ -95,6 +105,9 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
     // Samples can be stamped ahead of the clock: read up to a second past the latest stamp given out.
     const stored = await storedSamples(stage.vm, series, startedAt, Math.max(latestStamp, Date.now()) + 1_000)
     const lost = answered - stored
+    const calls = (bursts: Burst[]) => bursts.reduce((n, b) => n + b.ok + b.failed, 0)
+    const perCall = (side: 'ours' | 'floor') =>
+      `${ms(cpu[side] / calls(measured[side]))} in the serving process, ${ms(cpu.bench[side] / calls(measured[side]))} in the bench process`
     const oursRate = rate(measured.ours)
     const floorRate = rate(measured.floor)
     return {
@@ -129,7 +142,8 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
         `${options.rounds} rounds of ${(options.roundMs / 1000).toFixed(0)} s per side after 1 s of warm-up each, the sides ` +
           `alternating round by round (which goes first flips every round); ${IN_FLIGHT} calls in flight at all times over ` +
           `${IN_FLIGHT} keep-alive sockets, through the same 20 ms proxy as section 1. Calls per second = calls answered OK in ` +
-          `the measured rounds / their time. Per round, ours: ${perRound(measured.ours)}; floor: ${perRound(measured.floor)}.`,
+          `the measured rounds / their time. Per round, ours: ${perRound(measured.ours)}; floor: ${perRound(measured.floor)}. ` +
+          `CPU per call, ours: ${perCall('ours')}; floor: ${perCall('floor')}.`,
         'Every call is the same event: Send Metric `bench_throughput`, the same labels, value 1, "Label events with ' +
           'conversation and user IDs" off. The floor writes the line ours writes (named `bench_throughput_floor`, so the two ' +
           'never share a series) with `Date.now()` as its timestamp.',

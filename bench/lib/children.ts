@@ -5,6 +5,7 @@
  * by its PID, also when the bench fails.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { freePort, killOnExit } from '../../test/helpers/servers'
 import { now } from './stats'
 
@@ -80,4 +81,12 @@ export const spawnNode = async (script: string, options: { env?: Record<string, 
       clearTimeout(killer)
     },
   }
+}
+
+/** CPU time (user + system) a process has used so far, ms; Linux clock ticks are 10 ms. */
+export const cpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is field 3 (state): utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }

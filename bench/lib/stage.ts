@@ -10,7 +10,7 @@ import { BUNDLE } from '../../test/helpers/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../../test/helpers/servers'
 import { BUNDLE_LAUNCHER, spawnNode, type NodeChild } from './children'
 import { post, type Answer } from './http'
-import { startProxy, type Proxy } from './proxy'
+import { startProxy } from './proxy'
 import type { SdkFloor } from './sdk-floor'
 
 /** Half of the round trip the proxy adds to every write. */
@@ -19,7 +19,6 @@ const BOT_ID = 'bot-bench'
 
 export interface Stage {
   readonly vm: VictoriaMetrics
-  readonly proxy: Proxy
   /** Botpress headers for our bundle (configuration pointing at the proxy, IDs on) and for the floor. */
   readonly oursHeaders: Record<string, string>
   readonly floorHeaders: Record<string, string>
@@ -38,7 +37,7 @@ export interface Stage {
 }
 
 /** Calls an integration served at `url` with an action body; throws unless the answer is 200. */
-export const callAction = async (agent: Agent | undefined, url: string, headers: Record<string, string>, body: string): Promise<Answer> => {
+const callAction = async (agent: Agent | undefined, url: string, headers: Record<string, string>, body: string): Promise<Answer> => {
   const answer = await post(agent, `${url}/`, headers, body)
   if (answer.status !== 200) throw new Error(`${url} answered ${answer.status}: ${answer.text.slice(0, 300)}`)
   return answer
@@ -85,7 +84,6 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
       callAction(agent, oursChild.url, options.ids ? headers.withIds : headers.withoutIds, actionBody(type, input))
     return {
       vm,
-      proxy,
       oursHeaders: headers.withIds,
       floorHeaders,
       ours,
