@@ -44,11 +44,12 @@ const rssOf = (pid: number): number => {
   }
 }
 
-/** Runs `command` under /usr/bin/time -v with `stdin` on its standard input. */
-const timed = async (command: string[], stdin: string, timeFile: string): Promise<Run> => {
+/** Runs `command` under /usr/bin/time -v with `stdin` on its standard input, its temp files in `dir`. */
+const timed = async (command: string[], stdin: string, dir: string): Promise<Run> => {
+  const timeFile = join(dir, 'time.txt')
   const start = now()
   const child = spawn(TIME, ['-v', '-o', timeFile, ...command], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir() },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), TMPDIR: dir },
     stdio: ['pipe', 'ignore', 'pipe'],
   })
   child.stdin.end(stdin)
@@ -153,7 +154,6 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
     const expected = series * SAMPLES_PER_SERIES
     const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, `${vm.password}\n`, { mode: 0o600 })
-    const timeFile = join(dir, 'time.txt')
     const scriptArgs = (url: string, format: Format, out: string) =>
       ['bash', SCRIPT, '--url', url, '--user', vm.username, '--token-file', tokenFile, '--from', String(from), '--to', String(to), '--format', format, '--out', out, '--quiet']
 
@@ -161,7 +161,7 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
     const requests: ForwardedRequest[] = []
     const recorder = await startProxy({ target: vm.url, oneWayDelayMs: 0, onRequest: (r) => requests.push(r) })
     try {
-      await timed(scriptArgs(recorder.url, 'csv', join(dir, 'recorded.csv')), '', timeFile)
+      await timed(scriptArgs(recorder.url, 'csv', join(dir, 'recorded.csv')), '', dir)
     } finally {
       await recorder.close()
       await rm(join(dir, 'recorded.csv'), { force: true })
@@ -173,13 +173,13 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
     const floor: Run[] = []
     const runScript = async (format: Format) => {
       const out = join(dir, `export.${format}`)
-      script.get(format)!.push(await timed(scriptArgs(vm.url, format, out), '', timeFile))
+      script.get(format)!.push(await timed(scriptArgs(vm.url, format, out), '', dir))
       const samples = await countSamples(out, format)
       if (samples !== expected) throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
       outBytes.set(format, (await stat(out)).size)
       await rm(out, { force: true })
     }
-    const runFloor = async () => floor.push(await timed(['curl', '-q', '-K', '-'], config, timeFile))
+    const runFloor = async () => floor.push(await timed(['curl', '-q', '-K', '-'], config, dir))
     for (let round = 0; round < rounds; round++) {
       for (const format of FORMATS) {
         if (round % 2 === 0) {

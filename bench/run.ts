@@ -132,6 +132,23 @@ const main = async (): Promise<void> => {
   const sections: Section[] = []
   const log = (text: string) => process.stderr.write(`[bench ${((now() - started) / 1000).toFixed(0)} s] ${text}\n`)
 
+  // A section that fails is reported as failed; the others still run and report.
+  let failures = 0
+  const attempt = async (name: SectionName, section: () => Promise<Section>): Promise<void> => {
+    log(name)
+    try {
+      sections.push(await section())
+    } catch (error) {
+      failures++
+      const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/gu, ' ').slice(0, 400)
+      log(`${name} failed: ${message}`)
+      sections.push({
+        title: `${SECTIONS.indexOf(name) + 1}. ${name}`,
+        rows: [{ figure: 'The section failed', ours: message, floor: '—', ratio: '—', target: '—', verdict: 'MISS' }],
+        notes: [],
+      })
+    }
+  }
   const actionSections = (['latency', 'throughput', 'validation', 'cold'] as const).filter((name) => only.has(name))
   if (actionSections.length > 0) {
     log('building the sdk floor')
@@ -139,13 +156,10 @@ const main = async (): Promise<void> => {
     try {
       const stage = await startStage(sdkFloor)
       try {
-        for (const name of actionSections) {
-          log(name)
-          if (name === 'latency') sections.push(await runLatency(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 }))
-          if (name === 'throughput') sections.push(await runThroughput(stage, quick ? { rounds: 2, roundMs: 1_000 } : { rounds: 4, roundMs: 4_000 }))
-          if (name === 'validation') sections.push(await runValidation(stage, { rounds: quick ? 3 : 11 }))
-          if (name === 'cold') sections.push(await runColdStart(stage, sdkFloor, { rounds: quick ? 4 : 20 }))
-        }
+        await attempt('latency', () => runLatency(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 }))
+        await attempt('throughput', () => runThroughput(stage, quick ? { rounds: 2, roundMs: 1_000 } : { rounds: 4, roundMs: 4_000 }))
+        await attempt('validation', () => runValidation(stage, { rounds: quick ? 3 : 11 }))
+        await attempt('cold', () => runColdStart(stage, sdkFloor, { rounds: quick ? 4 : 20 }))
       } finally {
         await stage.stop()
       }
@@ -154,9 +168,8 @@ const main = async (): Promise<void> => {
     }
   }
   if (only.has('export')) {
-    log('export')
-    sections.push(
-      await runExport({
+    await attempt('export', () =>
+      runExport({
         sizes: quick
           ? [{ series: 100, rounds: 1 }]
           : [
@@ -171,7 +184,10 @@ const main = async (): Promise<void> => {
   // Run in the order that keeps the export last; report in the numbered order.
   sections.sort((a, b) => a.title.localeCompare(b.title))
   console.log(`\n${consoleTable(sections)}\n`)
-  if (only.size === SECTIONS.length && !quick) {
+  if (failures > 0) {
+    log(`${failures} section(s) failed: bench/RESULTS.md not written`)
+    process.exitCode = 1
+  } else if (only.size === SECTIONS.length && !quick) {
     const file = join(__dirname, 'RESULTS.md')
     await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)], revision: measured }))
     log(`wrote ${file}`)
