@@ -86,6 +86,3 @@ export const buildSdkFloor = async (): Promise<SdkFloor> => {
   }
 }
 
-/** The floor's configuration and action body for writing `lines` (line protocol without timestamps). */
-export const floorConfiguration = (url: string, user: string, key: string) => ({ url, user, key })
-export const floorActionBody = (lines: string): string => JSON.stringify({ type: 'write', input: { lines } })
