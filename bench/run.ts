@@ -1,13 +1,13 @@
 /**
- * `npm run bench` (after `bp build`): what the integration costs a bot, measured against the
- * floor, side by side in one run. Prints a table and writes bench/RESULTS.md.
+ * `npm run bench` (after `bp build`): what the integration costs a bot, against the floor,
+ * interleaved in one run. Prints a table and writes bench/RESULTS.md.
  *
- *   npm run bench                         # everything, writes bench/RESULTS.md
- *   npm run bench -- --only encoding,cold # some sections, printed only
- *   npm run bench -- --quick              # small sizes for a smoke run, printed only
+ *   npm run bench                              # everything, writes bench/RESULTS.md
+ *   npm run bench -- --only latency,throughput # some sections, printed only
+ *   npm run bench -- --quick                   # small sizes for a smoke run, printed only
  *
- * Needs the Debian packages victoria-metrics (all server sections), curl, jq and time (export);
- * .ci/run installs them. Every server and child process it starts is stopped by PID, also on error.
+ * Needs the Debian packages victoria-metrics, curl, jq and time; .ci/run installs them. Every
+ * server and child process it starts is stopped by PID, also on error.
  */
 import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
@@ -16,14 +16,17 @@ import { loadavg } from 'node:os'
 import { join } from 'node:path'
 import { BUNDLE } from '../test/helpers/integration-process'
 import { runColdStart } from './cold-start'
-import { runEncoding } from './encoding'
 import { runExport } from './export'
+import { runLatency } from './latency'
 import { describeMachine } from './lib/machine'
 import type { Section } from './lib/report'
+import { buildSdkFloor } from './lib/sdk-floor'
+import { startStage } from './lib/stage'
 import { now } from './lib/stats'
-import { runOverhead } from './overhead'
+import { runThroughput } from './throughput'
+import { runValidation } from './validation'
 
-const SECTIONS = ['encoding', 'cold', 'overhead', 'export'] as const
+const SECTIONS = ['latency', 'throughput', 'cold', 'export', 'validation'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } => {
@@ -48,16 +51,15 @@ const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } =
 }
 
 const preflight = (only: Set<SectionName>): void => {
-  const needsVm = only.has('cold') || only.has('overhead') || only.has('export')
   const vmBin = process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics'
-  if (needsVm && !existsSync(vmBin)) {
+  if (!existsSync(vmBin)) {
     throw new Error(
       `${vmBin} is missing: the benchmarks run a local VictoriaMetrics. Install the Debian package ` +
         '"victoria-metrics" (apt-get install victoria-metrics; .ci/run installs it with the other servers), ' +
         'or point VICTORIA_METRICS_BIN at the binary.'
     )
   }
-  if ((only.has('cold') || only.has('overhead')) && !existsSync(BUNDLE)) {
+  if ([...only].some((name) => name !== 'export') && !existsSync(BUNDLE)) {
     throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm run bench builds first).`)
   }
 }
@@ -99,15 +101,15 @@ const markdown = (sections: Section[], meta: { date: string; seconds: number; lo
   const parts = [
     '# Benchmarks',
     '',
-    'Written by `npm run bench` (bench/run.ts); do not edit by hand — rerun it whenever code on these paths changes. ' +
-      'Profiling notes, what is ours and what is not: [FINDINGS.md](FINDINGS.md).',
+    'Written by `npm run bench` (bench/run.ts); do not edit by hand — rerun it when code on a measured path changes. ' +
+      'What the numbers say: [FINDINGS.md](FINDINGS.md).',
     '',
     `- Date: ${meta.date} (whole run ${meta.seconds.toFixed(0)} s); code: ${meta.revision}`,
     `- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memory}`,
     `- Node ${m.node}; ${m.os}`,
     `- Load average (1 min) at start / end: ${meta.load[0]} / ${meta.load[1]} — other work shares this machine, which is why ` +
       'every comparison is interleaved and reported as a ratio.',
-    '- Median and p99 are over all calls (section 1) or all rounds (sections 2–4); p99 by nearest rank.',
+    '- p99 by nearest rank; with few rounds it is the slowest one.',
     '',
   ]
   for (const section of sections) {
@@ -130,28 +132,62 @@ const main = async (): Promise<void> => {
   const sections: Section[] = []
   const log = (text: string) => process.stderr.write(`[bench ${((now() - started) / 1000).toFixed(0)} s] ${text}\n`)
 
-  if (only.has('encoding')) {
-    log('encoding and validation')
-    sections.push(runEncoding(quick ? { rounds: 5, perRound: 5_000, rawRounds: 3 } : { rounds: 21, perRound: 20_000, rawRounds: 11 }))
+  // A section that fails is reported as failed; the others still run and report.
+  let failures = 0
+  const attempt = async (name: SectionName, section: () => Promise<Section>): Promise<void> => {
+    log(name)
+    try {
+      sections.push(await section())
+    } catch (error) {
+      failures++
+      const message = (error instanceof Error ? error.message : String(error)).replace(/\s+/gu, ' ').slice(0, 400)
+      log(`${name} failed: ${message}`)
+      sections.push({
+        title: `${SECTIONS.indexOf(name) + 1}. ${name}`,
+        rows: [{ figure: 'The section failed', ours: message, floor: '—', ratio: '—', target: '—', verdict: 'MISS' }],
+        notes: [],
+      })
+    }
   }
-  if (only.has('cold')) {
-    log('cold start (generating and building the empty integration first)')
-    sections.push(await runColdStart({ rounds: quick ? 4 : 20 }))
-  }
-  if (only.has('overhead')) {
-    log('action overhead')
-    sections.push(await runOverhead(quick ? { n: 200, rounds: 2, warmup: 50 } : { n: 2_000, rounds: 2, warmup: 300 }))
+  const actionSections = (['latency', 'throughput', 'validation', 'cold'] as const).filter((name) => only.has(name))
+  if (actionSections.length > 0) {
+    log('building the sdk floor')
+    const sdkFloor = await buildSdkFloor()
+    try {
+      const stage = await startStage(sdkFloor)
+      try {
+        await attempt('latency', () => runLatency(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 }))
+        await attempt('throughput', () => runThroughput(stage, quick ? { rounds: 2, roundMs: 1_000 } : { rounds: 4, roundMs: 4_000 }))
+        await attempt('validation', () => runValidation(stage, { rounds: quick ? 3 : 11 }))
+        await attempt('cold', () => runColdStart(stage, sdkFloor, { rounds: quick ? 4 : 20 }))
+      } finally {
+        await stage.stop()
+      }
+    } finally {
+      await sdkFloor.remove()
+    }
   }
   if (only.has('export')) {
-    log('export (14 days × 100 series)')
-    sections.push(await runExport({ rounds: quick ? 1 : 2 }))
+    await attempt('export', () =>
+      runExport({
+        sizes: quick
+          ? [{ series: 100, rounds: 1 }]
+          : [
+              { series: 100, rounds: 2 },
+              { series: 1_000, rounds: 1 },
+            ],
+      })
+    )
   }
 
   const seconds = (now() - started) / 1000
-  // Run in the order that keeps the export last; report in the issue's order (1. … 4.).
+  // Run in the order that keeps the export last; report in the numbered order.
   sections.sort((a, b) => a.title.localeCompare(b.title))
   console.log(`\n${consoleTable(sections)}\n`)
-  if (only.size === SECTIONS.length && !quick) {
+  if (failures > 0) {
+    log(`${failures} section(s) failed: bench/RESULTS.md not written`)
+    process.exitCode = 1
+  } else if (only.size === SECTIONS.length && !quick) {
     const file = join(__dirname, 'RESULTS.md')
     await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)], revision: measured }))
     log(`wrote ${file}`)

@@ -1,58 +1,25 @@
 /**
- * Node child processes for the benchmarks: the built bundle served by its own `start(port)`
- * (as Botpress runs it), or a minimal relay. Each child pins its server to 127.0.0.1 and prints
- * a marker the moment it listens, so a cold start can be timed without polling. Every child is
- * registered and stopped by its PID, also when the bench fails.
+ * A built integration bundle served by its own `start(port)` in a child node process, as
+ * Botpress runs it. The child pins its server to 127.0.0.1 and prints a marker the moment it
+ * listens, so a cold start can be timed without polling. Every child is registered and stopped
+ * by its PID, also when the bench fails.
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { freePort, killOnExit } from '../../test/helpers/servers'
 import { now } from './stats'
 
 const LISTENING = 'BENCH_LISTENING'
 
-// Pins listen() to loopback (the sdk listens on every interface) and announces 'listening'.
-// SIGTERM exits normally, so a child run with --cpu-prof writes its profile.
-const PIN_AND_ANNOUNCE = `
-process.on('SIGTERM', () => process.exit(0));
+// The sdk listens on every interface: pin listen() to loopback and announce 'listening'.
+export const BUNDLE_LAUNCHER = `
 const http = require('node:http');
 const listen = http.Server.prototype.listen;
 http.Server.prototype.listen = function (port, ...rest) {
   this.once('listening', () => process.stdout.write('\\n${LISTENING}\\n'));
   return typeof port === 'number' ? listen.call(this, port, '127.0.0.1', ...rest) : listen.call(this, port, ...rest);
 };
-`
-
-/** Loads a built integration bundle and serves it with the sdk's start(port). */
-export const BUNDLE_LAUNCHER = `${PIN_AND_ANNOUNCE}
 require(process.env.BUNDLE).default.start(Number(process.env.PORT));
-`
-
-/**
- * The floor with the same HTTP hop: a plain node:http server that reads the request body the
- * way the sdk does and POSTs those bytes with axios (same options as src/client.ts, without
- * axios-retry), then answers 200 like an action.
- */
-export const RELAY_LAUNCHER = `${PIN_AND_ANNOUNCE}
-const axios = require(process.env.AXIOS);
-const client = axios.create({ transformRequest: [(data) => data], responseType: 'text', maxRedirects: 0 });
-const auth = { username: process.env.RELAY_USER, password: process.env.RELAY_PASSWORD };
-http.createServer((req, res) => {
-  let body = '';
-  req.on('data', (chunk) => (body += chunk.toString()));
-  req.on('end', () => {
-    client
-      .post(process.env.TARGET, body, {
-        params: { precision: 'ms' },
-        auth,
-        headers: { 'Content-Type': 'text/plain; charset=utf-8' },
-        timeout: 10000,
-      })
-      .then(
-        () => res.writeHead(200, { 'content-type': 'application/json' }).end('{"output":{}}'),
-        (error) => res.writeHead(502).end(String(error.message))
-      );
-  });
-}).listen(Number(process.env.PORT));
 `
 
 export interface NodeChild {
@@ -62,26 +29,15 @@ export interface NodeChild {
   readonly spawnedAt: number
   /** Resolves with the time (bench clock, ms) the child announced it listens. */
   readonly listening: Promise<number>
-  output(): string
   stop(): Promise<void>
 }
 
-
-export interface SpawnOptions {
-  readonly env?: Record<string, string>
-  /** Extra node flags, e.g. ['--cpu-prof', '--cpu-prof-dir=…']. */
-  readonly nodeFlags?: readonly string[]
-  readonly cwd?: string
-  readonly readyTimeoutMs?: number
-}
-
 /** Spawns `node -e script` on a free loopback port. Does not wait: await `listening`. */
-export const spawnNode = async (script: string, options: SpawnOptions = {}): Promise<NodeChild> => {
+export const spawnNode = async (script: string, options: { env?: Record<string, string> } = {}): Promise<NodeChild> => {
   const port = await freePort()
   const spawnedAt = now()
-  const child = spawn(process.execPath, [...(options.nodeFlags ?? []), '-e', script], {
+  const child = spawn(process.execPath, ['-e', script], {
     env: { PATH: process.env.PATH ?? '', ...options.env, PORT: String(port) },
-    cwd: options.cwd,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   killOnExit(child)
@@ -93,18 +49,17 @@ export const spawnNode = async (script: string, options: SpawnOptions = {}): Pro
       resolve()
     })
   })
-  const timeoutMs = options.readyTimeoutMs ?? 20_000
   const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child did not listen within ${timeoutMs} ms: ${output.slice(-2000)}`)), timeoutMs)
+    const timer = setTimeout(() => reject(new Error(`child did not listen within 20 s: ${output.slice(-2000)}`)), 20_000)
     child.stdout!.on('data', (chunk: Buffer) => {
       const at = now()
-      output += chunk.toString('utf8')
+      output = (output + chunk.toString('utf8')).slice(-4000)
       if (output.includes(LISTENING)) {
         clearTimeout(timer)
         resolve(at)
       }
     })
-    child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
+    child.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString('utf8')).slice(-4000)))
     void exited.then(() => {
       clearTimeout(timer)
       reject(new Error(`child exited (${child.exitCode ?? child.signalCode}) before listening: ${output.slice(-2000)}`))
@@ -116,19 +71,22 @@ export const spawnNode = async (script: string, options: SpawnOptions = {}): Pro
     pid: child.pid ?? -1,
     spawnedAt,
     listening,
-    output: () => output,
     stop: async () => {
-      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) {
-        return
-      }
+      if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
       process.kill(child.pid, 'SIGTERM')
       const killer = setTimeout(() => {
-        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) {
-          process.kill(child.pid, 'SIGKILL')
-        }
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL')
       }, 5_000)
       await exited
       clearTimeout(killer)
     },
   }
+}
+
+/** CPU time (user + system) a process has used so far, ms; Linux clock ticks are 10 ms. */
+export const cpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is field 3 (state): utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) * 10
 }

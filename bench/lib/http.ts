@@ -1,4 +1,4 @@
-/** A minimal HTTP client for the bench's own calls: node:http over one keep-alive socket per target. */
+/** A minimal HTTP client for the bench's own calls: node:http over keep-alive sockets. */
 import { Agent, request } from 'node:http'
 
 export interface Answer {
@@ -6,8 +6,8 @@ export interface Answer {
   readonly text: string
 }
 
-/** One keep-alive socket: calls are sequential, as a bot's cards are within a conversation. */
-export const keepAliveAgent = (): Agent => new Agent({ keepAlive: true, maxSockets: 1 })
+/** One socket by default: calls one after another, as a bot's cards run within a conversation. */
+export const keepAliveAgent = (maxSockets = 1): Agent => new Agent({ keepAlive: true, maxSockets })
 
 export const post = (agent: Agent | undefined, url: string, headers: Record<string, string>, body: string): Promise<Answer> =>
   new Promise<Answer>((resolve, reject) => {

@@ -1,13 +1,12 @@
 /** Small statistics and formatting helpers for the benchmarks. */
 
-/** The q-quantile (0..1) of `values` by the nearest-rank method (p99 of 2,000 samples = the 1,980th). */
-export const quantile = (values: readonly number[], q: number): number => {
+/** The 99th percentile by the nearest-rank method (of 1,000 values: the 990th smallest). */
+export const p99 = (values: readonly number[]): number => {
   if (values.length === 0) {
     return Number.NaN
   }
   const sorted = [...values].sort((a, b) => a - b)
-  const rank = Math.min(sorted.length, Math.max(1, Math.ceil(q * sorted.length)))
-  return sorted[rank - 1]!
+  return sorted[Math.min(sorted.length, Math.max(1, Math.ceil(0.99 * sorted.length))) - 1]!
 }
 
 export const median = (values: readonly number[]): number => {
@@ -18,24 +17,6 @@ export const median = (values: readonly number[]): number => {
   const mid = sorted.length >> 1
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
-
-export const p99 = (values: readonly number[]): number => quantile(values, 0.99)
-
-export interface Summary {
-  readonly n: number
-  readonly median: number
-  readonly p99: number
-  readonly min: number
-  readonly max: number
-}
-
-export const summarize = (values: readonly number[]): Summary => ({
-  n: values.length,
-  median: median(values),
-  p99: p99(values),
-  min: Math.min(...values),
-  max: Math.max(...values),
-})
 
 /** Milliseconds with a precision that suits the magnitude. */
 export const ms = (value: number): string =>
