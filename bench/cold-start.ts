@@ -4,7 +4,7 @@
  * ours (Send Metric) against the sdk floor writing the same line. Also the bundle sizes.
  */
 import { statSync } from 'node:fs'
-import { BUNDLE } from '../test/helpers/integration-process'
+import { BUNDLE } from '../dev/integration-process'
 import { BUNDLE_LAUNCHER, spawnNode } from './lib/children'
 import { keepAliveAgent, post } from './lib/http'
 import { metricInput } from './lib/inputs'

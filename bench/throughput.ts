@@ -4,7 +4,7 @@
  * identical (same name and labels, value 1, ID labels off: the setting for busy bots), so two
  * calls stamped with the same millisecond are one sample in VictoriaMetrics' dedup, as in Mimir.
  */
-import type { VictoriaMetrics } from '../test/helpers/servers'
+import type { VictoriaMetrics } from '../dev/servers'
 import { metricInput } from './lib/inputs'
 import { cpuMs } from './lib/children'
 import { keepAliveAgent, type Answer } from './lib/http'

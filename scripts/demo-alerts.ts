@@ -10,9 +10,9 @@
  */
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
-import { SECONDS_RULES_CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from '../test/helpers/alerting-stack'
-import { triggerAction } from '../test/helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from '../test/helpers/integration-process'
+import { SECONDS_RULES_CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from '../dev/alerting-stack'
+import { triggerAction } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 
 const ROOT = resolve(__dirname, '..')
 const BOT_ID = 'demo-bot'

@@ -9,7 +9,7 @@
  * Prints the URLs and the throwaway credentials of the local VictoriaMetrics (random per run,
  * never a Grafana key), then runs until Ctrl-C / SIGTERM and stops everything it started.
  */
-import { startInfluxDB, startPrometheus, startVictoriaMetrics, type RunningServer } from '../test/helpers/servers'
+import { startInfluxDB, startPrometheus, startVictoriaMetrics, type RunningServer } from '../dev/servers'
 import { ensurePrerequisites, prerequisites, type Command } from './prerequisites'
 
 const HELP = `Usage: npm run stack -- [--influxdb] [--prometheus] [--no-auth] [--no-dedup]

@@ -17,7 +17,7 @@ export interface Prerequisite {
   readonly debianPackage: string
   /** Who needs it: shown when it is missing. */
   readonly why: string
-  /** A variable that names the binary instead of PATH (test/helpers/servers.ts reads the same one). */
+  /** A variable that names the binary instead of PATH (dev/servers.ts reads the same one). */
   readonly variable?: string
 }
 

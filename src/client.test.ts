@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { startRecordingServer, type RecordingServer } from '../test/helpers/recording-server'
-import { freePort } from '../test/helpers/servers'
+import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
+import { freePort } from '../dev/servers'
 import { writeLines } from './client'
 import type { Configuration } from './config'
 import type { RetryPolicy } from './retry-policy'

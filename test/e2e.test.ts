@@ -11,9 +11,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
-import { triggerAction, callIntegration, type IntegrationAnswer } from './helpers/botpress'
-import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
+import { triggerAction, callIntegration, type IntegrationAnswer } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { instanceOf } from './helpers/instance'
+import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
 
 const USER_ID = '7406113'
 const HEADER_BOT_ID = 'bot-e2e-header'

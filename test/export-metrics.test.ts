@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { descendants } from './helpers/processes'
-import { freePort, startPrometheus, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
+import { descendants } from '../dev/processes'
+import { freePort, startPrometheus, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from '../dev/servers'
 
 const execFileP = promisify(execFile)
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')

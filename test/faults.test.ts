@@ -26,10 +26,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { deliveryPolicy } from '../src/retry-policy'
-import { triggerAction, type IntegrationAnswer } from './helpers/botpress'
+import { triggerAction, type IntegrationAnswer } from '../dev/botpress'
 import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
 
 const USER_ID = '5550123'
 /** Process start-up, the HTTP hop to the integration, a busy 2-core machine. */

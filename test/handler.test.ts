@@ -3,9 +3,10 @@
  * Botpress Cloud calls it, against a server that records what arrived.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
-import { callIntegration, triggerAction } from './helpers/botpress'
-import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startRecordingServer, type RecordingServer } from './helpers/recording-server'
+import { callIntegration, triggerAction } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { instanceOf } from './helpers/instance'
+import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
 
 const API_KEY = 'glc_handler_test_key_93c1'
 const BASIC = `Basic ${Buffer.from(`1234567:${API_KEY}`).toString('base64')}`

@@ -37,7 +37,7 @@
  *    compared exactly on the wire and in InfluxDB, within that loss in VictoriaMetrics;
  *  - label names longer than 256 bytes are cut to 256 (Grafana accepts 1024).
  *
- * Calls use test/helpers/botpress.ts's headersFor over a keep-alive node:http agent (the same
+ * Calls use dev/botpress.ts's headersFor over a keep-alive node:http agent (the same
  * request as its triggerAction; fetch costs ~3x the time per call here).
  *
  * Rules beyond the escaping and sanitising above, in the oracle too: an empty tag key is refused, label
@@ -50,9 +50,10 @@ import fc from 'fast-check'
 import { createServer, request, Agent, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { headersFor, type IntegrationAnswer } from './helpers/botpress'
-import { instanceOf, startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from './helpers/servers'
+import { headersFor, type IntegrationAnswer } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { instanceOf } from './helpers/instance'
+import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from '../dev/servers'
 
 const DEFAULT_SEED = 20261125
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : DEFAULT_SEED
@@ -567,7 +568,7 @@ const vmSameValue = (expected: number, stored: number): boolean =>
   expected === stored || Math.abs(stored - expected) <= 1e-11 * Math.abs(expected) || (stored === 0 && Math.abs(expected) < 1e-290)
 
 /**
- * One action, exactly as test/helpers/botpress.ts's triggerAction sends it (its headersFor, the
+ * One action, exactly as dev/botpress.ts's triggerAction sends it (its headersFor, the
  * same body), over a keep-alive node:http agent: fetch costs ~4 ms a call here, this ~1.4 ms.
  */
 const callAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })

@@ -11,8 +11,8 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
 import { RULES_PATH, USAGE_RULES_PATH } from '../rules/build'
-import { descendants } from './helpers/processes'
-import { startRecordingServer, type RecordingServer } from './helpers/recording-server'
+import { descendants } from '../dev/processes'
+import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
 
 const SCRIPT = resolve(__dirname, '../scripts/load-rules.sh')
 const USER_ID = '1234567'

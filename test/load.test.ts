@@ -14,10 +14,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { INSTANCE_LABEL } from '../src/sample-clock'
-import { triggerAction } from './helpers/botpress'
+import { triggerAction } from '../dev/botpress'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from './helpers/servers'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
 
 const PROCESSES = 4
 const IN_FLIGHT = 64

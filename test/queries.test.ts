@@ -9,9 +9,9 @@ import { readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ALL, resolvedQueries, type SubstituteVars } from '../dashboards/queries'
-import { triggerAction } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from './helpers/servers'
+import { triggerAction } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
 
 interface Sample {
   readonly metric: Record<string, string>

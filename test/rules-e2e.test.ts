@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { buildRules } from '../rules/build'
-import { SECONDS_RULES_CONFIG as CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from './helpers/alerting-stack'
-import { triggerAction } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
+import { SECONDS_RULES_CONFIG as CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from '../dev/alerting-stack'
+import { triggerAction } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 
 const TICK_MS = 500
 /** Long enough for the week-over-week window and its offset (8 s + 16 s) to see only healthy traffic. */

@@ -3,7 +3,7 @@
  * appear in what the integration answers or logs, whatever the server does: a refused key (401),
  * a server error (500, retried), an unreachable port, a server that never answers (timeout),
  * and a server that echoes the credentials back in its error text. The built bundle runs in its
- * own process (test/helpers/integration-process.ts) so everything it prints is captured.
+ * own process (dev/integration-process.ts) so everything it prints is captured.
  *
  * Also: no committed test snapshot (files or inline) holds credentials.
  */
@@ -13,10 +13,10 @@ import { readFile } from 'node:fs/promises'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { callIntegration, triggerAction, type IntegrationAnswer } from './helpers/botpress'
-import { startIntegrationProcess, type IntegrationProcess } from './helpers/integration-process'
-import { startRecordingServer, type Behaviour, type RecordingServer } from './helpers/recording-server'
-import { freePort } from './helpers/servers'
+import { callIntegration, triggerAction, type IntegrationAnswer } from '../dev/botpress'
+import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startRecordingServer, type Behaviour, type RecordingServer } from '../dev/recording-server'
+import { freePort } from '../dev/servers'
 
 const REPO = resolve(__dirname, '..')
 const USER_ID = '4815162342'

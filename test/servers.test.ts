@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, describe, expect, it } from 'vitest'
-import { startInfluxDB, startPrometheus, startVictoriaMetrics, type RunningServer } from './helpers/servers'
+import { startInfluxDB, startPrometheus, startVictoriaMetrics, type RunningServer } from '../dev/servers'
 
 const run = promisify(execFile)
 

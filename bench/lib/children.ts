@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process'
 import { readFileSync } from 'node:fs'
-import { freePort, killOnExit } from '../../test/helpers/servers'
+import { freePort, killOnExit } from '../../dev/servers'
 import { now } from './stats'
 
 const LISTENING = 'BENCH_LISTENING'

@@ -5,9 +5,9 @@
  * Botpress Cloud would make to them.
  */
 import type { Agent } from 'node:http'
-import { headersFor } from '../../test/helpers/botpress'
-import { BUNDLE } from '../../test/helpers/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from '../../test/helpers/servers'
+import { headersFor } from '../../dev/botpress'
+import { BUNDLE } from '../../dev/integration-process'
+import { startVictoriaMetrics, type VictoriaMetrics } from '../../dev/servers'
 import { BUNDLE_LAUNCHER, spawnNode, type NodeChild } from './children'
 import { post, type Answer } from './http'
 import { startProxy } from './proxy'

@@ -7,8 +7,8 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { rulesYaml } from '../../rules/build'
-import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../../rules/config'
+import { rulesYaml } from '../rules/build'
+import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../rules/config'
 import { startRecordingServer, type RecordingServer } from './recording-server'
 import { startAlertmanager, startVictoriaMetrics, startVmalert, type RunningServer, type VictoriaMetrics } from './servers'
 

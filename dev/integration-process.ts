@@ -5,11 +5,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { resolve } from 'node:path'
-import { triggerAction } from './botpress'
-import { startRecordingServer } from './recording-server'
 import { freePort } from './servers'
 
-export const BUNDLE = resolve(__dirname, '../../.botpress/dist/index.js')
+export const BUNDLE = resolve(__dirname, '../.botpress/dist/index.js')
 
 // The sdk's start(port) listens on every interface; tests keep to loopback, so the child pins
 // listen() to 127.0.0.1 before the bundle starts.
@@ -78,24 +76,5 @@ export const startIntegrationProcess = async (): Promise<IntegrationProcess> => 
       await exited
       clearTimeout(timer)
     },
-  }
-}
-
-/**
- * The name a process labels its samples with (`instance`), from one Send Metric call written to
- * a recording server, so no real server stores it.
- */
-export const instanceOf = async (process: IntegrationProcess): Promise<string> => {
-  const sink = await startRecordingServer()
-  try {
-    const configuration = { grafanaUrl: `${sink.url}/influx/write`, grafanaUserId: '1', apiKey: 'probe' }
-    const answer = await triggerAction(process.url, configuration, 'sendMetric', { name: 'probe' })
-    const instance = (answer.body as { output?: { labels?: { instance?: unknown } } }).output?.labels?.instance
-    if (typeof instance !== 'string' || !/^[0-9a-z]{13}$/u.test(instance)) {
-      throw new Error(`no instance name in the answer: ${answer.text.slice(0, 300)}`)
-    }
-    return instance
-  } finally {
-    await sink.close()
   }
 }
