@@ -352,12 +352,12 @@ answer_status() {
 # "values":[[t,"value"],...]},...]}}: the samples are nearly all of it, and jq 1.6 takes
 # microseconds per sample to parse them. So awk cuts each "values" array out of the text
 # (AWK_CUT) and jq reads what is left, the names and labels (JQ_SERIES); AWK_JOIN pairs the
-# two up, one line per series and window: name TAB labels TAB window start TAB i TAB j TAB array,
-# where the samples at (1-based) positions i+1..j of the array lie in the window (start, end]
+# two up, one line per series and window: name TAB labels TAB window start TAB i TAB j TAB
+# samples, where the samples at (1-based) positions i+1..j lie in the window (start, end]
 # (Prometheus 2.x range selectors include both ends). Labels: sorted [name, value] pairs as JSON.
 
-# Per answer, per "values" array in its text, in order: samples TAB i TAB j TAB the array
-# without white space; samples is -1 when the array is not [[time,"value"],...] with times
+# Per answer, per "values" array in its text, in order: samples TAB i TAB j TAB its samples as
+# time,value,time,value,...; samples is -1 when the array is not [[time,"value"],...] with times
 # in seconds (after 1970, milliseconds at most) and values as Prometheus writes them (Go
 # floats, NaN, +Inf, -Inf). The answer,
 # its arrays emptied, goes to $EXPORT_SKEL/<same name> for jq. Records end at "}": mawk reads
@@ -366,7 +366,6 @@ answer_status() {
 # shellcheck disable=SC2016
 AWK_CUT='
 function ms(t) { return int(t * 1000 + 0.5) }
-function time_at(k,   p) { p = a[2 * k - 1]; return (k == 1) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4) }
 function cut(rec,   out, k, arr, c, i, j) {
   out = ""
   while ((k = index(rec, "\"values\"")) > 0) {
@@ -384,10 +383,11 @@ function cut(rec,   out, k, arr, c, i, j) {
     if (arr != "[]") {
       if (arr !~ SAMPLES) c = -1
       else {
-        c = (split(arr, a, "\"") - 1) / 2
-        while (i < c && ms(time_at(i + 1)) <= s) i++
+        gsub(/[]["]/, "", arr)
+        c = split(arr, a, ",") / 2
+        while (i < c && ms(a[2 * i + 1]) <= s) i++
         j = c
-        while (j > i && ms(time_at(j)) > e) j--
+        while (j > i && ms(a[2 * j - 1]) > e) j--
       }
     }
     print c "\t" i "\t" j "\t" arr
@@ -606,12 +606,10 @@ function civil(z,   era, doe, yoe, y, doy, mp, d, m) { # days since 1970-01-01 -
   if (m <= 2) y++
   return sprintf("%04d-%02d-%02dT", y, m, d)
 }
-function iso(t,   ms, sec, r) { # seconds -> 2026-11-25T13:05:00.000Z (the date kept for the next samples)
-  ms = int(t * 1000 + 0.5)
-  sec = int(ms / 1000)
+function iso(t,   sec) { # seconds (at most 3 decimals) -> 2026-11-25T13:05:00.000Z; the date is kept for the next samples
+  sec = int(t)
   if (sec < day || sec >= day + 86400) { day = sec - sec % 86400; date = civil(day / 86400) }
-  r = sec - day
-  return date HMS[int(r / 60)] D2[r % 60] "." D3[ms - sec * 1000] "Z"
+  return date HMS[sec - day] "." D3[int((t - sec) * 1000 + 0.5)] "Z"
 }
 function millis(ts,   x, p) { # seconds as written (at most 3 decimals) -> milliseconds, as text
   x = ts "."
@@ -630,7 +628,7 @@ BEGIN {
   heads = ENVIRON["EXPORT_HEADS"]
   for (i = 0; i < 60; i++) D2[i] = (i < 10 ? "0" : "") i
   for (i = 0; i < 1000; i++) D3[i] = sprintf("%03d", i)
-  for (i = 0; i < 1440; i++) HMS[i] = D2[int(i / 60)] ":" D2[i % 60] ":"
+  for (i = 0; i < 86400; i++) HMS[i] = D2[int(i / 3600)] ":" D2[int(i / 60) % 60] ":" D2[i % 60]
   JNUM["NaN"] = "null"; JNUM["Inf"] = JNUM["+Inf"] = "1.7976931348623157e+308"; JNUM["-Inf"] = "-1.7976931348623157e+308"
   if (f == CSV) print nexthead()
 }
@@ -640,14 +638,14 @@ BEGIN {
     if (f == OPENMETRICS && (key == "" || $1 != name)) print "# TYPE " $1 " unknown"
     name = $1; key = $1 FS $2; head = nexthead(); last = 0
   }
-  # $6 is [[t,"v"],...] without spaces; split at the quotes: a[1] = "[[t,", a[2k] = the k-th
-  # value, a[2k+1] = "],[t,", a[n] = "]]". Positions $4+1..$5 lie in the window.
-  split($6, a, "\"")
+  # $6 is time,value,time,value,...: a[2k - 1] and a[2k] are the k-th sample. Samples $4+1..$5
+  # lie in the window.
+  split($6, a, ",")
   # jsonl: the lists built in blocks of 64 samples, added to the window lists, then to the series lists
   # (appending sample by sample to one long string takes quadratic time)
   wv = ""; wt = ""; c = 0
   for (k = $4 + 1; k <= $5; k++) {
-    p = a[2 * k - 1]; ts = (k == 1) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
+    ts = a[2 * k - 1]
     t = ts + 0
     if (t <= last) continue
     last = t
