@@ -577,7 +577,6 @@ JQ_HEADS_OPENMETRICS='def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub(
 # shellcheck disable=SC2016
 AWK_FORMAT='
 function unesc(s,   out, i, c) {
-  if (index(s, "\\") == 0) return s
   out = ""
   while ((i = index(s, "\\")) > 0) {
     c = substr(s, i + 1, 1)
@@ -665,7 +664,7 @@ BEGIN {
 END {
   if (failed) exit 2
   end_series()
-  if (fmt == "openmetrics") print "# EOF"
+  if (f == OPENMETRICS) print "# EOF"
 }'
 
 # DATA and KEYS -> PARTIAL, in FORMAT
@@ -676,9 +675,7 @@ write_file() {
   jsonl) jq_heads=$JQ_HEADS_JSONL ;;
   openmetrics) jq_heads=$JQ_HEADS_OPENMETRICS ;;
   esac
-  # shellcheck disable=SC2016
-  LC_ALL=C sort -u -T "$TMPD" "$KEYS" |
-    jq -nrR "$jq_heads"' | if test("[\\\\\n]") then gsub("\\\\"; "\\\\") | gsub("\n"; "\\n") else . end' >"$heads" ||
+  LC_ALL=C sort -u -T "$TMPD" "$KEYS" | jq -nrR "$jq_heads"' | gsub("\\\\"; "\\\\") | gsub("\n"; "\\n")' >"$heads" ||
     die "could not list the series"
   # A bounded buffer (then sort merges temporary files): by default GNU sort takes memory in
   # proportion to its input, 300 MB for 14 days of 1,000 series at one sample a minute.
