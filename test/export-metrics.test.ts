@@ -687,6 +687,31 @@ describe('export-metrics.sh: faults', () => {
     }
   })
 
+  it('an answer whose samples are not [time, "value"] pairs (a number where Prometheus writes a string) is refused: exit ≠ 0, no file', async () => {
+    const dir = await mkdtemp(join(work, 'bad-'))
+    const proxy = await startProxy(vm.url, (_n, req, res) => {
+      fetch(`${vm.url}${req.url}`, { headers: vm.authorization ? { authorization: vm.authorization } : {} })
+        .then(async (r) => {
+          const text = await r.text()
+          res.writeHead(r.status, { 'content-type': 'application/json' })
+          res.end(text.replace(/,"([0-9.]+)"\]/, ',$1]'))
+        })
+        .catch(() => {
+          res.writeHead(502)
+          res.end()
+        })
+      return true
+    })
+    try {
+      const r = await runExport([...SHORT, '--out', join(dir, 'x.csv')], { GRAFANA_PROM_URL: proxy.url })
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toMatch(/not \[\[time, "value"\], \.\.\.\]/)
+      expect(await readdir(dir)).toEqual([])
+    } finally {
+      await proxy.close()
+    }
+  })
+
   it('refuses a token on the command line, and credentials in the URL', async () => {
     let r = await runExport(['--token', 'abc'], {})
     expect(r.code).not.toBe(0)
