@@ -639,27 +639,26 @@ BEGIN {
     name = $1; key = $1 FS $2; head = nexthead(); last = 0
   }
   # $6 is time,value,time,value,...: a[2k - 1] and a[2k] are the k-th sample. Samples $4+1..$5
-  # lie in the window.
+  # lie in the window, in time order (as the query API returns them), so those already written
+  # (where windows or selectors overlap) lead the line.
   split($6, a, ",")
-  # jsonl: the lists built in blocks of 64 samples, added to the window lists, then to the series lists
-  # (appending sample by sample to one long string takes quadratic time)
-  wv = ""; wt = ""; c = 0
-  for (k = $4 + 1; k <= $5; k++) {
-    ts = a[2 * k - 1]
-    t = ts + 0
-    if (t <= last) continue
-    last = t
-    v = a[2 * k]
-    if (f == CSV) print iso(t) head v
-    else if (f == OPENMETRICS) print head v " " ts
-    else {
+  for (k = $4 + 1; k <= $5 && a[2 * k - 1] + 0 <= last; k++) ;
+  if (k <= $5) last = a[2 * $5 - 1] + 0
+  if (f == CSV) for (; k <= $5; k++) print iso(a[2 * k - 1]) head a[2 * k]
+  else if (f == OPENMETRICS) for (; k <= $5; k++) print head a[2 * k] " " a[2 * k - 1]
+  else {
+    # the lists built in blocks of 64 samples, added to the window lists, then to the series
+    # lists (appending sample by sample to one long string takes quadratic time)
+    wv = ""; wt = ""; c = 0
+    for (; k <= $5; k++) {
+      v = a[2 * k]
       if (v in JNUM) v = JNUM[v]
-      if (c++ > 0) { bv = bv "," v; bt = bt "," millis(ts) } else { bv = v; bt = millis(ts) }
+      if (c++ > 0) { bv = bv "," v; bt = bt "," millis(a[2 * k - 1]) } else { bv = v; bt = millis(a[2 * k - 1]) }
       if (c == 64) { wv = add(wv, bv); wt = add(wt, bt); c = 0 }
     }
+    if (c > 0) { wv = add(wv, bv); wt = add(wt, bt) }
+    if (wv != "") { sv = add(sv, wv); st = add(st, wt) }
   }
-  if (c > 0) { wv = add(wv, bv); wt = add(wt, bt) }
-  if (wv != "") { sv = add(sv, wv); st = add(st, wt) }
 }
 END {
   if (failed) exit 2
