@@ -1,7 +1,13 @@
 #!/usr/bin/env bash
 # export-metrics.sh - copy every raw sample of the bot's metrics out of Grafana Cloud
 # (or any Prometheus-compatible API) before the 14-day retention drops it.
-# Needs: bash >= 3.2, curl, jq (1.6+), and POSIX sort, cut, uniq, awk. No GNU-only tools, no `date`.
+# Needs: bash >= 3.2, curl, jq (1.6+), and POSIX awk, sort (plus -S, as in GNU, BSD and macOS sort), grep, sed.
+# No GNU-only tools, no `date`.
+#
+# How: the time range is cut into windows; each window of each selector is one instant query
+# of a range selector (raw samples, not resampled), all requests of a batch made by one curl.
+# awk cuts the sample arrays out of each answer and jq reads the rest (names, labels); the
+# lines of all windows are sorted by series, and one awk pass writes the chosen format.
 set -euo pipefail
 
 PROG=${0##*/}
@@ -9,6 +15,7 @@ PROG=${0##*/}
 # series is fetched twice (on Grafana Cloud every _metric series also has __mimir_source__).
 DEFAULT_MATCHES='{__name__=~".+_metric"}
 {__mimir_source__="influx",__name__!~".+_metric"}'
+TAB=$(printf '\t')
 
 usage() {
   cat <<'EOF'
@@ -95,103 +102,123 @@ need_arg() {
   [ "$#" -ge 2 ] || die "$1 needs a value (see --help)"
 }
 
-# ---------------------------------------------------------------- options
-URL=${GRAFANA_PROM_URL:-}
-USER_ID=${GRAFANA_USER_ID:-}
-TOKEN=${GRAFANA_READ_TOKEN:-}
-# Children (curl, jq) do not need the token in their environment: it reaches curl on stdin.
-export -n GRAFANA_READ_TOKEN 2>/dev/null || true
-TOKEN_FILE=
-FROM_ARG=14d
-TO_ARG=now
-MATCHES=
-FORMAT=csv
-OUT=
-QUIET=0
-CHUNK_ARG=1d
-MIN_CHUNK_ARG=1h
-TIMEOUT=120
-RETRIES=5
-RETRY_DELAY=1
+parse_args() {
+  URL=${GRAFANA_PROM_URL:-}
+  USER_ID=${GRAFANA_USER_ID:-}
+  TOKEN_FILE=
+  FROM_ARG=14d
+  TO_ARG=now
+  MATCHES=
+  FORMAT=csv
+  OUT=
+  QUIET=0
+  CHUNK_ARG=1d
+  MIN_CHUNK_ARG=1h
+  TIMEOUT=120
+  RETRIES=5
+  RETRY_DELAY=1
+  local opt val
+  while [ "$#" -gt 0 ]; do
+    opt=$1
+    case $opt in
+    --*=*)
+      val=${opt#*=}
+      opt=${opt%%=*}
+      shift
+      set -- "$opt" "$val" "$@"
+      continue
+      ;;
+    esac
+    case $opt in
+    -h | --help)
+      usage
+      exit 0
+      ;;
+    --url) need_arg "$@"; URL=$2; shift 2 ;;
+    --user) need_arg "$@"; USER_ID=$2; shift 2 ;;
+    --token-file) need_arg "$@"; TOKEN_FILE=$2; shift 2 ;;
+    --token | --password | --api-key)
+      die "$opt is not accepted: a token on the command line is visible to every user (ps). Use GRAFANA_READ_TOKEN or --token-file."
+      ;;
+    --from) need_arg "$@"; FROM_ARG=$2; shift 2 ;;
+    --to) need_arg "$@"; TO_ARG=$2; shift 2 ;;
+    --match)
+      need_arg "$@"
+      case $2 in *$'\n'* | *$'\t'*) die "--match must be one line without tabs" ;; esac
+      if [ -z "$MATCHES" ]; then MATCHES=$2; else MATCHES="$MATCHES"$'\n'"$2"; fi
+      shift 2
+      ;;
+    --format) need_arg "$@"; FORMAT=$2; shift 2 ;;
+    --out) need_arg "$@"; OUT=$2; shift 2 ;;
+    --quiet | -q) QUIET=1; shift ;;
+    --chunk) need_arg "$@"; CHUNK_ARG=$2; shift 2 ;;
+    --min-chunk) need_arg "$@"; MIN_CHUNK_ARG=$2; shift 2 ;;
+    --timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
+    --retries) need_arg "$@"; RETRIES=$2; shift 2 ;;
+    --retry-delay) need_arg "$@"; RETRY_DELAY=$2; shift 2 ;;
+    *) die "unknown option: $opt (see --help)" ;;
+    esac
+  done
+}
 
-while [ "$#" -gt 0 ]; do
-  opt=$1
-  case $opt in
-  --*=*)
-    val=${opt#*=}
-    opt=${opt%%=*}
-    shift
-    set -- "$opt" "$val" "$@"
-    continue
-    ;;
+check_args() {
+  command -v curl >/dev/null 2>&1 || die "curl is required"
+  command -v jq >/dev/null 2>&1 || die "jq is required"
+  local ext
+  case $FORMAT in
+  csv) ext=csv ;;
+  jsonl) ext=jsonl ;;
+  openmetrics) ext=om ;;
+  *) die "--format must be csv, jsonl or openmetrics (got: $FORMAT)" ;;
   esac
-  case $opt in
-  -h | --help)
-    usage
-    exit 0
-    ;;
-  --url) need_arg "$@"; URL=$2; shift 2 ;;
-  --user) need_arg "$@"; USER_ID=$2; shift 2 ;;
-  --token-file) need_arg "$@"; TOKEN_FILE=$2; shift 2 ;;
-  --token | --password | --api-key)
-    die "$opt is not accepted: a token on the command line is visible to every user (ps). Use GRAFANA_READ_TOKEN or --token-file."
-    ;;
-  --from) need_arg "$@"; FROM_ARG=$2; shift 2 ;;
-  --to) need_arg "$@"; TO_ARG=$2; shift 2 ;;
-  --match)
-    need_arg "$@"
-    case $2 in *$'\n'* | *$'\t'*) die "--match must be one line without tabs" ;; esac
-    if [ -z "$MATCHES" ]; then MATCHES=$2; else MATCHES="$MATCHES"$'\n'"$2"; fi
-    shift 2
-    ;;
-  --format) need_arg "$@"; FORMAT=$2; shift 2 ;;
-  --out) need_arg "$@"; OUT=$2; shift 2 ;;
-  --quiet | -q) QUIET=1; shift ;;
-  --chunk) need_arg "$@"; CHUNK_ARG=$2; shift 2 ;;
-  --min-chunk) need_arg "$@"; MIN_CHUNK_ARG=$2; shift 2 ;;
-  --timeout) need_arg "$@"; TIMEOUT=$2; shift 2 ;;
-  --retries) need_arg "$@"; RETRIES=$2; shift 2 ;;
-  --retry-delay) need_arg "$@"; RETRY_DELAY=$2; shift 2 ;;
-  *) die "unknown option: $opt (see --help)" ;;
+  [ -n "$OUT" ] || OUT=metrics-export.$ext
+  [ -n "$MATCHES" ] || MATCHES=$DEFAULT_MATCHES
+  [ -n "$URL" ] || die "no URL: set GRAFANA_PROM_URL or pass --url (see --help)"
+  case $URL in
+  http://* | https://*) ;;
+  *) die "--url must start with http:// or https:// (got: $URL)" ;;
   esac
-done
+  case ${URL#*://} in
+  *@*) die "--url must not contain credentials: use GRAFANA_USER_ID and GRAFANA_READ_TOKEN" ;;
+  esac
+  while :; do
+    case $URL in */) URL=${URL%/} ;; *) break ;; esac
+  done
+  case $RETRIES in '' | *[!0-9]*) die "--retries must be a whole number" ;; esac
+  [ "$RETRIES" -le 20 ] || die "--retries must be at most 20"
+  case $TIMEOUT in '' | *[!0-9]*) die "--timeout must be whole seconds" ;; esac
+  case $RETRY_DELAY in '' | *[!0-9.]* | *.*.*) die "--retry-delay must be a number of seconds" ;; esac
+}
 
-command -v curl >/dev/null 2>&1 || die "curl is required"
-command -v jq >/dev/null 2>&1 || die "jq is required"
+cfg_quote() {
+  local s=$1
+  s=${s//\\/\\\\}
+  s=${s//\"/\\\"}
+  printf '"%s"' "$s"
+}
 
-case $FORMAT in
-csv) EXT=csv ;;
-jsonl) EXT=jsonl ;;
-openmetrics) EXT=om ;;
-*) die "--format must be csv, jsonl or openmetrics (got: $FORMAT)" ;;
-esac
-[ -n "$OUT" ] || OUT=metrics-export.$EXT
-[ -n "$MATCHES" ] || MATCHES=$DEFAULT_MATCHES
-[ -n "$URL" ] || die "no URL: set GRAFANA_PROM_URL or pass --url (see --help)"
-case $URL in
-http://* | https://*) ;;
-*) die "--url must start with http:// or https:// (got: $URL)" ;;
-esac
-case ${URL#*://} in
-*@*) die "--url must not contain credentials: use GRAFANA_USER_ID and GRAFANA_READ_TOKEN" ;;
-esac
-while :; do
-  case $URL in */) URL=${URL%/} ;; *) break ;; esac
-done
-case $RETRIES in '' | *[!0-9]*) die "--retries must be a whole number" ;; esac
-[ "$RETRIES" -le 20 ] || die "--retries must be at most 20"
-case $TIMEOUT in '' | *[!0-9]*) die "--timeout must be whole seconds" ;; esac
-case $RETRY_DELAY in '' | *[!0-9.]* | *.*.*) die "--retry-delay must be a number of seconds" ;; esac
+# TOKEN -> CURL_AUTH, the credentials as curl config lines. curl reads them on stdin (-K -):
+# never in argv, never in a file.
+set_auth() {
+  local token=$1
+  if [ -n "$TOKEN_FILE" ]; then
+    [ -r "$TOKEN_FILE" ] || die "cannot read --token-file $TOKEN_FILE"
+    token=
+    IFS= read -r token <"$TOKEN_FILE" || [ -n "$token" ] || die "--token-file $TOKEN_FILE is empty"
+  fi
+  token=${token%$'\r'}
+  CURL_AUTH=
+  if [ -n "$token" ] && [ -n "$USER_ID" ]; then
+    CURL_AUTH="user = $(cfg_quote "$USER_ID:$token")"
+  elif [ -n "$token" ]; then
+    CURL_AUTH="header = $(cfg_quote "Authorization: Bearer $token")"
+  elif [ -n "$USER_ID" ]; then
+    die "GRAFANA_USER_ID is set but no token: set GRAFANA_READ_TOKEN (a token with metrics:read) or use --token-file"
+  fi
+}
 
-if [ -n "$TOKEN_FILE" ]; then
-  [ -r "$TOKEN_FILE" ] || die "cannot read --token-file $TOKEN_FILE"
-  TOKEN=
-  IFS= read -r TOKEN <"$TOKEN_FILE" || [ -n "$TOKEN" ] || die "--token-file $TOKEN_FILE is empty"
-fi
-TOKEN=${TOKEN%$'\r'}
-
-# ---------------------------------------------------------------- times (jq does the arithmetic: no `date`)
-# shellcheck disable=SC2016 # jq programs are single-quoted on purpose
+# Times: jq does the arithmetic (no `date`, whose flags differ between GNU and BSD).
+# shellcheck disable=SC2016 # jq and awk programs are single-quoted on purpose
 JQ_TIME_DEFS='
 def dur_seconds:
   capture("^(?<n>[0-9]+)(?<u>[smhdw])$") as $m
@@ -223,64 +250,65 @@ def parse_time($now):
     else error("cannot read the time \"\($in)\": use now, 14d, 6h, 2026-11-01, 2026-11-01T08:30:00Z or unix seconds")
     end;
 '
-if ! TIMES=$(jq -nr --arg from "$FROM_ARG" --arg to "$TO_ARG" --arg chunk "$CHUNK_ARG" --arg min "$MIN_CHUNK_ARG" \
-  "$JQ_TIME_DEFS"'
-  (now | floor) as $now
-  | def dur($name): . as $v | try dur_seconds catch error("\($name) must look like 30m, 6h or 1d (got \($v))");
-  [($from | parse_time($now)), ($to | parse_time($now)), ($chunk | dur("--chunk")), ($min | dur("--min-chunk"))]
-  | map(floor | tostring) | join(" ")' 2>&1); then
-  die "${TIMES#jq: error (at <unknown>): }"
-fi
-read -r FROM TO CHUNK MIN_CHUNK <<EOF
-$TIMES
-EOF
-[ "$FROM" -lt "$TO" ] || die "--from must be before --to"
-[ "$CHUNK" -ge 1 ] || die "--chunk must be at least 1s"
-[ "$MIN_CHUNK" -ge 1 ] || die "--min-chunk must be at least 1s"
-NCHUNKS=$(((TO - FROM + CHUNK - 1) / CHUNK))
-[ "$NCHUNKS" -le 100000 ] || die "$NCHUNKS windows: raise --chunk"
 
-# ---------------------------------------------------------------- temp files, cleanup
-TMPD=$(mktemp -d "${TMPDIR:-/tmp}/export-metrics.XXXXXX") || die "cannot create a temp folder"
-PARTIAL=
-BG_PIDS=' '
-bg_started() { BG_PIDS="$BG_PIDS$1 "; }
-bg_wait() { # PID: its exit status; then forgotten, so that cleanup never signals a reused PID
-  local rc=0
-  wait "$1" || rc=$?
-  BG_PIDS=${BG_PIDS/ $1 / }
-  return "$rc"
+# -> FROM TO CHUNK MIN_CHUNK, in seconds
+resolve_times() {
+  local times
+  # shellcheck disable=SC2016
+  if ! times=$(jq -nr --arg from "$FROM_ARG" --arg to "$TO_ARG" --arg chunk "$CHUNK_ARG" --arg min "$MIN_CHUNK_ARG" \
+    "$JQ_TIME_DEFS"'
+    (now | floor) as $now
+    | def dur($name): . as $v | try dur_seconds catch error("\($name) must look like 30m, 6h or 1d (got \($v))");
+    [($from | parse_time($now)), ($to | parse_time($now)), ($chunk | dur("--chunk")), ($min | dur("--min-chunk"))]
+    | map(floor | tostring) | join(" ")' 2>&1); then
+    die "${times#jq: error (at <unknown>): }"
+  fi
+  read -r FROM TO CHUNK MIN_CHUNK <<EOT
+$times
+EOT
+  [ "$FROM" -lt "$TO" ] || die "--from must be before --to"
+  [ "$CHUNK" -ge 1 ] || die "--chunk must be at least 1s"
+  [ "$MIN_CHUNK" -ge 1 ] || die "--min-chunk must be at least 1s"
+  local nchunks=$(((TO - FROM + CHUNK - 1) / CHUNK))
+  [ "$nchunks" -le 100000 ] || die "$nchunks windows: raise --chunk"
 }
-cleanup() {
-  # shellcheck disable=SC2086 # one PID per word
-  [ "$BG_PIDS" = ' ' ] || kill $BG_PIDS 2>/dev/null || true
-  [ -z "$PARTIAL" ] || rm -f "$PARTIAL"
-  rm -rf "$TMPD"
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-trap 'exit 129' HUP
 
-PROGRESS=0
-if [ "$QUIET" = 0 ] && [ -t 2 ]; then PROGRESS=1; fi
+# ---------------------------------------------------------------- requests
+# Every request goes through request_batch and answer_status. A job is one line:
+# attempts TAB start TAB end TAB kind TAB selector, where kind is
+#   w: the samples of a selector in the window (start, end]; split when refused as too large
+#   x: the same for one series (a selector naming all its labels); never split
+#   s: the list of a selector's series in the window, to query them one by one
+# shellcheck disable=SC2016
+JQ_CURL_CONFIG='
+def q: tostring | gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | "\"" + . + "\"";
+[inputs] | to_entries[] | .key as $i | (.value | split("\t")) as $f
+| (if $i > 0 then "next" else empty end),
+  "@AUTH@",
+  "url = " + ($url + if $f[3] == "s"
+    then "/api/v1/series?match%5B%5D=" + ($f[4] | @uri) + "&start=" + $f[1] + "&end=" + $f[2]
+    else "/api/v1/query?query=" + ($f[4] + "[" + (($f[2] | tonumber) - ($f[1] | tonumber) + 1 | tostring) + "s]" | @uri) + "&time=" + $f[2]
+    end | q),
+  "output = " + ("\($dir)/\($i)-\($f[1])-\($f[2]).json" | q),
+  "dump-header = " + ("\($dir)/\($i).h" | q),
+  "write-out = \"%{http_code} %{exitcode}\\n\"",
+  "header = \"Accept: application/json\"",
+  "silent", "show-error",
+  "max-time = \($timeout)", "connect-timeout = 10"
+'
 
-# curl reads its credentials from stdin (-K -): never argv, never a file.
-cfg_quote() {
-  local s=$1
-  s=${s//\\/\\\\}
-  s=${s//\"/\\\"}
-  printf '"%s"' "$s"
+# JOBS_FILE -> $TMPD/ans/<n>-<start>-<end>.json and <n>.h per job (n from 0), and per job a
+# line "HTTP-status curl-exit-status" in $TMPD/codes.txt.
+request_batch() {
+  local line
+  rm -rf "$TMPD/ans"
+  mkdir "$TMPD/ans"
+  jq -nrR --arg url "$URL" --arg dir "$TMPD/ans" --arg timeout "$TIMEOUT" "$JQ_CURL_CONFIG" \
+    <"$1" >"$TMPD/curl.tmpl" || die "could not prepare the requests"
+  while IFS= read -r line; do
+    if [ "$line" = @AUTH@ ]; then printf '%s\n' "$CURL_AUTH"; else printf '%s\n' "$line"; fi
+  done <"$TMPD/curl.tmpl" | curl -q -K - >"$TMPD/codes.txt" 2>"$TMPD/curl.err" || true
 }
-CURL_CFG=
-if [ -n "$TOKEN" ] && [ -n "$USER_ID" ]; then
-  CURL_CFG="user = $(cfg_quote "$USER_ID:$TOKEN")"
-elif [ -n "$TOKEN" ]; then
-  CURL_CFG="header = $(cfg_quote "Authorization: Bearer $TOKEN")"
-elif [ -n "$USER_ID" ]; then
-  die "GRAFANA_USER_ID is set but no token: set GRAFANA_READ_TOKEN (a token with metrics:read) or use --token-file"
-fi
-TOKEN=
 
 server_message() { # FILE -> a short message from an error answer
   local msg
@@ -289,160 +317,136 @@ server_message() { # FILE -> a short message from an error answer
   printf '%s' "${msg:-(empty answer)}"
 }
 
-# request OUTFILE PATH [curl args...]: GET with retries.
-# Returns 0 on 2xx, 3 when the server refuses the query as too large; exits on other errors.
-request() {
-  local out=$1 path=$2
-  shift 2
-  local hdr="$TMPD/headers" errf="$TMPD/curl.err" attempt=0 code rc delay ra
-  while :; do
-    attempt=$((attempt + 1))
-    rc=0
-    code=$(printf '%s\n' "$CURL_CFG" | curl -q -sS -G -K - --connect-timeout 10 --max-time "$TIMEOUT" \
-      -H 'Accept: application/json' -o "$out" -D "$hdr" -w '%{http_code}' "$URL$path" "$@" 2>"$errf") || rc=$?
+# answer_status CODE ANSWER HEADERS PATH ATTEMPT: 0 when the answer is good, 3 when the server
+# refuses the request as too large, 4 when it is worth retrying (RETRY_AFTER raised to the
+# server's Retry-After); exits on any other answer, and when ATTEMPT was the last one.
+answer_status() {
+  local code=$1 ans=$2 hdr=$3 path=$4 attempt=$5 ra
+  case $code in
+  2??) return 0 ;;
+  401 | 403)
+    die "the server refused the credentials (HTTP $code): check GRAFANA_USER_ID and that the token is right and has the metrics:read scope (server said: $(server_message "$ans"))"
+    ;;
+  422) return 3 ;;
+  400 | 413)
+    if server_message "$ans" | grep -Eiq 'limit|exceed|too many|too large|maximum|max.?samples|max.?series'; then return 3; fi
+    die "the server refused the query (HTTP $code): $(server_message "$ans")"
+    ;;
+  429 | 5?? | 000) ;;
+  *) die "unexpected answer (HTTP $code) from $URL$path: $(server_message "$ans")" ;;
+  esac
+  if [ "$attempt" -gt "$RETRIES" ]; then
     case $code in
-    2??) [ "$rc" = 0 ] && return 0 ;;
-    401 | 403)
-      die "the server refused the credentials (HTTP $code): check GRAFANA_USER_ID and that the token is right and has the metrics:read scope (server said: $(server_message "$out"))"
-      ;;
-    422) return 3 ;;
-    400 | 413)
-      if server_message "$out" | grep -Eiq 'limit|exceed|too many|too large|maximum|max.?samples|max.?series'; then return 3; fi
-      die "the server refused the query (HTTP $code): $(server_message "$out")"
-      ;;
-    429 | 5?? | 000 | '') ;;
-    *) die "unexpected answer (HTTP $code) from $URL$path: $(server_message "$out")" ;;
+    000) die "cannot reach $URL after $attempt attempts: $(tr '\n' ' ' <"$TMPD/curl.err")" ;;
+    *) die "HTTP $code from $URL$path after $attempt attempts: $(server_message "$ans")" ;;
     esac
-    if [ "$attempt" -gt "$RETRIES" ]; then
-      case $code in
-      000 | '') die "cannot reach $URL after $attempt attempts: $(tr '\n' ' ' <"$errf")" ;;
-      *) die "HTTP $code from $URL$path after $attempt attempts: $(server_message "$out")" ;;
-      esac
-    fi
-    ra=
-    if [ "$code" = 429 ] || [ "$code" = 503 ]; then
-      ra=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$hdr" 2>/dev/null | tail -n 1) || ra=
-    fi
-    delay=$(jq -n --arg base "$RETRY_DELAY" --arg ra "$ra" --argjson n "$attempt" \
-      '[([($base|tonumber) * pow(2; $n - 1), 30] | min), (if $ra == "" then 0 else ([($ra|tonumber), 60] | min) end)] | max')
-    [ "$PROGRESS" = 0 ] || note "HTTP ${code:-000}, retry $attempt/$RETRIES in ${delay}s"
-    sleep "$delay"
-  done
+  fi
+  if [ "$code" = 429 ] || [ "$code" = 503 ]; then
+    ra=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$hdr" 2>/dev/null | tail -n 1) || ra=
+    if [ -n "$ra" ] && [ "$ra" -gt "$RETRY_AFTER" ]; then RETRY_AFTER=$ra; fi
+  fi
+  return 4
 }
 
-# ---------------------------------------------------------------- transformation of one answer
-DATA="$TMPD/data.tsv"
-KEYS="$TMPD/keys.tsv"
-: >"$DATA"
-: >"$KEYS"
-# One line per (series, window): name TAB labels TAB window-start TAB samples TAB i TAB j TAB
-# [[t,"value"],...], the series' samples in this answer, of which those at (1-based) positions
-# i+1..j lie in the window (start, end]: Prometheus 2.x range selectors include both ends.
-# Labels: sorted [name, value] pairs as JSON.
-#
-# jq 1.6 is slow at JSON (parsing, and writing it back out), and the samples are nearly all
-# of it, so they do not go through jq: awk cuts each "values" array out of the answer's text
-# as it is, checks that it is [[number,"value"],...] without spaces, finds the window's part
-# (AWK_EXTRACT), and leaves the answer with these arrays emptied for jq, which reads the
-# series' names and labels from it (JQ_META). AWK_JOIN puts the two together and checks that
-# they agree. When an array is laid out in any other way (spaces, line breaks, other types),
-# the batch goes through JQ_TRANSFORM instead: the same lines, everything read by jq and the
-# arrays written by its tojson.
+# ---------------------------------------------------------------- reading the answers
+# An answer is {"status":"success","data":{"resultType":"matrix","result":[{"metric":{...},
+# "values":[[t,"value"],...]},...]}}: the samples are nearly all of it, and jq 1.6 takes
+# microseconds per sample to parse them. So awk cuts each "values" array out of the text
+# (AWK_CUT) and jq reads what is left, the names and labels (JQ_SERIES); AWK_JOIN pairs the
+# two up, one line per series and window: name TAB labels TAB window start TAB i TAB j TAB
+# samples, where the samples at (1-based) positions i+1..j lie in the window (start, end]
+# (Prometheus 2.x range selectors include both ends). Labels: sorted [name, value] pairs as JSON.
+
+# Per answer, per "values" array in its text, in order: samples TAB i TAB j TAB its samples as
+# time,value,time,value,...; samples is -1 when the array is not [[time,"value"],...] with times
+# in seconds (after 1970, milliseconds at most) and values as Prometheus writes them (Go
+# floats, NaN, +Inf, -Inf). The answer,
+# its arrays emptied, goes to $EXPORT_SKEL/<same name> for jq. Records end at "}": mawk reads
+# a record in time quadratic in its length (an answer is one line of megabytes), and a valid
+# array holds no "}", so it lies within one record.
 # shellcheck disable=SC2016
-JQ_WINDOW='
-def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
-def ms: . * 1000 | round;
-if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
-  error("unexpected answer: \(tostring | .[0:200])") else . end
-| (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-(?<e>[0-9]+)[.]json$")) as $w
-| ($w.s | tonumber * 1000) as $s | ($w.e | tonumber * 1000) as $e
-| .data.result[]
-| select((.values | type) == "array")
-| .values as $a
-| ($a | length) as $n
-| ({i: 0} | until(.i >= $n or ($a[.i][0] | ms) > $s; .i += 1) | .i) as $i
-| ({j: $n} | until(.j <= $i or ($a[.j - 1][0] | ms) <= $e; .j -= 1) | .j) as $j
-| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)\t\($j - $i)\t" as $line
-| '
-# shellcheck disable=SC2016
-JQ_TRANSFORM="$JQ_WINDOW"'select($j > $i) | $line + "0\t\($j - $i)\t" + ($a[$i:$j] | tojson)'
-# The answers with each "values" array cut out (by AWK_EXTRACT): per series, in order,
-# name TAB labels TAB window-start.
-# shellcheck disable=SC2016
-JQ_META='
-def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
-if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
-  error("unexpected answer: \(tostring | .[0:200])") else . end
-| (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-(?<e>[0-9]+)[.]json$")) as $w
-| ($w.s | tonumber * 1000) as $s
-| .data.result[]
-| select((.values | type) == "array")
-| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)"'
-# Per answer file, per "values":[...] in its text, in order: samples TAB i TAB j TAB the array,
-# where positions i+1..j are in the window (start, end] (jq: round(t * 1000)); samples -1 when
-# the array is not [[number,"value"],...] without spaces. A string in JSON cannot hold
-# "values":[ unescaped, so each match is a key of a series. The answer with these arrays
-# emptied goes to $EXPORT_SKEL/<same name>, for JQ_META.
-# An answer is one line of megabytes, and mawk takes time quadratic in a record's length to
-# read it (20 ms for 2.7 MB, 4.6 s for 38 MB): records end at "}" instead, a few kB each. A
-# valid array holds no "}", so it lies within one record.
-# shellcheck disable=SC2016
-AWK_EXTRACT='
-function ms(t,   x) { x = t * 1000; return (x < 0) ? -int(-x + 0.5) : int(x + 0.5) }
-function tsat(k,   p) { p = a[2 * k - 1]; return (k == 1) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4) }
-function cut(rec,   m, p, k, e, arr, rest, out, c, i, j) {
-  m = split(rec, p, /"values":\[/)
-  out = p[1]
-  for (k = 2; k <= m; k++) {
+AWK_CUT='
+function ms(t) { return int(t * 1000 + 0.5) }
+function cut(rec,   out, k, arr, c, i, j) {
+  out = ""
+  while ((k = index(rec, "\"values\"")) > 0) {
+    out = out substr(rec, 1, k + 7)
+    rec = substr(rec, k + 8)
+    if (!match(rec, /^[ \t\r\n]*:[ \t\r\n]*\[/)) continue # the string "values", not a key of an array
+    out = out substr(rec, 1, RLENGTH - 1) "[]"
+    rec = substr(rec, RLENGTH)
+    if (match(rec, /^\[[ \t\r\n]*\]|\][ \t\r\n]*\]/)) {
+      arr = substr(rec, 1, RSTART + RLENGTH - 1)
+      rec = substr(rec, RSTART + RLENGTH)
+    } else { arr = rec; rec = "" }
+    gsub(/[ \t\r\n]+/, "", arr)
     c = 0; i = 0; j = 0
-    if (substr(p[k], 1, 1) == "]") { arr = "[]"; rest = substr(p[k], 2) }
-    else {
-      e = index(p[k], "]]")
-      arr = "[" substr(p[k], 1, e + 1); rest = substr(p[k], e + 2)
-      if (e == 0 || arr !~ /^\[(\[-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?,"[-+.0-9a-zA-Z]*"\],)*\[-?[0-9]+([.][0-9]+)?([eE][-+]?[0-9]+)?,"[-+.0-9a-zA-Z]*"\]\]$/) c = -1
+    if (arr != "[]") {
+      if (arr !~ SAMPLES) c = -1
       else {
-        c = (split(arr, a, "\"") - 1) / 2
-        while (i < c && ms(tsat(i + 1)) <= s) i++
+        gsub(/[]["]/, "", arr)
+        c = split(arr, a, ",") / 2
+        while (i < c && ms(a[2 * i + 1]) <= s) i++
         j = c
-        while (j > i && ms(tsat(j)) > en) j--
+        while (j > i && ms(a[2 * j - 1]) > e) j--
       }
     }
-    out = out "\"values\":[]" rest
     print c "\t" i "\t" j "\t" arr
   }
-  return out
+  return out rec
 }
-# The text after the last "}" is whitespace (or nothing): without it, the last record ended at a "}".
+# The text after the last "}" is white space (or nothing): without it, the last record ended at a "}".
 function endfile() {
   if (last !~ /^[ \t\r\n]+$/) printf "}" > skel
   close(skel)
 }
-BEGIN { RS = "}" }
+BEGIN {
+  RS = "}"
+  time = "[1-9][0-9]*([.][0-9][0-9]?[0-9]?)?"
+  value = "(-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]+)?|NaN|[-+]?Inf)"
+  sample = "\\[" time ",\"" value "\"\\]"
+  SAMPLES = "^\\[(" sample ",)*" sample "\\]$"
+}
 FNR == 1 {
   if (NR > 1) endfile()
   base = FILENAME; sub(/.*\//, "", base)
-  split(base, w, "-"); s = w[2] * 1000; en = w[3]; sub(/[.]json$/, "", en); en *= 1000
+  split(base, w, "-"); s = w[2] * 1000; e = w[3]; sub(/[.]json$/, "", e); e *= 1000
   skel = ENVIRON["EXPORT_SKEL"] "/" base
 }
 {
-  last = index($0, "\"values\":[") ? cut($0) : $0
+  last = cut($0)
   printf "%s%s", (FNR > 1 ? "}" : ""), last > skel
 }
 END { if (NR > 0) endfile() }'
-# AWK_EXTRACT's lines (files); $EXPORT_META: JQ_META's lines. Exit 3 when they disagree.
-# Each line's series (name TAB labels) also goes to $EXPORT_KEYS.
+
+# The answers with their arrays emptied: per series with a "values" array, in order,
+# name TAB labels TAB window start (ms, 15 digits: sorted as text, in time order).
+# shellcheck disable=SC2016
+JQ_SERIES='
+def pad15: tostring | ("000000000000000"[0:(15 - length)]) + .;
+if (type != "object") or .status != "success" or (.data.resultType // "") != "matrix" then
+  error("unexpected answer: \(tostring | .[0:200])") else . end
+| (input_filename | capture("/[0-9]+-(?<s>[0-9]+)-[0-9]+[.]json$")) as $w
+| ($w.s | tonumber * 1000) as $s
+| .data.result[]
+| select((.values | type) == "array")
+| "\(.metric.__name__ // "")\t\(.metric | del(.__name__) | to_entries | map([.key, .value]) | sort | tojson)\t\($s | pad15)"'
+
+# AWK_CUT lines (files) and JQ_SERIES lines ($EXPORT_SERIES) -> the lines of the series with
+# samples in their window; each one's series (name TAB labels) also to $EXPORT_KEYS.
+# Exit 3 when the two disagree (a "values" that is not what it seems, or a bad array).
 # shellcheck disable=SC2016
 AWK_JOIN='
-BEGIN { FS = "\t"; meta = ENVIRON["EXPORT_META"]; keys = ENVIRON["EXPORT_KEYS"] }
+BEGIN { FS = "\t"; series = ENVIRON["EXPORT_SERIES"]; keys = ENVIRON["EXPORT_KEYS"] }
 {
-  if ((getline m < meta) <= 0 || split(m, f, "\t") != 3 || $1 < 0) exit 3
-  if ($3 > $2) { print m FS ($3 - $2) FS $2 FS $3 FS $4; print f[1] FS f[2] > keys }
+  if ((getline m < series) <= 0 || split(m, f, "\t") != 3 || $1 < 0) exit 3
+  if ($3 > $2) { print m FS $2 FS $3 FS $4; print f[1] FS f[2] >> keys }
 }
-END { if ((getline m < meta) > 0) exit 3 }'
+END { if ((getline m < series) > 0) exit 3 }'
 
-SAMPLES=0
-add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one folder)
-  local meta="$TMPD/meta.tsv" vals="$TMPD/vals.tsv" batch="$TMPD/batch.data" skel="${1%/*}/skel" rc=0 f n=0 pid
+# ANSWER... (named <n>-<start>-<end>.json, seconds, all in one folder) -> appended to DATA and KEYS
+add_answers() {
+  local skel="${1%/*}/skel" f n=0
   local -a skels
   mkdir -p "$skel"
   for f in "$@"; do
@@ -450,221 +454,129 @@ add_answers() { # FILE... (named <job>-<start>-<end>.json, seconds, all in one f
     n=$((n + 1))
     : >"$skel/${f##*/}"
   done
-  if [ "$#" -ge 2 ]; then # two processes, each half of the answers
-    n=$((($# + 1) / 2))
-    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:1:n}" >"$vals.1" &
-    pid=$!
-    bg_started "$pid"
-    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "${@:n+1}" >"$vals.2" || rc=$?
-    bg_wait "$pid" || rc=$?
-  else
-    EXPORT_SKEL=$skel awk "$AWK_EXTRACT" "$@" >"$vals.1" || rc=$?
-    : >"$vals.2"
-  fi
-  [ "$rc" = 0 ] && jq -r "$JQ_META" "${skels[@]}" >"$meta" 2>/dev/null || rc=$?
-  [ "$rc" = 0 ] && EXPORT_META=$meta EXPORT_KEYS=$batch.keys awk "$AWK_JOIN" "$vals.1" "$vals.2" >"$batch" || rc=$?
-  if [ "$rc" != 0 ]; then
-    jq -r "$JQ_TRANSFORM" "$@" >"$batch" || die "could not read an answer (not a Prometheus matrix?)"
-    cut -f1,2 "$batch" >"$batch.keys"
-  fi
-  rm -rf "$meta" "$vals.1" "$vals.2" "$skel"
-  if [ "$PROGRESS" = 1 ]; then
-    SAMPLES=$((SAMPLES + $(awk -F '\t' '{ n += $4 } END { print n + 0 }' "$batch")))
-  fi
-  : >>"$batch.keys"
-  if [ -s "$DATA" ]; then
-    cat "$batch" >>"$DATA"
-    cat "$batch.keys" >>"$KEYS"
-    rm -f "$batch" "$batch.keys"
-  else
-    mv -f "$batch" "$DATA"
-    mv -f "$batch.keys" "$KEYS"
-  fi
+  EXPORT_SKEL=$skel awk "$AWK_CUT" "$@" >"$TMPD/arrays.tsv" || die "could not read the answers"
+  jq -r "$JQ_SERIES" "${skels[@]}" >"$TMPD/series.tsv" || die "could not read an answer (not a Prometheus matrix?)"
+  EXPORT_SERIES=$TMPD/series.tsv EXPORT_KEYS=$KEYS awk "$AWK_JOIN" "$TMPD/arrays.tsv" >>"$DATA" ||
+    die "could not read an answer: its samples are not [[time, \"value\"], ...] (not a Prometheus matrix?)"
+  rm -rf "$skel" "$TMPD/arrays.tsv" "$TMPD/series.tsv"
 }
 
-# Work queue, one job per line: attempts TAB start TAB end TAB kind TAB selector
-# kind w: a window of a user selector (may be split); x: one series (may not).
-QUEUE="$TMPD/queue.tsv"
-NEXT="$TMPD/next.tsv"
-: >"$QUEUE"
-s=$FROM
-while [ "$s" -lt "$TO" ]; do
-  e=$((s + CHUNK))
-  [ "$e" -le "$TO" ] || e=$TO
-  while IFS= read -r sel; do
-    [ -z "$sel" ] || printf '0\t%s\t%s\tw\t%s\n' "$s" "$e" "$sel" >>"$QUEUE"
-  done <<EOF
+# ---------------------------------------------------------------- fetching
+# The series of a list of series (an /api/v1/series answer), as x jobs for the window START END
+# shellcheck disable=SC2016
+JQ_SERIES_JOBS='.data[] | "0\t\($s)\t\($e)\tx\t{" + (to_entries | sort_by(.key) | map("\(.key)=\(.value | tojson)") | join(",")) + "}"'
+
+# backoff ATTEMPT RETRY_AFTER -> seconds to wait: --retry-delay doubled per attempt, at most 30,
+# or the server's Retry-After when longer (at most 60)
+backoff() {
+  awk -v base="$RETRY_DELAY" -v n="$1" -v ra="$2" \
+    'BEGIN { d = base * 2 ^ (n - 1); if (d > 30) d = 30; if (ra > 60) ra = 60; if (ra > d) d = ra; print d }'
+}
+
+# Every job until none is left -> DATA and KEYS
+fetch_all() {
+  local queue="$TMPD/queue.tsv" next="$TMPD/next.tsv" batch=200 max_batches=100000 batches=0
+  local njobs done=0 s e sel i att kind code cerr ans path rc mid n retry_attempt delay
+  : >"$queue"
+  s=$FROM
+  while [ "$s" -lt "$TO" ]; do
+    e=$((s + CHUNK))
+    [ "$e" -le "$TO" ] || e=$TO
+    while IFS= read -r sel; do
+      [ -z "$sel" ] || printf '0\t%s\t%s\tw\t%s\n' "$s" "$e" "$sel" >>"$queue"
+    done <<EOT
 $MATCHES
-EOF
-  s=$e
-done
-
-# One curl process per batch of requests (locally, process start-up costs more than the
-# network): its config comes on stdin, with the credentials in it, never in argv.
-# shellcheck disable=SC2016
-JQ_CURL_CONFIG='
-def q: tostring | gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | "\"" + . + "\"";
-[inputs] | to_entries[] | .key as $i | (.value | split("\t")) as $f
-| (if $i > 0 then "next" else empty end),
-  "@AUTH@",
-  "url = " + ($url + "/api/v1/query?query=" + ($f[4] + "[" + (($f[2] | tonumber) - ($f[1] | tonumber) + 1 | tostring) + "s]" | @uri) + "&time=" + $f[2] | q),
-  "output = " + ("\($dir)/\($i)-\($f[1])-\($f[2]).json" | q),
-  "dump-header = " + ("\($dir)/\($i).h" | q),
-  "write-out = \"%{http_code}\\n\"",
-  "header = \"Accept: application/json\"",
-  "silent", "show-error",
-  "max-time = \($timeout)", "connect-timeout = 10"
-'
-BATCH=200
-[ "$PROGRESS" = 0 ] || BATCH=4
-MAX_BATCHES=100000
-NJOBS=$(wc -l <"$QUEUE" | tr -d ' ')
-DONE=0
-batches=0
-TAB=$(printf '\t')
-while [ -s "$QUEUE" ]; do
-  batches=$((batches + 1))
-  [ "$batches" -le "$MAX_BATCHES" ] || die "too many requests: raise --chunk or narrow --match"
-  head -n "$BATCH" "$QUEUE" >"$TMPD/batch.tsv"
-  tail -n +"$((BATCH + 1))" "$QUEUE" >"$NEXT"
-  rm -rf "$TMPD/ans"
-  mkdir "$TMPD/ans"
-  jq -nrR --arg url "$URL" --arg dir "$TMPD/ans" --arg timeout "$TIMEOUT" "$JQ_CURL_CONFIG" \
-    <"$TMPD/batch.tsv" >"$TMPD/curl.tmpl" || die "could not prepare the requests"
-  while IFS= read -r line; do
-    if [ "$line" = @AUTH@ ]; then printf '%s\n' "$CURL_CFG"; else printf '%s\n' "$line"; fi
-  done <"$TMPD/curl.tmpl" | curl -q -K - >"$TMPD/codes.txt" 2>"$TMPD/curl.err" || true
-
-  set --
-  i=0
-  retry_attempt=0
-  retry_after=0
-  exec 3<"$TMPD/codes.txt"
-  while IFS="$TAB" read -r att s e kind sel; do
-    code=
-    IFS= read -r code <&3 || code=000
-    ans="$TMPD/ans/$i-$s-$e.json"
-    hdr="$TMPD/ans/$i.h"
-    i=$((i + 1))
-    case $code in
-    2??)
-      set -- "$@" "$ans"
-      DONE=$((DONE + 1))
-      continue
-      ;;
-    401 | 403)
-      die "the server refused the credentials (HTTP $code): check GRAFANA_USER_ID and that the token is right and has the metrics:read scope (server said: $(server_message "$ans"))"
-      ;;
-    422 | 400 | 413)
-      if [ "$code" != 422 ] && ! server_message "$ans" | grep -Eiq 'limit|exceed|too many|too large|maximum|max.?samples|max.?series'; then
-        die "the server refused the query (HTTP $code): $(server_message "$ans")"
-      fi
-      # Too large for one answer: halve the window, then go series by series.
-      [ "$kind" = w ] || die "one series has more samples in ${MIN_CHUNK}s than the server allows per query: lower --min-chunk (series $sel)"
-      if [ $((e - s)) -gt "$MIN_CHUNK" ]; then
-        mid=$((s + (e - s) / 2))
-        printf '0\t%s\t%s\tw\t%s\n0\t%s\t%s\tw\t%s\n' "$s" "$mid" "$sel" "$mid" "$e" "$sel" >>"$NEXT"
-        NJOBS=$((NJOBS + 1))
-      else
-        rc=0
-        request "$TMPD/series.json" /api/v1/series --data-urlencode "match[]=$sel" --data-urlencode "start=$s" --data-urlencode "end=$e" || rc=$?
-        [ "$rc" = 0 ] || die "the server refuses even a ${MIN_CHUNK}s window and the list of its series: lower --min-chunk"
-        n=$(jq -r --arg s "$s" --arg e "$e" '.data[] | "0\t\($s)\t\($e)\tx\t{" + (to_entries | sort_by(.key) | map("\(.key)=\(.value | tojson)") | join(",")) + "}"' \
-          "$TMPD/series.json" | tee -a "$NEXT" | wc -l | tr -d ' ') || die "could not read the series list"
-        NJOBS=$((NJOBS - 1 + n))
-      fi
-      continue
-      ;;
-    429 | 5?? | 000 | '') ;;
-    *) die "unexpected answer (HTTP $code) from $URL/api/v1/query: $(server_message "$ans")" ;;
-    esac
-    att=$((att + 1))
-    if [ "$att" -gt "$RETRIES" ]; then
-      case $code in
-      000 | '') die "cannot reach $URL after $att attempts: $(tr '\n' ' ' <"$TMPD/curl.err")" ;;
-      *) die "HTTP $code from $URL/api/v1/query after $att attempts: $(server_message "$ans")" ;;
+EOT
+    s=$e
+  done
+  [ "$PROGRESS" = 0 ] || batch=4
+  njobs=$(wc -l <"$queue" | tr -d ' ')
+  while [ -s "$queue" ]; do
+    batches=$((batches + 1))
+    [ "$batches" -le "$max_batches" ] || die "too many requests: raise --chunk or narrow --match"
+    head -n "$batch" "$queue" >"$TMPD/batch.tsv"
+    tail -n +"$((batch + 1))" "$queue" >"$next"
+    request_batch "$TMPD/batch.tsv"
+    set --
+    i=0
+    retry_attempt=0
+    RETRY_AFTER=0
+    exec 3<"$TMPD/codes.txt"
+    while IFS="$TAB" read -r att s e kind sel; do
+      code=000 cerr=
+      read -r code cerr <&3 || code=000
+      case $cerr in '' | 0) ;; *) code=000 ;; esac # e.g. a transfer cut short after the headers
+      ans="$TMPD/ans/$i-$s-$e.json"
+      att=$((att + 1))
+      if [ "$kind" = s ]; then path=/api/v1/series; else path=/api/v1/query; fi
+      rc=0
+      answer_status "$code" "$ans" "$TMPD/ans/$i.h" "$path" "$att" || rc=$?
+      i=$((i + 1))
+      case $rc:$kind in
+      0:s)
+        n=$(jq -r --arg s "$s" --arg e "$e" "$JQ_SERIES_JOBS" "$ans" | tee -a "$next" | wc -l | tr -d ' ') ||
+          die "could not read the list of series"
+        njobs=$((njobs + n))
+        done=$((done + 1))
+        ;;
+      0:*)
+        set -- "$@" "$ans"
+        done=$((done + 1))
+        ;;
+      3:w)
+        # Too large for one answer: halve the window, then go series by series.
+        if [ $((e - s)) -gt "$MIN_CHUNK" ]; then
+          mid=$((s + (e - s) / 2))
+          printf '0\t%s\t%s\tw\t%s\n0\t%s\t%s\tw\t%s\n' "$s" "$mid" "$sel" "$mid" "$e" "$sel" >>"$next"
+          njobs=$((njobs + 1))
+        else
+          printf '0\t%s\t%s\ts\t%s\n' "$s" "$e" "$sel" >>"$next"
+        fi
+        ;;
+      3:x) die "one series has more samples in ${MIN_CHUNK}s than the server allows per query: lower --min-chunk (series $sel)" ;;
+      3:s) die "the server refuses even a ${MIN_CHUNK}s window and the list of its series: lower --min-chunk" ;;
+      *)
+        [ "$att" -le "$retry_attempt" ] || retry_attempt=$att
+        printf '%s\t%s\t%s\t%s\t%s\n' "$att" "$s" "$e" "$kind" "$sel" >>"$next"
+        ;;
       esac
+    done <"$TMPD/batch.tsv"
+    exec 3<&-
+    [ "$#" = 0 ] || add_answers "$@"
+    mv -f "$next" "$queue"
+    [ "$PROGRESS" = 0 ] || printf '\r%s: requests %s/%s   ' "$PROG" "$done" "$njobs" >&2
+    if [ "$retry_attempt" -gt 0 ]; then
+      delay=$(backoff "$retry_attempt" "$RETRY_AFTER")
+      [ "$PROGRESS" = 0 ] || printf '\n%s: retry %s/%s in %ss\n' "$PROG" "$retry_attempt" "$RETRIES" "$delay" >&2
+      sleep "$delay"
     fi
-    [ "$att" -le "$retry_attempt" ] || retry_attempt=$att
-    if [ "$code" = 429 ] || [ "$code" = 503 ]; then
-      ra=$(sed -n 's/^[Rr][Ee][Tt][Rr][Yy]-[Aa][Ff][Tt][Ee][Rr]:[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$hdr" 2>/dev/null | tail -n 1) || ra=
-      if [ -n "$ra" ] && [ "$ra" -gt "$retry_after" ]; then retry_after=$ra; fi
-    fi
-    printf '%s\t%s\t%s\t%s\t%s\n' "$att" "$s" "$e" "$kind" "$sel" >>"$NEXT"
-  done <"$TMPD/batch.tsv"
-  exec 3<&-
-  [ "$#" = 0 ] || add_answers "$@"
-  mv -f "$NEXT" "$QUEUE"
-  [ "$PROGRESS" = 0 ] || printf '\r%s: requests %s/%s, samples so far: %s   ' "$PROG" "$DONE" "$NJOBS" "$SAMPLES" >&2
-  if [ "$retry_attempt" -gt 0 ]; then
-    delay=$(jq -n --arg base "$RETRY_DELAY" --argjson ra "$retry_after" --argjson n "$retry_attempt" \
-      '[([($base | tonumber) * pow(2; $n - 1), 30] | min), ([$ra, 60] | min)] | max')
-    [ "$PROGRESS" = 0 ] || printf '\n%s: retry %s/%s in %ss\n' "$PROG" "$retry_attempt" "$RETRIES" "$delay" >&2
-    sleep "$delay"
-  fi
-done
-[ "$PROGRESS" = 0 ] || printf '\n' >&2
+  done
+  [ "$PROGRESS" = 0 ] || printf '\n' >&2
+}
 
-# ---------------------------------------------------------------- assemble
-# The distinct series, in the order of the sorted samples (a JSON array of labels is never
-# the beginning of another one), each with its number of lines: count TAB name TAB labels.
-SERIES="$TMPD/series.tsv"
+# ---------------------------------------------------------------- writing the file
+# The text that each series' samples share, one line per series (name TAB labels, sorted),
+# with backslashes and newlines escaped as \\ and \n so that a csv label holding a newline
+# stays on one line. csv: a header first.
 # shellcheck disable=SC2016
-LC_ALL=C sort -T "$TMPD" "$KEYS" | awk '$0 != k { if (NR > 1) print n "\t" k; k = $0; n = 0 } { n++ } END { if (NR > 0) print n "\t" k }' >"$SERIES" ||
-  die "could not list the series"
-
-# stdout, a device or a FIFO (/dev/null, a named pipe) is written to at the end, never
-# replaced by a rename; a regular file is renamed into place only when complete.
-[ -d "$OUT" ] && die "--out is a folder: $OUT"
-if [ "$OUT" = - ] || { [ -e "$OUT" ] && [ ! -f "$OUT" ]; }; then
-  STREAM_OUT=1
-  PARTIAL="$TMPD/out.partial"
-else
-  STREAM_OUT=0
-  out_dir=$(dirname -- "$OUT")
-  [ -d "$out_dir" ] || die "no such folder: $out_dir"
-  PARTIAL=$(mktemp "$out_dir/.${OUT##*/}.partial.XXXXXX") || die "cannot write in $out_dir"
-fi
-
-# The text that each series' samples share, one line per series in the sorted order, from
-# a small jq pass over the distinct series (not the samples); backslashes and newlines escaped
-# as \\ and \n so that a csv label holding a newline stays on one line. csv: a header first.
-HEADS="$TMPD/heads.txt"
+JQ_HEADS_CSV='[inputs | split("\t")] as $k
+  | ([$k[] | .[1] | fromjson | .[][0]] | unique) as $cols
+  | (["timestamp", "metric"] + $cols + ["value"] | join(",")),
+    ($k[] | (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
+      | "," + ([.[0]] + [$cols[] | $l[.] // ""] | @csv) + ",")'
 # shellcheck disable=SC2016
-case $FORMAT in
-csv)
-  JQ_HEADS='[inputs | split("\t")] as $k
-    | ([$k[] | .[1] | fromjson | .[][0]] | unique) as $cols
-    | (["timestamp", "metric"] + $cols + ["value"] | join(",")),
-      ($k[] | (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) as $l
-        | "," + ([.[0]] + [$cols[] | $l[.] // ""] | @csv) + ",")'
-  ;;
-jsonl)
-  JQ_HEADS='inputs | split("\t") | {__name__: .[0]} + (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) | tojson'
-  ;;
-openmetrics)
-  JQ_HEADS='def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
-    inputs | split("\t")
-    | .[0] + (.[1] | fromjson | if length == 0 then "" else "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " "'
-  ;;
-esac
-# jq works on the list of series while sort works on the samples.
-cut -f2,3 "$SERIES" | jq -nrR "$JQ_HEADS"' | if test("[\\\\\n]") then gsub("\\\\"; "\\\\") | gsub("\n"; "\\n") else . end' \
-  >"$HEADS" &
-heads_pid=$!
-bg_started "$heads_pid"
-SORTED="$TMPD/sorted.tsv"
-LC_ALL=C sort -T "$TMPD" "$DATA" >"$SORTED"
-rm -f "$DATA"
-bg_wait "$heads_pid" || die "could not list the series"
+JQ_HEADS_JSONL='inputs | split("\t") | {__name__: .[0]} + (.[1] | fromjson | map({(.[0]): .[1]}) | add // {}) | tojson'
+# shellcheck disable=SC2016
+JQ_HEADS_OPENMETRICS='def esc: gsub("\\\\"; "\\\\") | gsub("\""; "\\\"") | gsub("\n"; "\\n");
+  inputs | split("\t")
+  | .[0] + (.[1] | fromjson | if length == 0 then "" else "{" + (map("\(.[0])=\"\(.[1] | esc)\"") | join(",")) + "}" end) + " "'
 
-# One pass over the samples, in awk (POSIX: mawk, BWK/macOS awk, gawk, busybox). Per series,
-# samples come in window order; keeping only those after the last one written gives each
-# (series, timestamp) once, sorted, even where windows or selectors overlap.
+# The sorted lines of all windows (see AWK_JOIN) -> the file. Per series, lines come in window
+# order; keeping only samples after the last one written gives each (series, timestamp) once,
+# sorted, even where windows or selectors overlap. POSIX awk: mawk, BWK (macOS), gawk, busybox.
 # shellcheck disable=SC2016
 AWK_FORMAT='
 function unesc(s,   out, i, c) {
-  if (index(s, "\\") == 0) return s
   out = ""
   while ((i = index(s, "\\")) > 0) {
     c = substr(s, i + 1, 1)
@@ -681,10 +593,9 @@ function nexthead(   h) {
   }
   return unesc(h)
 }
-function floor_(x,   i) { i = int(x); return (i > x) ? i - 1 : i }
 function civil(z,   era, doe, yoe, y, doy, mp, d, m) { # days since 1970-01-01 -> "YYYY-MM-DDT"
   z += 719468
-  era = floor_(z / 146097)
+  era = int(z / 146097)
   doe = z - era * 146097
   yoe = int((doe - int(doe / 1460) + int(doe / 36524) - int(doe / 146096)) / 365)
   y = yoe + era * 400
@@ -695,157 +606,136 @@ function civil(z,   era, doe, yoe, y, doy, mp, d, m) { # days since 1970-01-01 -
   if (m <= 2) y++
   return sprintf("%04d-%02d-%02dT", y, m, d)
 }
-function ms_of(ts, t,   p, l) { # seconds as written -> integer milliseconds, as text
-  if (t >= 1 && index(ts, "e") == 0 && index(ts, "E") == 0) {
-    p = index(ts, ".")
-    if (p == 0) return ts "000"
-    l = length(ts) - p
-    if (l <= 3) return substr(ts, 1, p - 1) substr(ts, p + 1) substr("000", l + 1)
-  }
-  return sprintf("%.0f", t * 1000)
+function iso(t,   sec) { # seconds (at most 3 decimals) -> 2026-11-25T13:05:00.000Z; the date is kept for the next samples
+  sec = int(t)
+  if (sec < day || sec >= day + 86400) { day = sec - sec % 86400; date = civil(day / 86400) }
+  return date HMS[sec - day] "." D3[int((t - sec) * 1000 + 0.5)] "Z"
 }
-function iso(ts, t,   p, l, sec, fr, ms, sod, h, r, mi) { # -> 2026-11-25T13:05:00.000Z
-  p = (t >= 0 && index(ts, "e") == 0 && index(ts, "E") == 0) ? index(ts, ".") : -1
-  if (p == 0) { sec = t; fr = ".000Z" }
-  else if (p > 0 && (l = length(ts) - p) <= 3) { sec = substr(ts, 1, p - 1) + 0; fr = "." substr(ts, p + 1) substr("000", l + 1) "Z" }
-  else { ms = sprintf("%.0f", t * 1000) + 0; sec = floor_(t); r = ms - sec * 1000; fr = sprintf(".%03dZ", (r < 0 ? 0 : r > 999 ? 999 : r)) }
-  if (sec < daystart || sec >= daystart + 86400) { daystart = floor_(sec / 86400); ds = civil(daystart); daystart *= 86400 }
-  sod = sec - daystart
-  h = int(sod / 3600); r = sod - h * 3600; mi = int(r / 60)
-  return ds D2[h] ":" D2[mi] ":" D2[r - mi * 60] fr
+function millis(ts,   x, p) { # seconds as written (at most 3 decimals) -> milliseconds, as text
+  x = ts "."
+  p = index(x, ".")
+  return substr(x, 1, p - 1) substr(substr(x, p + 1, length(x) - p - 1) "000", 1, 3)
 }
-function csv_time(ts,   t, p, r) { # iso(), and the hour kept for the next samples
-  p = index(ts, ".")
-  if (p > 0 && length(ts) - p == 3 && index(ts, "e") == 0 && index(ts, "E") == 0 && substr(ts, 1, 1) != "-") {
-    r = substr(ts, 1, p - 1) - hs
-    if (r >= 0 && r < 3600) return hp MS[r] "." substr(ts, p + 1) "Z"
-  }
-  t = ts + 0
-  if (t >= 0) { hs = int(t); hs -= hs % 3600; hp = substr(iso(hs, hs), 1, 14) }
-  return iso(ts, t)
-}
-function jnum(v) { # a sample value (text) -> a JSON number, as jq tonumber does
-  if (v ~ /^-?(0|[1-9][0-9]*)([.][0-9]+)?([eE][-+]?[0-9]+)?$/) return v
-  if (v == "+Inf" || v == "Inf") return "1.7976931348623157e+308"
-  if (v == "-Inf") return "-1.7976931348623157e+308"
-  return "null"
-}
-function flush_series() {
-  if (key != "" && fmt == "jsonl") print "{\"metric\":" head ",\"values\":[" sv "],\"timestamps\":[" st "]}"
+function add(list, piece) { return list == "" ? piece : list "," piece }
+function end_series() {
+  if (key != "" && f == JSONL) print "{\"metric\":" head ",\"values\":[" sv "],\"timestamps\":[" st "]}"
   sv = ""; st = ""
 }
 BEGIN {
-  FS = "\t"; hs = -1e300; key = ""; name = ""; daystart = 0; ds = civil(0); failed = 0
+  FS = "\t"; key = ""; day = 0; date = civil(0); failed = 0
+  CSV = 1; JSONL = 2; OPENMETRICS = 3
+  f = (fmt == "csv") ? CSV : (fmt == "jsonl") ? JSONL : OPENMETRICS
   heads = ENVIRON["EXPORT_HEADS"]
   for (i = 0; i < 60; i++) D2[i] = (i < 10 ? "0" : "") i
-  for (i = 0; i < 3600; i++) MS[i] = D2[int(i / 60)] ":" D2[i % 60]
-  # The second of two parts (see below): skip the heads of the first, and no new family
-  # header when its first series belongs to the last family of the first part.
-  named = (ENVIRON["EXPORT_SKIP"] != ""); name = ENVIRON["EXPORT_PREV"]
-  for (i = ENVIRON["EXPORT_SKIP"] + 0; i > 0; i--) nexthead()
-  if (fmt == "csv" && !named) print nexthead()
-  from = ENVIRON["EXPORT_FROM"] + 0; before = ENVIRON["EXPORT_BEFORE"] + 0
+  for (i = 0; i < 1000; i++) D3[i] = sprintf("%03d", i)
+  for (i = 0; i < 86400; i++) HMS[i] = D2[int(i / 3600)] ":" D2[int(i / 60) % 60] ":" D2[i % 60]
+  JNUM["NaN"] = "null"; JNUM["Inf"] = JNUM["+Inf"] = "1.7976931348623157e+308"; JNUM["-Inf"] = "-1.7976931348623157e+308"
+  if (f == CSV) print nexthead()
 }
-NR < from { next }
-before && NR >= before { exit }
 {
-  k = $1 FS $2
-  if (k != key) {
-    flush_series()
-    if (fmt == "openmetrics" && (!named || $1 != name)) print "# TYPE " $1 " unknown"
-    named = 1; name = $1; key = k; head = nexthead(); last = -1e300
+  if ($1 FS $2 != key) {
+    end_series()
+    if (f == OPENMETRICS && (key == "" || $1 != name)) print "# TYPE " $1 " unknown"
+    name = $1; key = $1 FS $2; head = nexthead(); last = 0
   }
-  # $7 is [[t,"v"],...] without spaces; split at the quotes: a[1] = "[[t,", a[2k] = the k-th
-  # value, a[2k+1] = "],[t,", a[n] = "]]". Positions $5+1..$6 are in the window.
-  n = split($7, a, "\"")
-  lo = 2 * $5 + 2; hi = 2 * $6
-  # Samples come in time order: when the first one is after the last written (always, unless
-  # windows or selectors overlap), so are the others.
-  p = a[lo - 1]; ts = (lo == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-  fresh = (ts + 0 > last)
-  p = a[hi - 1]; ts = (hi == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-  if (fresh) last = ts + 0
-  if (fmt == "openmetrics") {
-    for (i = lo; i <= hi; i += 2) {
-      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      if (!fresh) { t = ts + 0; if (t <= last) continue; last = t }
-      print head a[i] " " ts
+  # $6 is time,value,time,value,...: a[2k - 1] and a[2k] are the k-th sample. Samples $4+1..$5
+  # lie in the window, in time order (as the query API returns them), so those already written
+  # (where windows or selectors overlap) lead the line.
+  split($6, a, ",")
+  for (k = $4 + 1; k <= $5 && a[2 * k - 1] + 0 <= last; k++) ;
+  if (k <= $5) last = a[2 * $5 - 1] + 0
+  if (f == CSV) for (; k <= $5; k++) print iso(a[2 * k - 1]) head a[2 * k]
+  else if (f == OPENMETRICS) for (; k <= $5; k++) print head a[2 * k] " " a[2 * k - 1]
+  else {
+    # the lists built in blocks of 64 samples, added to the window lists, then to the series
+    # lists (appending sample by sample to one long string takes quadratic time)
+    wv = ""; wt = ""; c = 0
+    for (; k <= $5; k++) {
+      v = a[2 * k]
+      if (v in JNUM) v = JNUM[v]
+      if (c++ > 0) { bv = bv "," v; bt = bt "," millis(a[2 * k - 1]) } else { bv = v; bt = millis(a[2 * k - 1]) }
+      if (c == 64) { wv = add(wv, bv); wt = add(wt, bt); c = 0 }
     }
-  } else if (fmt == "csv") {
-    for (i = lo; i <= hi; i += 2) {
-      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      if (!fresh) { t = ts + 0; if (t <= last) continue; last = t }
-      # the common case inline: a whole second within the hour of the previous sample
-      r = ts - hs
-      if (r >= 0 && r < 3600 && r == int(r)) print hp MS[r] ".000Z" head a[i]
-      else print csv_time(ts) head a[i]
-    }
-  } else {
-    # built in blocks of 64 samples: appending one by one to a long string is quadratic
-    # values as Prometheus-compatible servers write them (Go strconv) are JSON numbers, except
-    # NaN, +Inf and -Inf: only a window holding one of those goes through jnum sample by sample
-    odd = index($7, "N") || index($7, "I")
-    if (fresh && !odd && lo == 2 && hi == n - 1) {
-      # The whole array, all new: both lists by substitutions on the text, when every
-      # timestamp is whole seconds (then milliseconds are the same digits and "000").
-      lt = $7; gsub(/,"[^"]*"\]/, "", lt); gsub(/\[/, "", lt); lt = substr(lt, 1, length(lt) - 1)
-      if (substr(lt, 1, 1) != "0" && index(lt, ".") == 0 && index(lt, "e") == 0 && index(lt, "E") == 0 && index(lt, "-") == 0) {
-        gsub(/,/, "000,", lt); lt = lt "000"
-        lv = $7; gsub(/\[[^,]*,"/, "", lv); gsub(/"\]/, "", lv); lv = substr(lv, 1, length(lv) - 1)
-        sv = sv (sv == "" ? "" : ",") lv; st = st (st == "" ? "" : ",") lt
-        next
-      }
-    }
-    bv = ""; bt = ""; lv = ""; lt = ""; c = 0
-    for (i = lo; i <= hi; i += 2) {
-      p = a[i - 1]; ts = (i == 2) ? substr(p, 3, length(p) - 3) : substr(p, 4, length(p) - 4)
-      t = ts + 0
-      if (!fresh) { if (t <= last) continue; last = t }
-      v = odd ? jnum(a[i]) : a[i]
-      if (c++ > 0) { bv = bv "," v; bt = bt "," ms_of(ts, t) } else { bv = v; bt = ms_of(ts, t) }
-      if (c == 64) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt; c = 0 }
-    }
-    if (c > 0) { lv = lv (lv == "" ? "" : ",") bv; lt = lt (lt == "" ? "" : ",") bt }
-    if (lv != "") { sv = sv (sv == "" ? "" : ",") lv; st = st (st == "" ? "" : ",") lt }
+    if (c > 0) { wv = add(wv, bv); wt = add(wt, bt) }
+    if (wv != "") { sv = add(sv, wv); st = add(st, wt) }
   }
 }
 END {
   if (failed) exit 2
-  flush_series()
-  if (fmt == "openmetrics" && ENVIRON["EXPORT_PART"] != "first") print "# EOF"
+  end_series()
+  if (f == OPENMETRICS) print "# EOF"
 }'
-# A large export is written in two parts at the same time (two processes: a second CPU, if
-# any, halves this step), split at the first change of series after the middle line.
-split_at=
-if [ "$(wc -c <"$SORTED")" -gt 4000000 ]; then
-  # shellcheck disable=SC2016
-  split_at=$(awk -F '\t' -v half="$(($(wc -l <"$KEYS") / 2 + 1))" '
-    { if (lines + 1 >= half) { print lines + 1 FS NR - 1 FS name; exit } lines += $1; name = $2 }' "$SERIES") || split_at=
-fi
-if [ -n "$split_at" ]; then
-  IFS="$TAB" read -r line1 nseries prev_name <<EOF
-$split_at
-EOF
-  [ "$FORMAT" != csv ] || nseries=$((nseries + 1))
-  EXPORT_HEADS=$HEADS EXPORT_FROM=$line1 EXPORT_SKIP=$nseries EXPORT_PREV=$prev_name awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$TMPD/part2" &
-  pid=$!
-  bg_started "$pid"
-  rc=0
-  EXPORT_HEADS=$HEADS EXPORT_BEFORE=$line1 EXPORT_PART=first awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || rc=$?
-  bg_wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || die "could not write the $FORMAT file"
-  cat "$TMPD/part2" >>"$PARTIAL" || die "could not write the $FORMAT file"
-  rm -f "$TMPD/part2"
-else
-  EXPORT_HEADS=$HEADS awk -v fmt="$FORMAT" "$AWK_FORMAT" "$SORTED" >"$PARTIAL" || die "could not write the $FORMAT file"
-fi
 
-if [ "$OUT" = - ]; then
-  cat "$PARTIAL"
-elif [ "$STREAM_OUT" = 1 ]; then
-  cat "$PARTIAL" >"$OUT" || die "could not write to $OUT"
-else
-  mv -f "$PARTIAL" "$OUT" || die "could not move the result to $OUT"
-fi
-PARTIAL=
-[ "$PROGRESS" = 0 ] || note "done: $OUT"
+# DATA and KEYS -> PARTIAL, in FORMAT
+write_file() {
+  local heads="$TMPD/heads.txt" jq_heads
+  case $FORMAT in
+  csv) jq_heads=$JQ_HEADS_CSV ;;
+  jsonl) jq_heads=$JQ_HEADS_JSONL ;;
+  openmetrics) jq_heads=$JQ_HEADS_OPENMETRICS ;;
+  esac
+  LC_ALL=C sort -u -T "$TMPD" "$KEYS" | jq -nrR "$jq_heads"' | gsub("\\\\"; "\\\\") | gsub("\n"; "\\n")' >"$heads" ||
+    die "could not list the series"
+  # A bounded buffer (then sort merges temporary files): by default GNU sort takes memory in
+  # proportion to its input, 300 MB for 14 days of 1,000 series at one sample a minute.
+  LC_ALL=C sort -S 32M -T "$TMPD" "$DATA" | EXPORT_HEADS=$heads awk -v fmt="$FORMAT" "$AWK_FORMAT" >"$PARTIAL" ||
+    die "could not write the $FORMAT file"
+}
+
+# ---------------------------------------------------------------- main
+cleanup() {
+  [ -z "$PARTIAL" ] || rm -f "$PARTIAL"
+  rm -rf "$TMPD"
+}
+
+main() {
+  local token=${GRAFANA_READ_TOKEN:-}
+  # Children (curl, jq) do not need the token in their environment: it reaches curl on stdin.
+  export -n GRAFANA_READ_TOKEN 2>/dev/null || true
+  parse_args "$@"
+  check_args
+  set_auth "$token"
+  token=
+  resolve_times
+
+  PARTIAL=
+  TMPD=$(mktemp -d "${TMPDIR:-/tmp}/export-metrics.XXXXXX") || die "cannot create a temp folder"
+  trap cleanup EXIT
+  trap 'exit 130' INT
+  trap 'exit 143' TERM
+  trap 'exit 129' HUP
+  PROGRESS=0
+  if [ "$QUIET" = 0 ] && [ -t 2 ]; then PROGRESS=1; fi
+  DATA="$TMPD/data.tsv"
+  KEYS="$TMPD/keys.tsv"
+  : >"$DATA"
+  : >"$KEYS"
+
+  fetch_all
+
+  # stdout, a device or a FIFO (/dev/null, a named pipe) is written to at the end, never
+  # replaced by a rename; a regular file is renamed into place only when complete.
+  local stream_out out_dir
+  [ -d "$OUT" ] && die "--out is a folder: $OUT"
+  if [ "$OUT" = - ] || { [ -e "$OUT" ] && [ ! -f "$OUT" ]; }; then
+    stream_out=1
+    PARTIAL="$TMPD/out.partial"
+  else
+    stream_out=0
+    out_dir=$(dirname -- "$OUT")
+    [ -d "$out_dir" ] || die "no such folder: $out_dir"
+    PARTIAL=$(mktemp "$out_dir/.${OUT##*/}.partial.XXXXXX") || die "cannot write in $out_dir"
+  fi
+  write_file
+  if [ "$OUT" = - ]; then
+    cat "$PARTIAL"
+  elif [ "$stream_out" = 1 ]; then
+    cat "$PARTIAL" >"$OUT" || die "could not write to $OUT"
+  else
+    mv -f "$PARTIAL" "$OUT" || die "could not move the result to $OUT"
+  fi
+  PARTIAL=
+  [ "$PROGRESS" = 0 ] || note "done: $OUT"
+}
+
+main "$@"
