@@ -5,8 +5,8 @@
  * alternating call by call; also the CPU each serving process spends per call.
  */
 import { cpuMs } from './lib/children'
-import { metricInput, rawData } from './lib/inputs'
 import { keepAliveAgent } from './lib/http'
+import { metricInput, rawData } from './lib/inputs'
 import { verdict, type Row, type Section } from './lib/report'
 import { ONE_WAY_DELAY_MS, type Stage } from './lib/stage'
 import { median, ms, now, p99, ratio } from './lib/stats'
@@ -95,11 +95,11 @@ export const runLatency = async (stage: Stage, options: LatencyOptions): Promise
         '**Ours**: the bench POSTs `/` with the headers Botpress Cloud sends (`x-bp-operation: action_triggered`, ' +
           '`x-bp-configuration`, bot and integration ids) and the JSON body `{"type":"sendMetric","input":{…}}` to the built ' +
           'bundle (`.botpress/dist/index.js`) served by its own `start(port)` in a child `node` process; the time ends when the ' +
-          `answer has been read. Its configuration points at a proxy in the bench process that holds every request and every ` +
+          'answer has been read. Its configuration points at a proxy in the bench process that holds every request and every ' +
           `answer back ${ONE_WAY_DELAY_MS} ms (a ${2 * ONE_WAY_DELAY_MS} ms round trip, Grafana Cloud from a nearby region) ` +
           'and forwards to a local VictoriaMetrics over keep-alive sockets.',
         '**sdk floor**: an integration generated on every run with the same CLI (`bp init`, offline), the same sdk and the ' +
-          "same `bp build`, served and called the same way, whose one action appends a timestamp to the lines it is given and " +
+          'same `bp build`, served and called the same way, whose one action appends a timestamp to the lines it is given and ' +
           'POSTs them with plain axios (the options of `src/client.ts`, no retries) through the same proxy. It is given the ' +
           'exact lines our action wrote for the same input (caught at the proxy before the run), so both write the same bytes.',
         '**CPU per call**: user + system time of each serving process from `/proc/<pid>/stat` around the measured calls, ' +

@@ -5,9 +5,9 @@
  * calls stamped with the same millisecond are one sample in VictoriaMetrics' dedup, as in Mimir.
  */
 import type { VictoriaMetrics } from '../dev/servers'
-import { metricInput } from './lib/inputs'
 import { cpuMs } from './lib/children'
 import { keepAliveAgent, type Answer } from './lib/http'
+import { metricInput } from './lib/inputs'
 import { verdict, type Section } from './lib/report'
 import type { Stage } from './lib/stage'
 import { count, ms, now } from './lib/stats'

@@ -5,15 +5,15 @@
  *   npm run dashboard          writes dashboards/botpress-grafana.json
  *   npm run check:dashboard    exits 1 when the committed JSON differs from what this builds
  */
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import * as barchart from '@grafana/grafana-foundation-sdk/barchart'
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
-import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import * as barchart from '@grafana/grafana-foundation-sdk/barchart'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
+import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
+import { readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
 import { RULES_NAMESPACE } from '../rules/build'
 import { PANEL_QUERIES, PANEL_TITLES, VARIABLE_QUERIES, queriesFor, type PanelQuery, type VariableQuery } from './queries'
 

@@ -120,7 +120,7 @@ async function main(args: string[]): Promise<number> {
   throw new Error(`no BotpressBotSilent alert within ${WAIT_MS / 1000} s.\n--- vmalert ---\n${stack.vmalert.logTail()}`)
 }
 
-main(process.argv.slice(2))
+void main(process.argv.slice(2))
   .catch((err: unknown) => {
     process.stderr.write(`demo:alerts: ${err instanceof Error ? err.message : String(err)}\n`)
     return 1

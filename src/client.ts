@@ -9,8 +9,8 @@ import axios = require('axios')
 import axiosRetry from 'axios-retry'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
-import { oneLine, scrubSecrets } from './secrets'
 import { deliveryPolicy, retryOptions, type RetryPolicy } from './retry-policy'
+import { oneLine, scrubSecrets } from './secrets'
 
 interface DeliveryLog {
   warn(message: string): void

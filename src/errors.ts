@@ -2,7 +2,7 @@ import { oneLine, scrubSecrets } from './secrets'
 
 /** A failure whose message is written for the bot builder: what went wrong and what to do. */
 export class UserFacingError extends Error {
-  override readonly name = 'UserFacingError'
+  public override readonly name = 'UserFacingError'
 }
 
 const MAX_UNEXPECTED_TEXT = 300

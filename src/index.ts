@@ -1,5 +1,4 @@
 import * as sdk from '@botpress/sdk'
-import * as bp from '.botpress'
 import { writeLines } from './client'
 import { parseConfiguration } from './config'
 import { describeFailure } from './errors'
@@ -8,6 +7,7 @@ import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
 import { sendLlmUsageInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
+import * as bp from '.botpress'
 
 type Logger = bp.HandlerProps['logger']
 type Context = bp.HandlerProps['ctx']

@@ -41,21 +41,21 @@ export interface Stamp {
 }
 
 export class SampleClock {
-  private instance = newInstanceName()
-  private last = Number.NEGATIVE_INFINITY
+  private _instance = newInstanceName()
+  private _last = Number.NEGATIVE_INFINITY
 
-  constructor(private readonly now: () => number = Date.now) {}
+  public constructor(private readonly _now: () => number = Date.now) {}
 
   /** The instance and millisecond for the next write. */
-  next(): Stamp {
-    const now = this.now()
-    let timestamp = Math.max(now, this.last + 1)
+  public next(): Stamp {
+    const now = this._now()
+    let timestamp = Math.max(now, this._last + 1)
     if (timestamp - now > MAX_LEAD_MS) {
-      this.instance = newInstanceName()
+      this._instance = newInstanceName()
       timestamp = now
     }
-    this.last = timestamp
-    return { instance: this.instance, timestamp }
+    this._last = timestamp
+    return { instance: this._instance, timestamp }
   }
 }
 

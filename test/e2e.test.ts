@@ -10,11 +10,11 @@
  * the helper's random username, so this file flushes and reads with its own header.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
 import { triggerAction, callIntegration, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { instanceOf } from './helpers/instance'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
+import { instanceOf } from './helpers/instance'
 
 const USER_ID = '7406113'
 const HEADER_BOT_ID = 'bot-e2e-header'

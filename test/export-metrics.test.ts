@@ -4,9 +4,9 @@
  * compared sample by sample with the ground truth; round trips; faults; the token's secrecy.
  */
 import { execFile, spawn } from 'node:child_process'
+import { lstatSync, readFileSync } from 'node:fs'
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
-import { lstatSync, readFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'

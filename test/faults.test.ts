@@ -25,11 +25,11 @@
  * user ID must be digits); the random password from servers.ts is the API key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { deliveryPolicy } from '../src/retry-policy'
 import { triggerAction, type IntegrationAnswer } from '../dev/botpress'
-import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { deliveryPolicy } from '../src/retry-policy'
+import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy'
 
 const USER_ID = '5550123'
 /** Process start-up, the HTTP hop to the integration, a busy 2-core machine. */

@@ -5,8 +5,8 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, test } from 'vitest'
 import { callIntegration, triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { instanceOf } from './helpers/instance'
 import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
+import { instanceOf } from './helpers/instance'
 
 const API_KEY = 'glc_handler_test_key_93c1'
 const BASIC = `Basic ${Buffer.from(`1234567:${API_KEY}`).toString('base64')}`

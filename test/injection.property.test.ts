@@ -52,8 +52,8 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headersFor, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { instanceOf } from './helpers/instance'
 import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from '../dev/servers'
+import { instanceOf } from './helpers/instance'
 
 const DEFAULT_SEED = 20261125
 const SEED = process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : DEFAULT_SEED

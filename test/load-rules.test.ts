@@ -10,9 +10,9 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { RULES_PATH, USAGE_RULES_PATH } from '../rules/build'
 import { descendants } from '../dev/processes'
 import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
+import { RULES_PATH, USAGE_RULES_PATH } from '../rules/build'
 
 const SCRIPT = resolve(__dirname, '../scripts/load-rules.sh')
 const USER_ID = '1234567'

@@ -13,11 +13,11 @@
  * not asserted (the machine is shared).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { INSTANCE_LABEL } from '../src/sample-clock'
 import { triggerAction } from '../dev/botpress'
-import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
+import { INSTANCE_LABEL } from '../src/sample-clock'
+import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
 
 const PROCESSES = 4
 const IN_FLIGHT = 64

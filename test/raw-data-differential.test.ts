@@ -17,11 +17,11 @@
  */
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startInfluxDB, type RunningServer } from '../dev/servers'
 import { sanitizeName } from '../src/line-protocol/names'
 import { LineProtocolError, parseRawData, type ParsedLine, type Rule } from '../src/line-protocol/validate'
 import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH } from '../src/sample-clock'
 import { escapeCases, generatedCases, handWrittenCases, joinedLineBodies, multiLineBodies, type CorpusCase } from './fixtures/raw-data-corpus'
-import { startInfluxDB, type RunningServer } from '../dev/servers'
 
 const SEED = 20_261_125
 const GENERATED = Number(process.env.RAW_DATA_GENERATED ?? 300)

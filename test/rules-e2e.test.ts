@@ -6,10 +6,10 @@
  * errs, slows down and labels its events with a new conversation each, then every bot stops.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildRules } from '../rules/build'
 import { SECONDS_RULES_CONFIG as CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from '../dev/alerting-stack'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { buildRules } from '../rules/build'
 
 const TICK_MS = 500
 /** Long enough for the week-over-week window and its offset (8 s + 16 s) to see only healthy traffic. */

@@ -5,13 +5,14 @@
  * recording rule's value.
  */
 import { execFile } from 'node:child_process'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { readFileSync } from 'node:fs'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
+import { buildDashboard } from '../dashboards/build'
 import {
   RULES_NAMESPACE,
   RULES_PATH,
@@ -25,7 +26,6 @@ import {
   type RecordingRule,
 } from '../rules/build'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../rules/config'
-import { buildDashboard } from '../dashboards/build'
 
 const run = promisify(execFile)
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool'

@@ -31,26 +31,29 @@ export interface Proxy {
 export const startProxy = async (options: ProxyOptions): Promise<Proxy> => {
   const agent = new Agent({ keepAlive: true })
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (chunk: Buffer) => chunks.push(chunk))
-    req.on('end', async () => {
-      const body = Buffer.concat(chunks)
-      options.onRequest?.({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })
-      await sleep(options.oneWayDelayMs)
+    const forward = (body: Buffer) => {
       const upstream = request(
         new URL(req.url ?? '/', options.target),
         { method: req.method, headers: { ...req.headers, host: new URL(options.target).host }, agent },
         (answer) => {
           const answerChunks: Buffer[] = []
           answer.on('data', (chunk: Buffer) => answerChunks.push(chunk))
-          answer.on('end', async () => {
-            await sleep(options.oneWayDelayMs)
-            res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(answerChunks))
+          answer.on('end', () => {
+            void sleep(options.oneWayDelayMs).then(() =>
+              res.writeHead(answer.statusCode ?? 502, answer.headers).end(Buffer.concat(answerChunks))
+            )
           })
         }
       )
       upstream.on('error', (error) => res.writeHead(502).end(`proxy: ${error.message}`))
       upstream.end(body)
+    }
+    const chunks: Buffer[] = []
+    req.on('data', (chunk: Buffer) => chunks.push(chunk))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      options.onRequest?.({ method: req.method ?? 'GET', path: req.url ?? '/', headers: req.headers, body })
+      void sleep(options.oneWayDelayMs).then(() => forward(body))
     })
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))

@@ -8,11 +8,11 @@
 import { parseBoolOk, parseFloatOk, parseIntOk, parseUintOk } from './strconv'
 
 export class GrammarError extends Error {
-  override readonly name = 'GrammarError'
-  constructor(
+  public override readonly name = 'GrammarError'
+  public constructor(
     /** Where in the line, in UTF-16 units. */
-    readonly index: number,
-    readonly reason: string
+    public readonly index: number,
+    public readonly reason: string
   ) {
     super(reason)
   }

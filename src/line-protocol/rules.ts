@@ -31,12 +31,12 @@ export type Rule =
   | 'line-break'
 
 export class RuleViolation extends Error {
-  override readonly name = 'RuleViolation'
-  constructor(
-    readonly rule: Rule,
+  public override readonly name = 'RuleViolation'
+  public constructor(
+    public readonly rule: Rule,
     /** Where in the line, in UTF-16 units. */
-    readonly index: number,
-    readonly reason: string
+    public readonly index: number,
+    public readonly reason: string
   ) {
     super(reason)
   }

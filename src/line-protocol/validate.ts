@@ -10,12 +10,12 @@ import { checkCharacters, checkPoint, type CheckedLine, type Rule, RuleViolation
 export type { FieldType, Rule } from './rules'
 
 export class LineProtocolError extends Error {
-  override readonly name = 'LineProtocolError'
-  constructor(
-    readonly rule: Rule,
-    readonly line: number,
-    readonly column: number,
-    readonly reason: string
+  public override readonly name = 'LineProtocolError'
+  public constructor(
+    public readonly rule: Rule,
+    public readonly line: number,
+    public readonly column: number,
+    public readonly reason: string
   ) {
     super(line > 0 ? `line ${line}, column ${column}: ${reason}` : reason)
   }

@@ -67,16 +67,16 @@ const samplesOf = (line: string): Array<[string, number, number]> => {
 }
 
 export class MimirSamples {
-  private readonly seen = new Map<string, number>()
-  private accepted = 0
-  private merged = 0
-  private refusedRequests = 0
+  private readonly _seen = new Map<string, number>()
+  private _accepted = 0
+  private _merged = 0
+  private _refusedRequests = 0
 
   /**
    * Takes the samples of a write body, or refuses the whole request: returns the refusal's text
    * (nothing taken) or undefined.
    */
-  admit(body: string, query: URLSearchParams): string | undefined {
+  public admit(body: string, query: URLSearchParams): string | undefined {
     if (query.get('precision') !== 'ms') {
       throw new Error('mimir-samples: the integration writes with precision=ms')
     }
@@ -87,26 +87,26 @@ export class MimirSamples {
     const inRequest = new Map<string, number>()
     for (const [series, ms, value] of samples) {
       const slot = `${series}@${ms}`
-      const earlier = this.seen.get(slot) ?? inRequest.get(slot)
+      const earlier = this._seen.get(slot) ?? inRequest.get(slot)
       if (earlier !== undefined && earlier !== value) {
-        this.refusedRequests++
+        this._refusedRequests++
         return `err-mimir-sample-duplicate-timestamp: the series ${series} has a sample at ${ms} with another value (${earlier}, now ${value})`
       }
       inRequest.set(slot, value)
     }
     for (const [series, ms, value] of samples) {
       const slot = `${series}@${ms}`
-      if (this.seen.has(slot)) {
-        this.merged++
+      if (this._seen.has(slot)) {
+        this._merged++
       } else {
-        this.seen.set(slot, value)
-        this.accepted++
+        this._seen.set(slot, value)
+        this._accepted++
       }
     }
     return undefined
   }
 
-  counts(): SampleCounts {
-    return { accepted: this.accepted, merged: this.merged, refusedRequests: this.refusedRequests }
+  public counts(): SampleCounts {
+    return { accepted: this._accepted, merged: this._merged, refusedRequests: this._refusedRequests }
   }
 }
