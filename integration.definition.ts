@@ -6,7 +6,7 @@ import {
   sendLlmUsageInputSchema,
   sendLlmUsageOutputSchema,
   sendRawDataInputSchema,
-  sendRawDataOutputSchema,
+  sendRawDataOutputSchema
 } from './src/schemas'
 
 export default new IntegrationDefinition({
@@ -18,27 +18,29 @@ export default new IntegrationDefinition({
   readme: 'hub.md',
   icon: 'icon.svg',
   configuration: {
-    schema: configurationSchema,
+    schema: configurationSchema
   },
   actions: {
     sendMetric: {
       title: 'Send Metric',
-      description: 'Records one event as the series <name>_metric, labelled with the channel, bot, conversation, user and bot version.',
+      description:
+        'Records one event as the series <name>_metric, labelled with the channel, bot, conversation, user and bot version.',
       input: { schema: sendMetricInputSchema },
-      output: { schema: sendMetricOutputSchema },
+      output: { schema: sendMetricOutputSchema }
     },
     sendRawData: {
       title: 'Send Raw Data',
-      description: 'Sends your own InfluxDB line protocol (without timestamps), validated line by line before anything is sent.',
+      description:
+        'Sends your own InfluxDB line protocol (without timestamps), validated line by line before anything is sent.',
       input: { schema: sendRawDataInputSchema },
-      output: { schema: sendRawDataOutputSchema },
+      output: { schema: sendRawDataOutputSchema }
     },
     sendLlmUsage: {
       title: 'Send LLM Usage',
       description:
         "Records an LLM call's tokens, cost and duration, by provider and model, from the LLM card's output: the series gen_ai_client_token_usage, gen_ai_client_cost_usd, gen_ai_client_operation_duration_seconds and gen_ai_client_operations.",
       input: { schema: sendLlmUsageInputSchema },
-      output: { schema: sendLlmUsageOutputSchema },
-    },
-  },
+      output: { schema: sendLlmUsageOutputSchema }
+    }
+  }
 })

@@ -60,7 +60,7 @@ export const runColdStart = async (stage: Stage, sdkFloor: SdkFloor, options: { 
   const both = (key: keyof ColdStart) => ({
     ours: `${ms(median(of(samples.ours, key)))} (p99 ${ms(p99(of(samples.ours, key)))})`,
     floor: `${ms(median(of(samples.floor, key)))} (p99 ${ms(p99(of(samples.floor, key)))})`,
-    ratio: median(of(samples.ours, key)) / median(of(samples.floor, key)),
+    ratio: median(of(samples.ours, key)) / median(of(samples.floor, key))
   })
   const total = both('total')
   const first = both('first')
@@ -69,16 +69,30 @@ export const runColdStart = async (stage: Stage, sdkFloor: SdkFloor, options: { 
   return {
     title: '3. Cold start and bundle size',
     rows: [
-      { figure: 'Cold start, spawn → first action answered, median', ours: total.ours, floor: total.floor, ratio: ratio(total.ratio), target: `≤ ${TIME_TARGET}`, verdict: verdict(total.ratio <= TIME_TARGET) },
-      { figure: 'of which listening → first action answered, median', ours: first.ours, floor: first.floor, ratio: ratio(first.ratio), target: '—', verdict: 'info' },
+      {
+        figure: 'Cold start, spawn → first action answered, median',
+        ours: total.ours,
+        floor: total.floor,
+        ratio: ratio(total.ratio),
+        target: `≤ ${TIME_TARGET}`,
+        verdict: verdict(total.ratio <= TIME_TARGET)
+      },
+      {
+        figure: 'of which listening → first action answered, median',
+        ours: first.ours,
+        floor: first.floor,
+        ratio: ratio(first.ratio),
+        target: '—',
+        verdict: 'info'
+      },
       {
         figure: 'Bundle size (.botpress/dist/index.js)',
         ours: kib(oursBytes),
         floor: kib(floorBytes),
         ratio: `${oursBytes >= floorBytes ? '+' : ''}${kib(oursBytes - floorBytes)}`,
         target: `≤ +${kib(SIZE_TARGET)}`,
-        verdict: verdict(oursBytes - floorBytes <= SIZE_TARGET),
-      },
+        verdict: verdict(oursBytes - floorBytes <= SIZE_TARGET)
+      }
     ],
     notes: [
       `${options.rounds} cold starts per side after one discarded round each, alternating (which goes first flips every round); ` +
@@ -88,7 +102,7 @@ export const runColdStart = async (stage: Stage, sdkFloor: SdkFloor, options: { 
         "from `spawn()` to the answer read and includes the first write (a new connection, the proxy's 20 ms round trip). " +
         'Ours sends Send Metric; the sdk floor of section 1 writes the line ours writes for the same input.',
       "Bundle size: both built by `bp build` (the CLI's esbuild options); the floor's bundle holds the sdk, @botpress/client " +
-        'and the one CommonJS copy of axios that ours also uses.',
-    ],
+        'and the one CommonJS copy of axios that ours also uses.'
+    ]
   }
 }

@@ -50,7 +50,7 @@ const timed = async (command: string[], stdin: string, dir: string): Promise<Run
   const start = now()
   const child = spawn(TIME, ['-v', '-o', timeFile, ...command], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), TMPDIR: dir },
-    stdio: ['pipe', 'ignore', 'pipe'],
+    stdio: ['pipe', 'ignore', 'pipe']
   })
   child.stdin.end(stdin)
   let stderr = ''
@@ -61,7 +61,10 @@ const timed = async (command: string[], stdin: string, dir: string): Promise<Run
   let treeRss = 0
   while (!done) {
     const pids = descendants(child.pid!).slice(1) // not /usr/bin/time itself
-    treeRss = Math.max(treeRss, pids.reduce((sum, p) => sum + rssOf(p), 0))
+    treeRss = Math.max(
+      treeRss,
+      pids.reduce((sum, p) => sum + rssOf(p), 0)
+    )
     await sleep(20)
   }
   const code = await closed
@@ -103,12 +106,16 @@ const importData = async (vm: VictoriaMetrics, series: number): Promise<{ from: 
         channel: s % 3 === 0 ? 'whatsapp' : 'webchat',
         conversationId: `conv_${String(s).padStart(4, '0')}`,
         userId: `user_${String((s * 37) % 1000).padStart(4, '0')}`,
-        version: `1.${s % 4}.0`,
+        version: `1.${s % 4}.0`
       }
       const values = timestamps.map((_, i) => (s % 2 === 0 ? 1 : Math.round(((i * 7 + s) % 1000) * 1.25 * 100) / 100))
       lines.push(JSON.stringify({ metric, values, timestamps }))
     }
-    const res = await fetch(`${vm.url}/api/v1/import`, { method: 'POST', headers: { authorization: vm.authorization! }, body: lines.join('\n') })
+    const res = await fetch(`${vm.url}/api/v1/import`, {
+      method: 'POST',
+      headers: { authorization: vm.authorization! },
+      body: lines.join('\n')
+    })
     if (res.status !== 204) throw new Error(`import: HTTP ${res.status} ${await res.text()}`)
   }
   await vm.flush()
@@ -122,7 +129,14 @@ const cfgQuote = (text: string): string => `"${text.replaceAll('\\', '\\\\').rep
 const curlConfig = async (vm: VictoriaMetrics, requests: ForwardedRequest[], dir: string): Promise<string> => {
   const sections: string[] = []
   for (const [i, r] of requests.entries()) {
-    const options = [`url = ${cfgQuote(vm.url + r.path)}`, `user = ${cfgQuote(`${vm.username}:${vm.password}`)}`, 'output = "/dev/null"', 'silent', 'show-error', 'fail']
+    const options = [
+      `url = ${cfgQuote(vm.url + r.path)}`,
+      `user = ${cfgQuote(`${vm.username}:${vm.password}`)}`,
+      'output = "/dev/null"',
+      'silent',
+      'show-error',
+      'fail'
+    ]
     if (r.method !== 'GET') options.push(`request = ${cfgQuote(r.method)}`)
     for (const name of ['accept', 'accept-encoding', 'content-type']) {
       const value = r.headers[name]
@@ -154,8 +168,25 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
     const expected = series * SAMPLES_PER_SERIES
     const tokenFile = join(dir, 'token')
     await writeFile(tokenFile, `${vm.password}\n`, { mode: 0o600 })
-    const scriptArgs = (url: string, format: Format, out: string) =>
-      ['bash', SCRIPT, '--url', url, '--user', vm.username, '--token-file', tokenFile, '--from', String(from), '--to', String(to), '--format', format, '--out', out, '--quiet']
+    const scriptArgs = (url: string, format: Format, out: string) => [
+      'bash',
+      SCRIPT,
+      '--url',
+      url,
+      '--user',
+      vm.username,
+      '--token-file',
+      tokenFile,
+      '--from',
+      String(from),
+      '--to',
+      String(to),
+      '--format',
+      format,
+      '--out',
+      out,
+      '--quiet'
+    ]
 
     // The requests the script makes, learnt from one run through a recording proxy (which also warms VictoriaMetrics).
     const requests: ForwardedRequest[] = []
@@ -175,7 +206,8 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
       const out = join(dir, `export.${format}`)
       script.get(format)!.push(await timed(scriptArgs(vm.url, format, out), '', dir))
       const samples = await countSamples(out, format)
-      if (samples !== expected) throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
+      if (samples !== expected)
+        throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
       outBytes.set(format, (await stat(out)).size)
       await rm(out, { force: true })
     }
@@ -201,9 +233,10 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
   for (const [bin, pkg] of [
     [TIME, 'time'],
     ['/usr/bin/curl', 'curl'],
-    ['/usr/bin/jq', 'jq'],
+    ['/usr/bin/jq', 'jq']
   ] as const) {
-    if (!existsSync(bin)) throw new Error(`${bin} is missing: install the Debian package "${pkg}" (apt-get install ${pkg}; .ci/run does).`)
+    if (!existsSync(bin))
+      throw new Error(`${bin} is missing: install the Debian package "${pkg}" (apt-get install ${pkg}; .ci/run does).`)
   }
   const dir = await mkdtemp(join(tmpdir(), 'bench-export-'))
   try {
@@ -223,7 +256,7 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
             floor: `${secs(median(wall(floor)))} (${secs(p99(wall(floor)))})`,
             ratio: ratio(r),
             target: `≤ ${TIME_TARGET}`,
-            verdict: verdict(r <= TIME_TARGET),
+            verdict: verdict(r <= TIME_TARGET)
           },
           {
             figure: `${series.toLocaleString('en')} series, ${format}: peak RSS`,
@@ -231,8 +264,8 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
             floor: mib(Math.max(...floor.map((x) => x.peakRssBytes))),
             ratio: '—',
             target: `≤ ${mib(RSS_TARGET)}`,
-            verdict: verdict(peak <= RSS_TARGET),
-          },
+            verdict: verdict(peak <= RSS_TARGET)
+          }
         ]
       })
     )
@@ -251,10 +284,10 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
         `Rounds: ${results.map((r) => `${r.rounds} at ${r.series.toLocaleString('en')} series`).join(', ')}; in each every ` +
           'format runs next to a floor run (which goes first flips every round); p99 is the slowest run at these counts. The ' +
           "floor's figures at one size are over all its runs at that size.",
-        '**Peak RSS**: the larger of `time -v`\'s maximum resident set (the largest single process of the tree) and the ' +
+        "**Peak RSS**: the larger of `time -v`'s maximum resident set (the largest single process of the tree) and the " +
           'largest sum of `VmRSS` over every process of the tree, sampled every 20 ms (pipelines run several at once).',
-        `Output sizes: ${results.map((r) => `${r.series.toLocaleString('en')} series: ${FORMATS.map((f) => `${f} ${mib(r.outBytes.get(f)!)}`).join(', ')}`).join('; ')}.`,
-      ],
+        `Output sizes: ${results.map((r) => `${r.series.toLocaleString('en')} series: ${FORMATS.map((f) => `${f} ${mib(r.outBytes.get(f)!)}`).join(', ')}`).join('; ')}.`
+      ]
     }
   } finally {
     await rm(dir, { recursive: true, force: true })

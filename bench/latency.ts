@@ -26,7 +26,12 @@ interface Measured {
   readonly cpuPerCall: { ours: number; floor: number }
 }
 
-const measure = async (stage: Stage, options: LatencyOptions, ours: () => Promise<unknown>, floor: () => Promise<unknown>): Promise<Measured> => {
+const measure = async (
+  stage: Stage,
+  options: LatencyOptions,
+  ours: () => Promise<unknown>,
+  floor: () => Promise<unknown>
+): Promise<Measured> => {
   for (let i = 0; i < options.warmup; i++) {
     await ours()
     await floor()
@@ -46,8 +51,8 @@ const measure = async (stage: Stage, options: LatencyOptions, ours: () => Promis
     times,
     cpuPerCall: {
       ours: (cpuMs(stage.oursPid) - cpuBefore.ours) / options.calls,
-      floor: (cpuMs(stage.floorPid) - cpuBefore.floor) / options.calls,
-    },
+      floor: (cpuMs(stage.floorPid) - cpuBefore.floor) / options.calls
+    }
   }
 }
 
@@ -55,14 +60,28 @@ const rowsFor = (card: string, m: Measured): Row[] => {
   const rows: Row[] = (
     [
       ['median', median],
-      ['p99', p99],
+      ['p99', p99]
     ] as const
   ).map(([stat, of]) => {
     const r = of(m.times.ours) / of(m.times.floor)
-    return { figure: `${card}, time per call, ${stat}`, ours: ms(of(m.times.ours)), floor: ms(of(m.times.floor)), ratio: ratio(r), target: `≤ ${TIME_TARGET}`, verdict: verdict(r <= TIME_TARGET) }
+    return {
+      figure: `${card}, time per call, ${stat}`,
+      ours: ms(of(m.times.ours)),
+      floor: ms(of(m.times.floor)),
+      ratio: ratio(r),
+      target: `≤ ${TIME_TARGET}`,
+      verdict: verdict(r <= TIME_TARGET)
+    }
   })
   const cpu = m.cpuPerCall.ours / m.cpuPerCall.floor
-  rows.push({ figure: `${card}, CPU per call of the serving process`, ours: ms(m.cpuPerCall.ours), floor: ms(m.cpuPerCall.floor), ratio: ratio(cpu), target: `≤ ${CPU_TARGET}`, verdict: verdict(cpu <= CPU_TARGET) })
+  rows.push({
+    figure: `${card}, CPU per call of the serving process`,
+    ours: ms(m.cpuPerCall.ours),
+    floor: ms(m.cpuPerCall.floor),
+    ratio: ratio(cpu),
+    target: `≤ ${CPU_TARGET}`,
+    verdict: verdict(cpu <= CPU_TARGET)
+  })
   return rows
 }
 
@@ -103,8 +122,8 @@ export const runLatency = async (stage: Stage, options: LatencyOptions): Promise
           'POSTs them with plain axios (the options of `src/client.ts`, no retries) through the same proxy. It is given the ' +
           'exact lines our action wrote for the same input (caught at the proxy before the run), so both write the same bytes.',
         '**CPU per call**: user + system time of each serving process from `/proc/<pid>/stat` around the measured calls, ' +
-          'divided by the calls (10 ms ticks).',
-      ],
+          'divided by the calls (10 ms ticks).'
+      ]
     }
   } finally {
     oursAgent.destroy()

@@ -39,7 +39,8 @@ const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } =
       const list = arg.includes('=') ? arg.slice('--only='.length) : (argv[++i] ?? '')
       const names = list.split(',').filter(Boolean)
       for (const name of names) {
-        if (!(SECTIONS as readonly string[]).includes(name)) throw new Error(`unknown section ${name}: use ${SECTIONS.join(', ')}`)
+        if (!(SECTIONS as readonly string[]).includes(name))
+          throw new Error(`unknown section ${name}: use ${SECTIONS.join(', ')}`)
       }
       only = new Set(names as SectionName[])
     } else if (arg === '-h' || arg === '--help') {
@@ -67,9 +68,19 @@ const preflight = (only: Set<SectionName>): void => {
 /** The commit measured, and which measured paths differ from it in the working tree. */
 const revision = (): string => {
   try {
-    const git = (...args: string[]) => execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8' }).trimEnd()
+    const git = (...args: string[]) =>
+      execFileSync('git', args, { cwd: join(__dirname, '..'), encoding: 'utf8' }).trimEnd()
     const head = git('rev-parse', '--short', 'HEAD').trim()
-    const dirty = git('status', '--porcelain', '--', 'src', 'scripts/export-metrics.sh', 'integration.definition.ts', 'package.json', 'bench')
+    const dirty = git(
+      'status',
+      '--porcelain',
+      '--',
+      'src',
+      'scripts/export-metrics.sh',
+      'integration.definition.ts',
+      'package.json',
+      'bench'
+    )
       .split('\n')
       .filter(Boolean)
       .map((line) => line.slice(3))
@@ -96,7 +107,10 @@ const consoleTable = (sections: Section[]): string => {
 
 const cell = (text: string): string => text.replaceAll('|', '\\|')
 
-const markdown = (sections: Section[], meta: { date: string; seconds: number; load: [string, string]; revision: string }): string => {
+const markdown = (
+  sections: Section[],
+  meta: { date: string; seconds: number; load: [string, string]; revision: string }
+): string => {
   const m = describeMachine()
   const parts = [
     '# Benchmarks',
@@ -110,12 +124,19 @@ const markdown = (sections: Section[], meta: { date: string; seconds: number; lo
     `- Load average (1 min) at start / end: ${meta.load[0]} / ${meta.load[1]} — other work shares this machine, which is why ` +
       'every comparison is interleaved and reported as a ratio.',
     '- p99 by nearest rank; with few rounds it is the slowest one.',
-    '',
+    ''
   ]
   for (const section of sections) {
-    parts.push(`## ${section.title}`, '', '| Figure | Ours | Floor / reference | Ratio | Target | Result |', '| --- | --- | --- | --- | --- | --- |')
+    parts.push(
+      `## ${section.title}`,
+      '',
+      '| Figure | Ours | Floor / reference | Ratio | Target | Result |',
+      '| --- | --- | --- | --- | --- | --- |'
+    )
     for (const r of section.rows) {
-      parts.push(`| ${cell(r.figure)} | ${cell(r.ours)} | ${cell(r.floor)} | ${cell(r.ratio)} | ${cell(r.target)} | ${r.verdict === 'MISS' ? '**MISS**' : r.verdict} |`)
+      parts.push(
+        `| ${cell(r.figure)} | ${cell(r.ours)} | ${cell(r.floor)} | ${cell(r.ratio)} | ${cell(r.target)} | ${r.verdict === 'MISS' ? '**MISS**' : r.verdict} |`
+      )
     }
     parts.push('', ...section.notes.flatMap((n) => [n, '']))
   }
@@ -145,7 +166,7 @@ const main = async (): Promise<void> => {
       sections.push({
         title: `${SECTIONS.indexOf(name) + 1}. ${name}`,
         rows: [{ figure: 'The section failed', ours: message, floor: '—', ratio: '—', target: '—', verdict: 'MISS' }],
-        notes: [],
+        notes: []
       })
     }
   }
@@ -156,8 +177,12 @@ const main = async (): Promise<void> => {
     try {
       const stage = await startStage(sdkFloor)
       try {
-        await attempt('latency', () => runLatency(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 }))
-        await attempt('throughput', () => runThroughput(stage, quick ? { rounds: 2, roundMs: 1_000 } : { rounds: 4, roundMs: 4_000 }))
+        await attempt('latency', () =>
+          runLatency(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 })
+        )
+        await attempt('throughput', () =>
+          runThroughput(stage, quick ? { rounds: 2, roundMs: 1_000 } : { rounds: 4, roundMs: 4_000 })
+        )
         await attempt('validation', () => runValidation(stage, { rounds: quick ? 3 : 11 }))
         await attempt('cold', () => runColdStart(stage, sdkFloor, { rounds: quick ? 4 : 20 }))
       } finally {
@@ -174,8 +199,8 @@ const main = async (): Promise<void> => {
           ? [{ series: 100, rounds: 1 }]
           : [
               { series: 100, rounds: 2 },
-              { series: 1_000, rounds: 1 },
-            ],
+              { series: 1_000, rounds: 1 }
+            ]
       })
     )
   }
@@ -189,7 +214,10 @@ const main = async (): Promise<void> => {
     process.exitCode = 1
   } else if (only.size === SECTIONS.length && !quick) {
     const file = join(__dirname, 'RESULTS.md')
-    await writeFile(file, markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)], revision: measured }))
+    await writeFile(
+      file,
+      markdown(sections, { date, seconds, load: [loadStart, loadavg()[0]!.toFixed(2)], revision: measured })
+    )
     log(`wrote ${file}`)
   } else {
     log('partial or quick run: bench/RESULTS.md not written')

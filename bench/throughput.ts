@@ -27,7 +27,12 @@ interface Burst {
 }
 
 /** Keeps IN_FLIGHT calls going until `durationMs` has passed; every answer goes to `onOk`. */
-const burst = async (call: () => Promise<Answer>, durationMs: number, onOk: (answer: Answer) => void, errors: string[]): Promise<Burst> => {
+const burst = async (
+  call: () => Promise<Answer>,
+  durationMs: number,
+  onOk: (answer: Answer) => void,
+  errors: string[]
+): Promise<Burst> => {
   let ok = 0
   let failed = 0
   const start = now()
@@ -49,7 +54,11 @@ const burst = async (call: () => Promise<Answer>, durationMs: number, onOk: (ans
 /** Samples VictoriaMetrics holds for `series` between the two times (ms), from /api/v1/export. */
 const storedSamples = async (vm: VictoriaMetrics, series: string, fromMs: number, toMs: number): Promise<number> => {
   await vm.flush()
-  const query = new URLSearchParams({ 'match[]': `{__name__=${JSON.stringify(series)}}`, start: String(fromMs / 1000), end: String(toMs / 1000) })
+  const query = new URLSearchParams({
+    'match[]': `{__name__=${JSON.stringify(series)}}`,
+    start: String(fromMs / 1000),
+    end: String(toMs / 1000)
+  })
   const res = await fetch(`${vm.url}/api/v1/export?${query}`, { headers: { authorization: vm.authorization! } })
   const text = await res.text()
   if (!res.ok) throw new Error(`export of ${series}: HTTP ${res.status} ${text.slice(0, 200)}`)
@@ -82,7 +91,12 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
     const run = async (side: 'ours' | 'floor', durationMs: number, keep: boolean) => {
       const pid = side === 'ours' ? stage.oursPid : stage.floorPid
       const before = { served: cpuMs(pid), bench: process.cpuUsage() }
-      const b = await burst(side === 'ours' ? ours : floor, durationMs, side === 'ours' ? countOurs : () => undefined, errors[side])
+      const b = await burst(
+        side === 'ours' ? ours : floor,
+        durationMs,
+        side === 'ours' ? countOurs : () => undefined,
+        errors[side]
+      )
       all[side].push(b)
       if (keep) {
         measured[side].push(b)
@@ -97,7 +111,8 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
       const order = round % 2 === 0 ? (['ours', 'floor'] as const) : (['floor', 'ours'] as const)
       for (const side of order) await run(side, options.roundMs, true)
     }
-    const rate = (bursts: Burst[]) => bursts.reduce((n, b) => n + b.ok, 0) / (bursts.reduce((t, b) => t + b.elapsedMs, 0) / 1000)
+    const rate = (bursts: Burst[]) =>
+      bursts.reduce((n, b) => n + b.ok, 0) / (bursts.reduce((t, b) => t + b.elapsedMs, 0) / 1000)
     const perRound = (bursts: Burst[]) => bursts.map((b) => (b.ok / (b.elapsedMs / 1000)).toFixed(0)).join(', ')
     const answered = all.ours.reduce((n, b) => n + b.ok, 0)
     const refused = all.ours.reduce((n, b) => n + b.failed, 0)
@@ -119,7 +134,7 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
           floor: `${floorRate.toFixed(0)} /s`,
           ratio: `${(oursRate / floorRate).toFixed(3)}×`,
           target: '—',
-          verdict: 'info',
+          verdict: 'info'
         },
         {
           figure: 'Events lost: answered OK − samples stored',
@@ -127,7 +142,7 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
           floor: '—',
           ratio: '—',
           target: '0',
-          verdict: verdict(lost === 0),
+          verdict: verdict(lost === 0)
         },
         {
           figure: 'Calls not answered OK',
@@ -135,8 +150,8 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
           floor: String(floorRefused),
           ratio: '—',
           target: '0',
-          verdict: verdict(refused === 0),
-        },
+          verdict: verdict(refused === 0)
+        }
       ],
       notes: [
         `${options.rounds} rounds of ${(options.roundMs / 1000).toFixed(0)} s per side after 1 s of warm-up each, the sides ` +
@@ -151,8 +166,10 @@ export const runThroughput = async (stage: Stage, options: ThroughputOptions): P
           'in VictoriaMetrics, started with `-dedup.minScrapeInterval=1ms` (one sample per series and millisecond, as Mimir ' +
           'keeps), counted exactly with `/api/v1/export` (summed over every series of the metric) from a second before the ' +
           'first call to a second after the latest timestamp an answer reported.' +
-          (errors.ours.length + errors.floor.length > 0 ? ` First errors: ${[...errors.ours, ...errors.floor].join(' | ')}` : ''),
-      ],
+          (errors.ours.length + errors.floor.length > 0
+            ? ` First errors: ${[...errors.ours, ...errors.floor].join(' | ')}`
+            : '')
+      ]
     }
   } finally {
     agent.destroy()

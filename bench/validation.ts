@@ -41,15 +41,15 @@ export const runValidation = async (stage: Stage, options: { rounds: number }): 
         floor: '—',
         ratio: '—',
         target: `≤ ${TARGET_MS} ms`,
-        verdict: verdict(median(times) <= TARGET_MS),
-      },
+        verdict: verdict(median(times) <= TARGET_MS)
+      }
     ],
     notes: [
       `${options.rounds} calls after one warm-up call, one after another, to the bundle served as in section 1. The body is ` +
         `${Buffer.byteLength(data).toLocaleString('en')} bytes (the card's limit is ${BODY_BYTES.toLocaleString('en')}) of lines ` +
         'in four shapes (tags, several fields, integers, booleans, escaped spaces and commas), each its own series, and a last ' +
         `line without a field value (\`${INVALID_LAST_LINE}\`); the bench checks that the refusal names that line. The time runs ` +
-        'from the request to the answer read.',
-    ],
+        'from the request to the answer read.'
+    ]
   }
 }

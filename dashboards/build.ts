@@ -15,7 +15,14 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { RULES_NAMESPACE } from '../rules/build'
-import { PANEL_QUERIES, PANEL_TITLES, VARIABLE_QUERIES, queriesFor, type PanelQuery, type VariableQuery } from './queries'
+import {
+  PANEL_QUERIES,
+  PANEL_TITLES,
+  VARIABLE_QUERIES,
+  queriesFor,
+  type PanelQuery,
+  type VariableQuery
+} from './queries'
 
 export const DASHBOARD_PATH = join(__dirname, 'botpress-grafana.json')
 export const DASHBOARD_UID = 'botpress-grafana-cloud'
@@ -37,11 +44,14 @@ function target(q: PanelQuery): prometheus.DataqueryBuilder {
 }
 
 /** Sets title, data source, description (from the queries) and targets, in refId order. */
-function withQueries<B extends { title(t: string): B; datasource(d: common.DataSourceRef): B; description(d: string): B; withTarget(t: prometheus.DataqueryBuilder): B }>(
-  panel: B,
-  title: string,
-  intro: string,
-): B {
+function withQueries<
+  B extends {
+    title(t: string): B
+    datasource(d: common.DataSourceRef): B
+    description(d: string): B
+    withTarget(t: prometheus.DataqueryBuilder): B
+  }
+>(panel: B, title: string, intro: string): B {
   const queries = queriesFor(title)
   panel.title(title).datasource(DATASOURCE)
   const returns = queries.map((q) => (queries.length > 1 ? `${q.legendFormat ?? q.refId}: ${q.returns}` : q.returns))
@@ -57,14 +67,16 @@ const legend = () =>
     .placement(common.LegendPlacement.Bottom)
     .calcs(['sum', 'max'])
 
-const tooltip = () => new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending)
+const tooltip = () =>
+  new common.VizTooltipOptionsBuilder().mode(common.TooltipDisplayMode.Multi).sort(common.SortOrder.Descending)
 
 const thresholds = (steps: Array<[number | null, string]>) =>
   new dashboard.ThresholdsConfigBuilder()
     .mode(dashboard.ThresholdsMode.Absolute)
     .steps(steps.map(([value, color]) => ({ value, color })))
 
-const fixedColor = (color: string) => new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Fixed).fixedColor(color)
+const fixedColor = (color: string) =>
+  new dashboard.FieldColorBuilder().mode(dashboard.FieldColorModeId.Fixed).fixedColor(color)
 
 const lastValue = () => new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)
 
@@ -114,8 +126,8 @@ export function buildDashboard(): dashboard.Dashboard {
     .uid(DASHBOARD_UID)
     .description(
       'Chatbot metrics sent by the "Grafana Cloud for Botpress" integration: events per channel and bot version, ' +
-        'value quantiles, top metrics and a funnel between two steps (Send Metric), and the LLM calls\' tokens, cost ' +
-        'and latency by model, channel and version (Send LLM Usage).',
+        "value quantiles, top metrics and a funnel between two steps (Send Metric), and the LLM calls' tokens, cost " +
+        'and latency by model, channel and version (Send LLM Usage).'
     )
     .tags(['botpress', 'chatbot', 'grafana-cloud-for-botpress'])
     .editable()
@@ -131,13 +143,13 @@ export function buildDashboard(): dashboard.Dashboard {
         .icon('bell')
         .tooltip('State of the Botpress alerting rules (rules/botpress-rules.yaml)')
         .url(`/alerting/list?search=${encodeURIComponent(`namespace:${RULES_NAMESPACE}`)}`)
-        .targetBlank(false),
+        .targetBlank(false)
     )
     .withVariable(
       new dashboard.DatasourceVariableBuilder('datasource')
         .label('Data source')
         .description('The Prometheus data source of your Grafana Cloud stack (grafanacloud-<stack>-prom).')
-        .type('prometheus'),
+        .type('prometheus')
     )
 
   for (const v of VARIABLE_QUERIES) b.withVariable(variable(v))
@@ -148,16 +160,20 @@ export function buildDashboard(): dashboard.Dashboard {
   // ---- One metric ($metric) -------------------------------------------------------------------
   b.withRow(new dashboard.RowBuilder('Metric: $metric').id(next()))
   b.withPanel(
-    eventsOverTime(T.eventsByChannel, 'Number of events (samples) per interval, stacked by channel.').id(next()),
+    eventsOverTime(T.eventsByChannel, 'Number of events (samples) per interval, stacked by channel.').id(next())
   )
   b.withPanel(
     eventsOverTime(
       T.eventsByVersionOverTime,
-      'Number of events per interval, stacked by bot version: compare a release with the last one.',
-    ).id(next()),
+      'Number of events per interval, stacked by bot version: compare a release with the last one.'
+    ).id(next())
   )
   b.withPanel(
-    withQueries(new barchart.PanelBuilder(), T.eventsByVersionTotal, 'Total events per bot version over the time range.')
+    withQueries(
+      new barchart.PanelBuilder(),
+      T.eventsByVersionTotal,
+      'Total events per bot version over the time range.'
+    )
       .id(next())
       .xField('version')
       .unit('short')
@@ -167,15 +183,15 @@ export function buildDashboard(): dashboard.Dashboard {
       .colorScheme(fixedColor('orange'))
       .withTransformation({
         id: 'organize',
-        options: { excludeByName: { Time: true }, renameByName: { Value: 'events' }, indexByName: {} },
+        options: { excludeByName: { Time: true }, renameByName: { Value: 'events' }, indexByName: {} }
       })
-      .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+      .gridPos({ x: 0, y: 0, w: 12, h: 9 })
   )
   b.withPanel(
     withQueries(
       new timeseries.PanelBuilder(),
       T.quantiles,
-      'For metrics whose value is a measure (e.g. response_latency in ms), not a plain event (value 1).',
+      'For metrics whose value is a measure (e.g. response_latency in ms), not a plain event (value 1).'
     )
       .id(next())
       .unit('short')
@@ -188,10 +204,10 @@ export function buildDashboard(): dashboard.Dashboard {
           .showLegend(true)
           .displayMode(common.LegendDisplayMode.Table)
           .placement(common.LegendPlacement.Bottom)
-          .calcs(['mean', 'max']),
+          .calcs(['mean', 'max'])
       )
       .tooltip(tooltip())
-      .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+      .gridPos({ x: 0, y: 0, w: 12, h: 9 })
   )
 
   // ---- Funnel ---------------------------------------------------------------------------------
@@ -201,28 +217,40 @@ export function buildDashboard(): dashboard.Dashboard {
       .id(next())
       .unit('short')
       .decimals(0)
-      .colorScheme(fixedColor('text')),
+      .colorScheme(fixedColor('text'))
   )
   b.withPanel(
     funnelStat(T.funnelTo, 'Events of the step to reach over the time range.')
       .id(next())
       .unit('short')
       .decimals(0)
-      .colorScheme(fixedColor('text')),
+      .colorScheme(fixedColor('text'))
   )
   b.withPanel(
     funnelStat(T.conversion, 'Events of "funnel to" per 100 events of "funnel from".')
       .id(next())
       .unit('percent')
       .decimals(1)
-      .thresholds(thresholds([[null, 'red'], [50, 'orange'], [80, 'green']])),
+      .thresholds(
+        thresholds([
+          [null, 'red'],
+          [50, 'orange'],
+          [80, 'green']
+        ])
+      )
   )
   b.withPanel(
     funnelStat(T.dropOff, '100 % minus the conversion: the share of "funnel from" events not followed by "funnel to".')
       .id(next())
       .unit('percent')
       .decimals(1)
-      .thresholds(thresholds([[null, 'green'], [20, 'orange'], [50, 'red']])),
+      .thresholds(
+        thresholds([
+          [null, 'green'],
+          [20, 'orange'],
+          [50, 'red']
+        ])
+      )
   )
 
   // ---- Every metric ---------------------------------------------------------------------------
@@ -233,15 +261,19 @@ export function buildDashboard(): dashboard.Dashboard {
       T.topMetrics,
       'Every *_metric series of the selected bots, channels and versions, by how many series sent it ' +
         '(one series per conversation while conversation IDs are on). Exact event totals per metric: ' +
-        'the tiles below (PromQL cannot count samples of several metric names in one query).',
+        'the tiles below (PromQL cannot count samples of several metric names in one query).'
     )
       .id(next())
       .sortBy([new common.TableSortByFieldStateBuilder().displayName('series').desc(true)])
       .withTransformation({
         id: 'organize',
-        options: { excludeByName: { Time: true }, renameByName: { __name__: 'metric', Value: 'series' }, indexByName: {} },
+        options: {
+          excludeByName: { Time: true },
+          renameByName: { __name__: 'metric', Value: 'series' },
+          indexByName: {}
+        }
       })
-      .gridPos({ x: 0, y: 0, w: 24, h: 8 }),
+      .gridPos({ x: 0, y: 0, w: 24, h: 8 })
   )
   b.withPanel(
     withQueries(new stat.PanelBuilder(), T.eventsPerMetric, 'Total events of this metric over the time range.')
@@ -255,23 +287,30 @@ export function buildDashboard(): dashboard.Dashboard {
       .colorScheme(fixedColor('orange'))
       .unit('short')
       .decimals(0)
-      .gridPos({ x: 0, y: 0, w: 4, h: 4 }),
+      .gridPos({ x: 0, y: 0, w: 4, h: 4 })
   )
 
   // ---- LLM usage ------------------------------------------------------------------------------
   b.withRow(new dashboard.RowBuilder('LLM usage').id(next()))
   b.withPanel(
-    eventsOverTime(T.llmTokens, 'Tokens per interval from the Send LLM Usage card, stacked by model and token type.').id(next()),
+    eventsOverTime(
+      T.llmTokens,
+      'Tokens per interval from the Send LLM Usage card, stacked by model and token type.'
+    ).id(next())
   )
   b.withPanel(
     eventsOverTime(T.llmCost, 'The cost of the LLM calls per interval, stacked by model.')
       .id(next())
       .unit('currencyUSD')
-      .decimals(4),
+      .decimals(4)
   )
   for (const [title, label, intro] of [
     [T.llmCostByChannel, 'channel', 'The cost of the LLM calls per channel over the time range.'],
-    [T.llmCostByVersion, 'version', 'The cost of the LLM calls per bot version over the time range: compare a release with the last one.'],
+    [
+      T.llmCostByVersion,
+      'version',
+      'The cost of the LLM calls per bot version over the time range: compare a release with the last one.'
+    ]
   ] as const) {
     b.withPanel(
       withQueries(new barchart.PanelBuilder(), title, intro)
@@ -284,16 +323,16 @@ export function buildDashboard(): dashboard.Dashboard {
         .colorScheme(fixedColor('purple'))
         .withTransformation({
           id: 'organize',
-          options: { excludeByName: { Time: true }, renameByName: { Value: 'cost (USD)' }, indexByName: {} },
+          options: { excludeByName: { Time: true }, renameByName: { Value: 'cost (USD)' }, indexByName: {} }
         })
-        .gridPos({ x: 0, y: 0, w: 12, h: 9 }),
+        .gridPos({ x: 0, y: 0, w: 12, h: 9 })
     )
   }
   b.withPanel(
     withQueries(
       new timeseries.PanelBuilder(),
       T.llmLatency,
-      'How long the LLM calls took (the card\'s Duration), 95th percentile per interval, by model.',
+      "How long the LLM calls took (the card's Duration), 95th percentile per interval, by model."
     )
       .id(next())
       .unit('s')
@@ -306,10 +345,10 @@ export function buildDashboard(): dashboard.Dashboard {
           .showLegend(true)
           .displayMode(common.LegendDisplayMode.Table)
           .placement(common.LegendPlacement.Bottom)
-          .calcs(['mean', 'max']),
+          .calcs(['mean', 'max'])
       )
       .tooltip(tooltip())
-      .gridPos({ x: 0, y: 0, w: 24, h: 9 }),
+      .gridPos({ x: 0, y: 0, w: 24, h: 9 })
   )
 
   const built = b.build()
@@ -346,7 +385,9 @@ function main(argv: string[]): number {
       return 1
     }
     if (committed !== json) {
-      console.error(`${DASHBOARD_PATH} differs from what dashboards/build.ts builds: run npm run dashboard and commit it`)
+      console.error(
+        `${DASHBOARD_PATH} differs from what dashboards/build.ts builds: run npm run dashboard and commit it`
+      )
       return 1
     }
     console.log(`${DASHBOARD_PATH} is up to date`)

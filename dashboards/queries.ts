@@ -77,7 +77,7 @@ const TITLES = {
   llmCost: 'LLM cost over time by model (USD)',
   llmCostByChannel: 'LLM cost by channel (time range total, USD)',
   llmCostByVersion: 'LLM cost by bot version (time range total, USD)',
-  llmLatency: 'LLM latency p95 by model (seconds)',
+  llmLatency: 'LLM latency p95 by model (seconds)'
 } as const
 
 export const PANEL_TITLES = TITLES
@@ -85,7 +85,8 @@ export const PANEL_TITLES = TITLES
 const byModel = (expr: string) => `sum by (gen_ai_request_model) (${expr})`
 const tokens = (type: string) =>
   byModel(`sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", ${FILTER}}[$__interval])`)
-const llmCostTotal = (label: string) => `sort_desc(sum by (${label}) (sum_over_time(${sel('gen_ai_client_cost_usd')}[$__range])))`
+const llmCostTotal = (label: string) =>
+  `sort_desc(sum by (${label}) (sum_over_time(${sel('gen_ai_client_cost_usd')}[$__range])))`
 
 const fromTotal = `sum(${count(sel('$funnel_from'), '$__range')})`
 const toTotal = `sum(${count(sel('$funnel_to'), '$__range')})`
@@ -99,7 +100,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     legendFormat: '{{channel}}',
     seriesLabel: 'channel',
-    returns: 'one series per channel: events of $metric in each $__interval',
+    returns: 'one series per channel: events of $metric in each $__interval'
   },
   {
     panel: TITLES.eventsByVersionOverTime,
@@ -109,7 +110,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     legendFormat: '{{version}}',
     seriesLabel: 'version',
-    returns: 'one series per bot version: events of $metric in each $__interval',
+    returns: 'one series per bot version: events of $metric in each $__interval'
   },
   {
     panel: TITLES.eventsByVersionTotal,
@@ -118,7 +119,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'instant',
     format: 'table',
     seriesLabel: 'version',
-    returns: 'one row per bot version: events of $metric over the whole time range, largest first',
+    returns: 'one row per bot version: events of $metric over the whole time range, largest first'
   },
   {
     panel: TITLES.quantiles,
@@ -129,7 +130,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     legendFormat: 'p50',
     returns:
       'median of the per-series medians of the values of $metric in each $__interval ' +
-      '(series are per instance and conversation: exact when one series holds the interval)',
+      '(series are per instance and conversation: exact when one series holds the interval)'
   },
   {
     panel: TITLES.quantiles,
@@ -138,7 +139,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'range',
     format: 'time_series',
     legendFormat: 'p95',
-    returns: '95th percentile of the per-series 95th percentiles of $metric in each $__interval',
+    returns: '95th percentile of the per-series 95th percentiles of $metric in each $__interval'
   },
   {
     panel: TITLES.quantiles,
@@ -147,7 +148,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'range',
     format: 'time_series',
     legendFormat: 'mean',
-    returns: 'exact mean of all values of $metric in each $__interval',
+    returns: 'exact mean of all values of $metric in each $__interval'
   },
   {
     panel: TITLES.topMetrics,
@@ -158,7 +159,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     seriesLabel: '__name__',
     returns:
       'one row per metric name: how many series (label combinations × instances; with ' +
-      'conversation IDs on, × conversations) it had during the time range, largest first',
+      'conversation IDs on, × conversations) it had during the time range, largest first'
   },
   {
     panel: TITLES.eventsPerMetric,
@@ -166,7 +167,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: `sum(${count(`{__name__=~"$each_metric", ${FILTER}}`, '$__range')})`,
     kind: 'instant',
     format: 'time_series',
-    returns: 'total events of one metric over the time range (the panel repeats once per metric name)',
+    returns: 'total events of one metric over the time range (the panel repeats once per metric name)'
   },
   {
     panel: TITLES.funnelFrom,
@@ -174,7 +175,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: fromTotal,
     kind: 'instant',
     format: 'time_series',
-    returns: 'events of $funnel_from over the time range',
+    returns: 'events of $funnel_from over the time range'
   },
   {
     panel: TITLES.funnelTo,
@@ -182,7 +183,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: toTotal,
     kind: 'instant',
     format: 'time_series',
-    returns: 'events of $funnel_to over the time range',
+    returns: 'events of $funnel_to over the time range'
   },
   {
     panel: TITLES.conversion,
@@ -190,7 +191,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: `100 * ${toTotal} / ${fromTotal}`,
     kind: 'instant',
     format: 'time_series',
-    returns: 'events of $funnel_to per 100 events of $funnel_from, in percent',
+    returns: 'events of $funnel_to per 100 events of $funnel_from, in percent'
   },
   {
     panel: TITLES.dropOff,
@@ -198,7 +199,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     expr: `100 * (1 - ${toTotal} / ${fromTotal})`,
     kind: 'instant',
     format: 'time_series',
-    returns: 'percent of $funnel_from events not followed by a $funnel_to event',
+    returns: 'percent of $funnel_from events not followed by a $funnel_to event'
   },
   {
     panel: TITLES.llmTokens,
@@ -208,7 +209,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     legendFormat: '{{gen_ai_request_model}} input',
     seriesLabel: 'gen_ai_request_model',
-    returns: 'one series per model: input tokens of the LLM calls in each $__interval',
+    returns: 'one series per model: input tokens of the LLM calls in each $__interval'
   },
   {
     panel: TITLES.llmTokens,
@@ -218,7 +219,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     legendFormat: '{{gen_ai_request_model}} output',
     seriesLabel: 'gen_ai_request_model',
-    returns: 'one series per model: output tokens of the LLM calls in each $__interval',
+    returns: 'one series per model: output tokens of the LLM calls in each $__interval'
   },
   {
     panel: TITLES.llmCost,
@@ -228,7 +229,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     format: 'time_series',
     legendFormat: '{{gen_ai_request_model}}',
     seriesLabel: 'gen_ai_request_model',
-    returns: 'one series per model: the cost of its calls in each $__interval, in US dollars',
+    returns: 'one series per model: the cost of its calls in each $__interval, in US dollars'
   },
   {
     panel: TITLES.llmCostByChannel,
@@ -237,7 +238,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'instant',
     format: 'table',
     seriesLabel: 'channel',
-    returns: 'one row per channel: the cost of the LLM calls over the whole time range, largest first',
+    returns: 'one row per channel: the cost of the LLM calls over the whole time range, largest first'
   },
   {
     panel: TITLES.llmCostByVersion,
@@ -246,7 +247,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     kind: 'instant',
     format: 'table',
     seriesLabel: 'version',
-    returns: 'one row per bot version: the cost of the LLM calls over the whole time range, largest first',
+    returns: 'one row per bot version: the cost of the LLM calls over the whole time range, largest first'
   },
   {
     panel: TITLES.llmLatency,
@@ -258,8 +259,8 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
     seriesLabel: 'gen_ai_request_model',
     returns:
       'one series per model: the 95th percentile of the per-series 95th percentiles of the call durations in each ' +
-      '$__interval (series are per instance and conversation: exact when one series holds the interval)',
-  },
+      '$__interval (series are per instance and conversation: exact when one series holds the interval)'
+  }
 ]
 
 /** The queries of one panel, in refId order. Throws for an unknown title. */
@@ -301,7 +302,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: false,
     includeAll: false,
     defaultValue: 'flow_started_metric',
-    description: 'The series the time series panels show (one Send Metric name plus "_metric").',
+    description: 'The series the time series panels show (one Send Metric name plus "_metric").'
   },
   {
     name: 'bot',
@@ -310,7 +311,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: true,
     includeAll: true,
     allValue: '.*',
-    description: 'Botpress bot ID (label botId).',
+    description: 'Botpress bot ID (label botId).'
   },
   {
     name: 'channel',
@@ -319,7 +320,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: true,
     includeAll: true,
     allValue: '.*',
-    description: 'Channel the event came from (webchat, whatsapp, ...).',
+    description: 'Channel the event came from (webchat, whatsapp, ...).'
   },
   {
     name: 'version',
@@ -328,7 +329,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: true,
     includeAll: true,
     allValue: '.*',
-    description: 'Bot version (label version), to compare a release with the last one.',
+    description: 'Bot version (label version), to compare a release with the last one.'
   },
   {
     name: 'funnel_from',
@@ -337,7 +338,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: false,
     includeAll: false,
     defaultValue: 'flow_started_metric',
-    description: 'First step of the funnel (e.g. flow_started_metric).',
+    description: 'First step of the funnel (e.g. flow_started_metric).'
   },
   {
     name: 'funnel_to',
@@ -346,7 +347,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: false,
     includeAll: false,
     defaultValue: 'flow_completed_metric',
-    description: 'Step the funnel should reach (e.g. flow_completed_metric).',
+    description: 'Step the funnel should reach (e.g. flow_completed_metric).'
   },
   {
     name: 'each_metric',
@@ -355,8 +356,8 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: true,
     includeAll: true,
     hidden: true,
-    description: 'Hidden: every metric name, for the panel repeated once per metric.',
-  },
+    description: 'Hidden: every metric name, for the panel repeated once per metric.'
+  }
 ]
 
 // ---------------------------------------------------------------------------------------------
@@ -418,7 +419,15 @@ function duration(value: string | number, what: string): string {
   return value
 }
 
-const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 }
+const UNIT_MS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000
+}
 function durationMs(d: string): number {
   let total = 0
   for (const m of d.matchAll(/(\d+)(ms|s|m|h|d|w|y)/g)) total += Number(m[1]) * UNIT_MS[m[2]!]!
@@ -446,19 +455,19 @@ export function substitute(expr: string, vars: SubstituteVars): string {
     __rate_interval: interval,
     __range: `${Math.round(rangeMs / 1000)}s`,
     __range_s: String(Math.round(rangeMs / 1000)),
-    __range_ms: String(rangeMs),
+    __range_ms: String(rangeMs)
   }
   const single: Record<string, string> = {
     metric: vars.metric,
     funnel_from: vars.funnel_from,
-    funnel_to: vars.funnel_to,
+    funnel_to: vars.funnel_to
   }
   const multi: Record<string, Selection> = {
     bot: vars.bot,
     channel: vars.channel,
     version: vars.version,
     // In each repeated panel Grafana sets the repeat variable to one value.
-    each_metric: vars.each_metric ?? vars.metric,
+    each_metric: vars.each_metric ?? vars.metric
   }
   const lookup = (name: string): string | undefined => {
     if (name in values) return values[name]

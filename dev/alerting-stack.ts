@@ -10,7 +10,13 @@ import { join } from 'node:path'
 import { rulesYaml } from '../rules/build'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../rules/config'
 import { startRecordingServer, type RecordingServer } from './recording-server'
-import { startAlertmanager, startVictoriaMetrics, startVmalert, type RunningServer, type VictoriaMetrics } from './servers'
+import {
+  startAlertmanager,
+  startVictoriaMetrics,
+  startVmalert,
+  type RunningServer,
+  type VictoriaMetrics
+} from './servers'
 
 /** The default rules with every window and wait cut to seconds. */
 export const SECONDS_RULES_CONFIG: RulesConfig = {
@@ -21,7 +27,7 @@ export const SECONDS_RULES_CONFIG: RulesConfig = {
   latency: { window: '10s', quantile: 0.95, thresholdMs: 2000, minSamples: 5, for: '2s' },
   trafficDrop: { window: '8s', offset: '16s', ratio: 0.5, minEventsBefore: 5, for: '2s' },
   activeSeries: { limit: 20, ratio: 0.8, window: '5m', for: '2s' },
-  writesStopped: { window: '8s', lookback: '5m', for: '2s' },
+  writesStopped: { window: '8s', lookback: '5m', for: '2s' }
 }
 
 export const EVALUATION_INTERVAL = '2s'
@@ -72,8 +78,8 @@ export async function startAlertingStack(config: RulesConfig = SECONDS_RULES_CON
         '    webhook_configs:',
         `      - url: ${webhook.url}/alerts`,
         '        send_resolved: false',
-        '',
-      ].join('\n'),
+        ''
+      ].join('\n')
     })
     started.push(alertmanager)
     const vmalert = await startVmalert({
@@ -81,7 +87,7 @@ export async function startAlertingStack(config: RulesConfig = SECONDS_RULES_CON
       datasourceUrl: vm.url,
       remoteWriteUrl: vm.url,
       notifierUrl: alertmanager.url,
-      evaluationInterval: EVALUATION_INTERVAL,
+      evaluationInterval: EVALUATION_INTERVAL
     })
     started.push(vmalert)
     const delivered = (): DeliveredAlert[] => {
@@ -97,7 +103,7 @@ export async function startAlertingStack(config: RulesConfig = SECONDS_RULES_CON
       grafanaUrl: `${vm.url}/influx/write`,
       grafanaUserId: '1234567',
       apiKey: 'not-checked-by-this-victoria-metrics',
-      includeConversationAndUserIds: ids,
+      includeConversationAndUserIds: ids
     })
     return { vm, alertmanager, vmalert, webhook, delivered, integrationConfiguration, stop }
   } catch (err) {

@@ -22,7 +22,7 @@ export const headersFor = (operation: Operation, configuration: unknown, botId: 
   'x-bot-user-id': 'user-of-bot',
   'x-integration-id': 'integration-grafana-cloud',
   'x-webhook-id': 'webhook-1',
-  'x-bp-configuration': Buffer.from(JSON.stringify(configuration)).toString('base64'),
+  'x-bp-configuration': Buffer.from(JSON.stringify(configuration)).toString('base64')
 })
 
 /** Sends one operation to an integration served at `baseUrl` (e.g. by the bundle's `start(port)`). */
@@ -36,7 +36,7 @@ export const callIntegration = async (
     method: 'POST',
     headers: headersFor(operation, configuration, options.botId ?? 'bot-test'),
     body: JSON.stringify(options.body ?? {}),
-    signal: AbortSignal.timeout(60_000),
+    signal: AbortSignal.timeout(60_000)
   })
   const text = await response.text()
   let body: unknown = text

@@ -35,7 +35,7 @@ export const startIntegrationProcess = async (): Promise<IntegrationProcess> => 
   const port = await freePort()
   const child: ChildProcess = spawn(process.execPath, ['-e', LAUNCHER], {
     env: { PATH: process.env.PATH ?? '', BUNDLE, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   let output = ''
   child.stdout!.on('data', (chunk: Buffer) => (output += chunk.toString('utf8')))
@@ -75,6 +75,6 @@ export const startIntegrationProcess = async (): Promise<IntegrationProcess> => 
       const timer = setTimeout(() => child.kill('SIGKILL'), 5_000)
       await exited
       clearTimeout(timer)
-    },
+    }
   }
 }

@@ -16,7 +16,8 @@ export function descendants(root: number): number[] {
     }
     for (const tid of tids) {
       try {
-        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' ')) if (c.trim()) todo.push(Number(c))
+        for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8').split(' '))
+          if (c.trim()) todo.push(Number(c))
       } catch {
         // gone meanwhile
       }

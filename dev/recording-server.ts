@@ -14,7 +14,12 @@ export interface RecordedRequest {
 }
 
 export type Behaviour =
-  | { readonly kind: 'status'; readonly status: number; readonly body?: string; readonly headers?: Record<string, string> }
+  | {
+      readonly kind: 'status'
+      readonly status: number
+      readonly body?: string
+      readonly headers?: Record<string, string>
+    }
   | { readonly kind: 'hang' }
   | { readonly kind: 'reset' }
 
@@ -58,7 +63,7 @@ export const startRecordingServer = async (): Promise<RecordingServer> => {
         path: url.pathname,
         query: url.searchParams,
         headers: req.headers,
-        body: Buffer.concat(chunks),
+        body: Buffer.concat(chunks)
       })
       respond(queue.shift() ?? fallback, req, res)
     })
@@ -83,6 +88,6 @@ export const startRecordingServer = async (): Promise<RecordingServer> => {
           socket.destroy()
         }
         server.close(() => resolve())
-      }),
+      })
   }
 }

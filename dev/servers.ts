@@ -187,12 +187,19 @@ class Child {
   }
 }
 
-async function waitReady(child: Child, name: string, healthUrl: string, ok: (status: number) => boolean): Promise<void> {
+async function waitReady(
+  child: Child,
+  name: string,
+  healthUrl: string,
+  ok: (status: number) => boolean
+): Promise<void> {
   const deadline = Date.now() + READY_TIMEOUT_MS
   let lastError = 'no answer yet'
   for (let i = 0; i < READY_MAX_POLLS && Date.now() < deadline; i++) {
     if (!child.running) {
-      throw new Error(`${name} exited before it was ready (exit ${child.proc.exitCode ?? child.proc.signalCode}).\n--- ${name} log tail ---\n${child.logTail()}`)
+      throw new Error(
+        `${name} exited before it was ready (exit ${child.proc.exitCode ?? child.proc.signalCode}).\n--- ${name} log tail ---\n${child.logTail()}`
+      )
     }
     try {
       const res = await fetch(healthUrl, { signal: AbortSignal.timeout(2_000) })
@@ -204,7 +211,9 @@ async function waitReady(child: Child, name: string, healthUrl: string, ok: (sta
     }
     await sleep(READY_POLL_INTERVAL_MS)
   }
-  throw new Error(`${name} not ready at ${healthUrl} within ${READY_TIMEOUT_MS} ms (${lastError}).\n--- ${name} log tail ---\n${child.logTail()}`)
+  throw new Error(
+    `${name} not ready at ${healthUrl} within ${READY_TIMEOUT_MS} ms (${lastError}).\n--- ${name} log tail ---\n${child.logTail()}`
+  )
 }
 
 function looksLikePortClash(tail: string): boolean {
@@ -263,7 +272,7 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       '-search.disableCache',
       '-loggerLevel=WARN',
       ...(dedup ? ['-dedup.minScrapeInterval=1ms'] : []),
-      ...(opts.extraArgs ?? []),
+      ...(opts.extraArgs ?? [])
     ]
     const envFlags: Record<string, string> = {}
     if (auth) {
@@ -283,7 +292,7 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
     const flush = async () => {
       const res = await fetch(`${url}/internal/force_flush`, {
         headers: authorization ? { authorization } : {},
-        signal: AbortSignal.timeout(10_000),
+        signal: AbortSignal.timeout(10_000)
       })
       const body = await res.text()
       if (!res.ok) throw new Error(`victoria-metrics force_flush: HTTP ${res.status} ${body.slice(0, 200)}`)
@@ -292,13 +301,25 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       await flush()
       const res = await fetch(`${url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
         headers: authorization ? { authorization } : {},
-        signal: AbortSignal.timeout(30_000),
+        signal: AbortSignal.timeout(30_000)
       })
       const body = await res.text()
       if (!res.ok) throw new Error(`victoria-metrics export: HTTP ${res.status} ${body.slice(0, 200)}`)
       return parseExport(body)
     }
-    const result: VictoriaMetrics = { url, port, dataDir, pid: child.pid, username, password, authorization, flush, exportSeries, stop, logTail: (n?: number) => child.logTail(n) }
+    const result: VictoriaMetrics = {
+      url,
+      port,
+      dataDir,
+      pid: child.pid,
+      username,
+      password,
+      authorization,
+      flush,
+      exportSeries,
+      stop,
+      logTail: (n?: number) => child.logTail(n)
+    }
     return { child, result }
   })
 }
@@ -330,7 +351,7 @@ export async function startInfluxDB(opts: { bin?: string } = {}): Promise<Runnin
       '  log-enabled = false',
       '[continuous_queries]',
       '  enabled = false',
-      '',
+      ''
     ].join('\n')
     const configPath = join(dataDir, 'influxdb.conf')
     await writeFile(configPath, config, { mode: 0o600 })
@@ -362,7 +383,7 @@ export async function startPrometheus(opts: PrometheusOptions = {}): Promise<Run
       `--storage.tsdb.path=${tsdbPath}`,
       '--storage.tsdb.retention.time=100y',
       '--log.level=warn',
-      ...(opts.extraArgs ?? []),
+      ...(opts.extraArgs ?? [])
     ]
     const child = new Child(bin, args, baseEnv(), dataDir)
     const stop = makeStop(child, [dataDir])
@@ -405,7 +426,7 @@ export async function startVmalert(opts: VmalertOptions): Promise<RunningServer>
       `-evaluationInterval=${opts.evaluationInterval}`,
       '-remoteWrite.flushInterval=1s',
       '-loggerLevel=WARN',
-      ...(opts.extraArgs ?? []),
+      ...(opts.extraArgs ?? [])
     ]
     const child = new Child(bin, args, baseEnv(), dataDir)
     const stop = makeStop(child, [dataDir])
@@ -439,7 +460,7 @@ export async function startAlertmanager(opts: AlertmanagerOptions): Promise<Runn
       `--web.listen-address=127.0.0.1:${port}`,
       // An empty address turns the gossip cluster off: nothing listens on 0.0.0.0:9094.
       '--cluster.listen-address=',
-      '--log.level=warn',
+      '--log.level=warn'
     ]
     const child = new Child(bin, args, baseEnv(), dataDir)
     const stop = makeStop(child, [dataDir])

@@ -74,14 +74,35 @@ function checkConfig(c: RulesConfig): void {
     if (!Number.isFinite(value) || value <= 0 || value >= 1) problems.push(`${path} must be between 0 and 1: ${value}`)
   }
   for (const [role, name] of Object.entries(c.metrics)) {
-    if (!METRIC_NAME.test(name)) problems.push(`metrics.${role} must be a Send Metric name as Grafana stores it ([a-zA-Z_][a-zA-Z0-9_]*): ${JSON.stringify(name)}`)
+    if (!METRIC_NAME.test(name))
+      problems.push(
+        `metrics.${role} must be a Send Metric name as Grafana stores it ([a-zA-Z_][a-zA-Z0-9_]*): ${JSON.stringify(name)}`
+      )
   }
   duration('countWindow', c.countWindow)
-  if (!/^https?:\/\/[^\s#]+$/.test(c.runbookBaseUrl)) problems.push(`runbookBaseUrl must be an http(s) URL without a fragment: ${JSON.stringify(c.runbookBaseUrl)}`)
-  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped', 'llmCost'] as const) {
+  if (!/^https?:\/\/[^\s#]+$/.test(c.runbookBaseUrl))
+    problems.push(`runbookBaseUrl must be an http(s) URL without a fragment: ${JSON.stringify(c.runbookBaseUrl)}`)
+  for (const section of [
+    'silent',
+    'errorRate',
+    'latency',
+    'trafficDrop',
+    'activeSeries',
+    'writesStopped',
+    'llmCost'
+  ] as const) {
     duration(`${section}.window`, c[section].window)
   }
-  for (const section of ['silent', 'errorRate', 'latency', 'trafficDrop', 'activeSeries', 'writesStopped', 'llmCost', 'samplesDiscarded'] as const) {
+  for (const section of [
+    'silent',
+    'errorRate',
+    'latency',
+    'trafficDrop',
+    'activeSeries',
+    'writesStopped',
+    'llmCost',
+    'samplesDiscarded'
+  ] as const) {
     duration(`${section}.for`, c[section].for)
   }
   duration('silent.lookback', c.silent.lookback)
@@ -113,7 +134,7 @@ export function recordedNames(c: RulesConfig = DEFAULT_RULES_CONFIG) {
     errorRatio: `botId_channel:${m.errors}_per_${m.messages}:ratio${c.errorRate.window}`,
     latencyQuantile: `botId_channel:${m.latency}_metric:${quantileName(c.latency.quantile)}_${c.latency.window}`,
     latencyMedian: `botId_channel:${m.latency}_metric:p50_${c.latency.window}`,
-    latencyMean: `botId_channel:${m.latency}_metric:mean${c.latency.window}`,
+    latencyMean: `botId_channel:${m.latency}_metric:mean${c.latency.window}`
   }
 }
 
@@ -131,7 +152,10 @@ function recordingGroup(c: RulesConfig): RuleGroup {
   const latency = `${m.latency}_metric[${c.latency.window}]`
   const rules: RecordingRule[] = [
     ...eventMetrics.map((metric) => ({ record: names.count(metric), expr: counted(byVersion, metric, c.countWindow) })),
-    { record: names.sum(m.latency), expr: `sum by (${byVersion}) (sum_over_time(${m.latency}_metric[${c.countWindow}]))` },
+    {
+      record: names.sum(m.latency),
+      expr: `sum by (${byVersion}) (sum_over_time(${m.latency}_metric[${c.countWindow}]))`
+    },
     {
       record: names.errorRatio,
       // `or 0 * messages`: a window with messages and no error is a ratio of 0, not no ratio.
@@ -142,12 +166,18 @@ function recordingGroup(c: RulesConfig): RuleGroup {
         `  0 * ${counted(byChannel, m.messages, c.errorRate.window)}`,
         ')',
         '/',
-        `${counted(byChannel, m.messages, c.errorRate.window)}`,
-      ].join('\n'),
+        `${counted(byChannel, m.messages, c.errorRate.window)}`
+      ].join('\n')
     },
-    { record: names.latencyQuantile, expr: `quantile by (${byChannel}) (${c.latency.quantile}, quantile_over_time(${c.latency.quantile}, ${latency}))` },
+    {
+      record: names.latencyQuantile,
+      expr: `quantile by (${byChannel}) (${c.latency.quantile}, quantile_over_time(${c.latency.quantile}, ${latency}))`
+    },
     { record: names.latencyMedian, expr: `quantile by (${byChannel}) (0.5, quantile_over_time(0.5, ${latency}))` },
-    { record: names.latencyMean, expr: `sum by (${byChannel}) (sum_over_time(${latency}))\n/\nsum by (${byChannel}) (count_over_time(${latency}))` },
+    {
+      record: names.latencyMean,
+      expr: `sum by (${byChannel}) (sum_over_time(${latency}))\n/\nsum by (${byChannel}) (count_over_time(${latency}))`
+    }
   ]
   return { name: RECORDING_GROUP, rules }
 }
@@ -159,14 +189,14 @@ function alert(
   expr: string,
   forDuration: string,
   summary: string,
-  description: string,
+  description: string
 ): AlertingRule {
   return {
     alert: name,
     expr,
     ...forClause(forDuration),
     labels: { severity },
-    annotations: { summary, description, runbook_url: `${c.runbookBaseUrl}#${runbookAnchor(name)}` },
+    annotations: { summary, description, runbook_url: `${c.runbookBaseUrl}#${runbookAnchor(name)}` }
   }
 }
 
@@ -186,13 +216,13 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       [
         `group by (${byChannel}) (last_over_time(${messages}[${c.silent.lookback}] offset ${c.silent.window}))`,
         'unless',
-        `group by (${byChannel}) (last_over_time(${messages}[${c.silent.window}]))`,
+        `group by (${byChannel}) (last_over_time(${messages}[${c.silent.window}]))`
       ].join('\n'),
       c.silent.for,
       `Bot ${WHERE} received no message for ${c.silent.window}`,
       `No ${messages} event from bot ${WHERE} for ${c.silent.window}, after traffic in the ${c.silent.lookback} before. ` +
         'Check that the bot is published and its channel connected (send it a message), then the Botpress logs for card errors. ' +
-        'If every bot went quiet at once, see BotpressWritesStopped instead.',
+        'If every bot went quiet at once, see BotpressWritesStopped instead.'
     ),
     alert(
       c,
@@ -203,7 +233,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `Bot ${WHERE}: {{ $value | humanizePercentage }} of messages end in an error`,
       `${m.errors} events per ${m.messages} event over ${c.errorRate.window} are above ${percent(c.errorRate.threshold)} ` +
         `for ${c.errorRate.for}. Open the dashboard filtered on this bot and channel, compare bot versions ` +
-        '(a new release is the usual cause), and read the failing flows in the Botpress logs.',
+        '(a new release is the usual cause), and read the failing flows in the Botpress logs.'
     ),
     alert(
       c,
@@ -214,7 +244,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `Bot ${WHERE}: ${quantileName(c.latency.quantile)} response time is {{ $value | printf "%.0f" }} ms`,
       `The ${quantileName(c.latency.quantile)} of ${m.latency} over ${c.latency.window} is above ${c.latency.thresholdMs} ms ` +
         `for ${c.latency.for}. Look for a slow step: an LLM call, a knowledge-base search, an external API; ` +
-        'compare bot versions on the dashboard.',
+        'compare bot versions on the dashboard.'
     ),
     alert(
       c,
@@ -229,13 +259,13 @@ function alertsGroup(c: RulesConfig): RuleGroup {
         `/ ${counted(byChannel, m.messages, c.trafficDrop.window, c.trafficDrop.offset)}`,
         `< ${c.trafficDrop.ratio}`,
         `and on (${byChannel})`,
-        `${counted(byChannel, m.messages, c.trafficDrop.window, c.trafficDrop.offset)} >= ${c.trafficDrop.minEventsBefore}`,
+        `${counted(byChannel, m.messages, c.trafficDrop.window, c.trafficDrop.offset)} >= ${c.trafficDrop.minEventsBefore}`
       ].join('\n'),
       c.trafficDrop.for,
       `Bot ${WHERE}: messages down to {{ $value | humanizePercentage }} of ${c.trafficDrop.offset} ago`,
       `${messages} events in the last ${c.trafficDrop.window} are below ${percent(c.trafficDrop.ratio)} of the same ` +
         `${c.trafficDrop.window} ${c.trafficDrop.offset} earlier. Check the channel's connection and whatever sends users to the bot ` +
-        '(a website widget, a campaign, a WhatsApp number); a holiday explains it too.',
+        '(a website widget, a campaign, a WhatsApp number); a holiday explains it too.'
     ),
     alert(
       c,
@@ -246,8 +276,8 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `{{ $value }} active series from the Botpress cards, the cap is ${c.activeSeries.limit}`,
       `The cards' series active in the last ${c.activeSeries.window} are above ${percent(c.activeSeries.ratio)} of the stack's ` +
         `cap of ${c.activeSeries.limit}; past the cap Grafana Cloud drops new series without telling the bot. ` +
-        "Turn off \"Label events with conversation and user IDs\" in the integration's configuration, keep extra labels " +
-        "to few values, or raise the stack's limit.",
+        'Turn off "Label events with conversation and user IDs" in the integration\'s configuration, keep extra labels ' +
+        "to few values, or raise the stack's limit."
     ),
     alert(
       c,
@@ -258,7 +288,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `No Botpress card wrote anything for ${c.writesStopped.window}`,
       `No *_metric sample from any bot for ${c.writesStopped.window}, after samples in the ${c.writesStopped.lookback} before: ` +
         'the writes are failing, or every bot stopped. Read the card errors in the Botpress logs: a 401/403 means the API key ' +
-        'was revoked or lost metrics:write (update it in the integration), a 404 a wrong endpoint URL, 429 a rate or series limit.',
+        'was revoked or lost metrics:write (update it in the integration), a 404 a wrong endpoint URL, 429 a rate or series limit.'
     ),
     alert(
       c,
@@ -269,8 +299,8 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       `Bot {{ $labels.botId }} spent {{ $value | printf "%.2f" }} USD on LLM calls in ${c.llmCost.window}`,
       `The cost of the LLM calls the Send LLM Usage card recorded for this bot over the last ${c.llmCost.window} is above ` +
         `the budget of ${c.llmCost.budgetUsd} USD. Open the dashboard's LLM usage row on this bot: which model, channel or ` +
-        'version spends. A release with a bigger model or longer prompts is the usual cause, a flow calling the LLM in a loop another.',
-    ),
+        'version spends. A release with a bigger model or longer prompts is the usual cause, a flow calling the LLM in a loop another.'
+    )
   ]
   return { name: ALERTS_GROUP, rules }
 }
@@ -289,9 +319,9 @@ function usageGroup(c: RulesConfig): RuleGroup {
         'Grafana Cloud discards {{ $value | humanize }} samples/s ({{ $labels.reason }})',
         'Grafana Cloud accepted writes but dropped samples, for the reason in the label reason: per_user_series_limit ' +
           '(the active-series cap: see BotpressActiveSeriesNearLimit), sample-out-of-order or sample-too-old (clock or ' +
-          'replay), rate limits. The cards cannot see this: their writes succeed. Fix the cause the reason names.',
-      ),
-    ],
+          'replay), rate limits. The cards cannot see this: their writes succeed. Fix the cause the reason names.'
+      )
+    ]
   }
 }
 
@@ -314,17 +344,23 @@ export function ruleFileYaml(file: RuleFile, what: string): string {
 }
 
 export function rulesYaml(c: RulesConfig = DEFAULT_RULES_CONFIG): string {
-  return ruleFileYaml(buildRules(c), "For the stack's Prometheus ruler (scripts/load-rules.sh), Mimir, Prometheus or vmalert.")
+  return ruleFileYaml(
+    buildRules(c),
+    "For the stack's Prometheus ruler (scripts/load-rules.sh), Mimir, Prometheus or vmalert."
+  )
 }
 
 export function usageRulesYaml(c: RulesConfig = DEFAULT_RULES_CONFIG): string {
-  return ruleFileYaml(buildUsageRules(c), 'Import as Grafana-managed rules on the grafanacloud-usage data source (see hub.md).')
+  return ruleFileYaml(
+    buildUsageRules(c),
+    'Import as Grafana-managed rules on the grafanacloud-usage data source (see hub.md).'
+  )
 }
 
 function main(argv: string[]): number {
   const outputs: Array<[string, string]> = [
     [RULES_PATH, rulesYaml()],
-    [USAGE_RULES_PATH, usageRulesYaml()],
+    [USAGE_RULES_PATH, usageRulesYaml()]
   ]
   if (argv.includes('--check')) {
     let stale = 0
@@ -338,7 +374,9 @@ function main(argv: string[]): number {
       if (committed === text) {
         console.log(`${path} is up to date`)
       } else {
-        console.error(`${path} ${committed === undefined ? 'is missing' : 'differs from what rules/build.ts builds'}: run npm run rules and commit it`)
+        console.error(
+          `${path} ${committed === undefined ? 'is missing' : 'differs from what rules/build.ts builds'}: run npm run rules and commit it`
+        )
         stale++
       }
     }

@@ -93,7 +93,7 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
     errors: 'bot_error',
     latency: 'response_latency',
     flowStarted: 'flow_started',
-    flowCompleted: 'flow_completed',
+    flowCompleted: 'flow_completed'
   },
   countWindow: '1m',
   runbookBaseUrl: 'https://github.com/botpress-integrations/grafana-cloud/blob/main/hub.md',
@@ -104,5 +104,5 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
   activeSeries: { limit: 10_000, ratio: 0.8, window: '20m', for: '15m' },
   writesStopped: { window: '15m', lookback: '1d', for: '5m' },
   llmCost: { window: '1d', budgetUsd: 10, for: '0s' },
-  samplesDiscarded: { perSecond: 0, for: '10m' },
+  samplesDiscarded: { perSecond: 0, for: '10m' }
 }

@@ -10,7 +10,12 @@
  */
 import { spawn } from 'node:child_process'
 import { resolve } from 'node:path'
-import { SECONDS_RULES_CONFIG, startAlertingStack, type AlertingStack, type DeliveredAlert } from '../dev/alerting-stack'
+import {
+  SECONDS_RULES_CONFIG,
+  startAlertingStack,
+  type AlertingStack,
+  type DeliveredAlert
+} from '../dev/alerting-stack'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 
@@ -62,10 +67,12 @@ const build = (): Promise<void> =>
 const describeAlert = (a: DeliveredAlert): string =>
   [
     `   ${a.labels.alertname} (${a.status})`,
-    `   labels:      ${Object.entries(a.labels).map(([k, v]) => `${k}=${v}`).join(', ')}`,
+    `   labels:      ${Object.entries(a.labels)
+      .map(([k, v]) => `${k}=${v}`)
+      .join(', ')}`,
     `   summary:     ${a.annotations.summary}`,
     `   description: ${a.annotations.description}`,
-    `   runbook:     ${a.annotations.runbook_url}`,
+    `   runbook:     ${a.annotations.runbook_url}`
   ].join('\n')
 
 async function main(args: string[]): Promise<number> {
@@ -88,7 +95,9 @@ async function main(args: string[]): Promise<number> {
   stack = await startAlertingStack()
   integration = await startIntegrationProcess()
   const silent = SECONDS_RULES_CONFIG.silent
-  say(`   VictoriaMetrics ${stack.vm.url} (pid ${stack.vm.pid}), vmalert ${stack.vmalert.url} (pid ${stack.vmalert.pid}),`)
+  say(
+    `   VictoriaMetrics ${stack.vm.url} (pid ${stack.vm.pid}), vmalert ${stack.vmalert.url} (pid ${stack.vmalert.pid}),`
+  )
   say(`   Alertmanager ${stack.alertmanager.url} (pid ${stack.alertmanager.pid}) → webhook ${stack.webhook.url}/alerts`)
   say(`   the integration's built bundle at ${integration.url} (pid ${integration.pid})`)
   say(`   rules: rules/build.ts with windows in seconds (silent after ${silent.window}, then ${silent.for} more)`)
@@ -99,7 +108,7 @@ async function main(args: string[]): Promise<number> {
     const answer = await triggerAction(integration.url, stack.integrationConfiguration(false), 'sendMetric', {
       name: 'message_received',
       botId: BOT_ID,
-      channel: CHANNEL,
+      channel: CHANNEL
     })
     if (answer.status !== 200) throw new Error(`Send Metric answered ${answer.status}: ${answer.text}`)
     await sleep(TICK_MS)

@@ -93,7 +93,11 @@ const cleanup = (): Promise<void> => {
 }
 
 /** Starts something that must be stopped later; registers its stop as soon as it is up. */
-const track = async <T>(start: Promise<T>, what: (value: T) => string, stop: (value: T) => Promise<void>): Promise<T> => {
+const track = async <T>(
+  start: Promise<T>,
+  what: (value: T) => string,
+  stop: (value: T) => Promise<void>
+): Promise<T> => {
   pendingStarts.add(start)
   try {
     const value = await start
@@ -109,7 +113,9 @@ const onSignal = (signal: NodeJS.Signals, code: number) => {
   if (signalled) return
   signalled = true
   quiet = true
-  process.stdout.write(`\n${signal === 'SIGINT' ? 'Interrupted (Ctrl-C)' : `Got ${signal}`}: stopping what the demo started…\n`)
+  process.stdout.write(
+    `\n${signal === 'SIGINT' ? 'Interrupted (Ctrl-C)' : `Got ${signal}`}: stopping what the demo started…\n`
+  )
   void cleanup().finally(() => process.exit(code))
 }
 process.on('SIGINT', () => onSignal('SIGINT', 130))
@@ -125,7 +131,11 @@ interface RunResult {
 }
 
 /** Runs a command without a shell, tracked so cleanup can stop it by PID; bounded in time. */
-const run = (bin: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> =>
+const run = (
+  bin: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}
+): Promise<RunResult> =>
   new Promise((resolvePromise) => {
     const child = spawn(bin, args, { cwd: ROOT, env: options.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe'] })
     children.add(child)
@@ -186,7 +196,7 @@ const remoteTarget = (): Target | undefined => {
   return {
     description: `Grafana Cloud: ${env.GRAFANA_URL!.trim()} as user ${env.GRAFANA_USER_ID!.trim()} (API key from GRAFANA_API_KEY, not shown)`,
     configuration: { grafanaUrl: env.GRAFANA_URL!.trim(), grafanaUserId: env.GRAFANA_USER_ID!.trim(), apiKey },
-    reader: promUrl && readToken ? { promUrl, user: env.GRAFANA_USER_ID!.trim(), token: readToken } : undefined,
+    reader: promUrl && readToken ? { promUrl, user: env.GRAFANA_USER_ID!.trim(), token: readToken } : undefined
   }
 }
 
@@ -219,15 +229,71 @@ interface MetricEvent {
 
 /** A small day of a support bot: two conversations on two channels and two releases. */
 const METRIC_EVENTS: MetricEvent[] = [
-  { note: 'Ana opens the checkout flow on webchat (bot 1.4.1)', input: { name: 'flow_started', channel: 'webchat', conversationId: 'conv-1', userId: 'ana', version: '1.4.1', tags: '{"flow":"checkout"}' } },
-  { note: 'Ben opens the checkout flow on WhatsApp (bot 1.4.2)', input: { name: 'flow_started', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', tags: '{"flow":"checkout"}' } },
-  { note: 'the bot answered Ana in 812 ms', input: { name: 'response_latency', channel: 'webchat', conversationId: 'conv-1', userId: 'ana', version: '1.4.1', value: 812 } },
-  { note: 'the bot answered Ben in 430 ms', input: { name: 'response_latency', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', value: '430' } },
-  { note: 'Ben completes the checkout', input: { name: 'flow_completed', channel: 'whatsapp', conversationId: 'conv-2', userId: 'ben', version: '1.4.2', tags: '{"flow":"checkout"}' } },
+  {
+    note: 'Ana opens the checkout flow on webchat (bot 1.4.1)',
+    input: {
+      name: 'flow_started',
+      channel: 'webchat',
+      conversationId: 'conv-1',
+      userId: 'ana',
+      version: '1.4.1',
+      tags: '{"flow":"checkout"}'
+    }
+  },
+  {
+    note: 'Ben opens the checkout flow on WhatsApp (bot 1.4.2)',
+    input: {
+      name: 'flow_started',
+      channel: 'whatsapp',
+      conversationId: 'conv-2',
+      userId: 'ben',
+      version: '1.4.2',
+      tags: '{"flow":"checkout"}'
+    }
+  },
+  {
+    note: 'the bot answered Ana in 812 ms',
+    input: {
+      name: 'response_latency',
+      channel: 'webchat',
+      conversationId: 'conv-1',
+      userId: 'ana',
+      version: '1.4.1',
+      value: 812
+    }
+  },
+  {
+    note: 'the bot answered Ben in 430 ms',
+    input: {
+      name: 'response_latency',
+      channel: 'whatsapp',
+      conversationId: 'conv-2',
+      userId: 'ben',
+      version: '1.4.2',
+      value: '430'
+    }
+  },
+  {
+    note: 'Ben completes the checkout',
+    input: {
+      name: 'flow_completed',
+      channel: 'whatsapp',
+      conversationId: 'conv-2',
+      userId: 'ben',
+      version: '1.4.2',
+      tags: '{"flow":"checkout"}'
+    }
+  }
 ]
-const REFUSED_METRIC: MetricEvent = { note: 'a name with a space', input: { name: 'flow completed', channel: 'webchat', version: '1.4.1' } }
+const REFUSED_METRIC: MetricEvent = {
+  note: 'a name with a space',
+  input: { name: 'flow completed', channel: 'webchat', version: '1.4.1' }
+}
 
-const RAW_DATA = ['checkout,flow=cart,step=payment amount=35.2,items=3i', 'nlu,intent=order_status confidence=0.93'].join('\n')
+const RAW_DATA = [
+  'checkout,flow=cart,step=payment amount=35.2,items=3i',
+  'nlu,intent=order_status confidence=0.93'
+].join('\n')
 const REFUSED_RAW = ['checkout,flow=cart amount=12.5', 'checkout,flow=cart amount=35.2 1764072000000'].join('\n')
 
 /** Send LLM Usage right after an LLM card: its output as JSON text, and the duration measured around it. */
@@ -238,12 +304,14 @@ const LLM_USAGE = {
   conversationId: 'conv-1',
   userId: 'ana',
   version: '1.4.1',
-  tags: '{"flow":"checkout"}',
+  tags: '{"flow":"checkout"}'
 }
 
 const errorMessage = (answer: IntegrationAnswer): string => {
   const body = answer.body as { message?: unknown } | undefined
-  return typeof body === 'object' && body !== null && typeof body.message === 'string' ? body.message : answer.text.slice(0, 500)
+  return typeof body === 'object' && body !== null && typeof body.message === 'string'
+    ? body.message
+    : answer.text.slice(0, 500)
 }
 
 const outputOf = <T>(answer: IntegrationAnswer): T => (answer.body as { output: T }).output
@@ -290,7 +358,9 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
   }
   const refused = await triggerAction(integration.url, configuration, 'sendMetric', REFUSED_METRIC.input, BOT_ID)
   if (refused.status === 200) throw new DemoError('Send Metric accepted a name with a space; it should refuse it.')
-  say(`refused  ${REFUSED_METRIC.note}: name=${JSON.stringify(REFUSED_METRIC.input.name)}  (HTTP ${refused.status}, nothing sent)`)
+  say(
+    `refused  ${REFUSED_METRIC.note}: name=${JSON.stringify(REFUSED_METRIC.input.name)}  (HTTP ${refused.status}, nothing sent)`
+  )
   say(`         "${errorMessage(refused)}"`)
 
   section('Send Raw Data card')
@@ -302,7 +372,8 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
   say(indent(RAW_DATA, '           '))
   say(`         linesSent ${rawOutput.linesSent}, seriesNames ${rawOutput.seriesNames.join(', ')}`)
   const rawRefused = await triggerAction(integration.url, configuration, 'sendRawData', { data: REFUSED_RAW }, BOT_ID)
-  if (rawRefused.status === 200) throw new DemoError('Send Raw Data accepted a line with a timestamp; it should refuse it.')
+  if (rawRefused.status === 200)
+    throw new DemoError('Send Raw Data accepted a line with a timestamp; it should refuse it.')
   say(`refused  a body whose 2nd line carries its own timestamp  (HTTP ${rawRefused.status}, nothing sent)`)
   say(indent(REFUSED_RAW, '           '))
   say(`         "${errorMessage(rawRefused)}"`)
@@ -313,10 +384,19 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
   const llmOutput = outputOf<{ seriesNames: string[]; labels: Record<string, string> }>(llm)
   llmOutput.seriesNames.forEach((name) => series.add(name))
   const { usage } = generateContentOutput
-  say(`ok       Ana's question answered by ${generateContentOutput.provider} ${generateContentOutput.model} in ${LLM_USAGE.durationMs} ms`)
-  say(`         response  the LLM card's output as JSON text: ${usage.inputTokens} input and ${usage.outputTokens} output tokens, stopReason ${generateContentOutput.choices[0].stopReason}`)
+  say(
+    `ok       Ana's question answered by ${generateContentOutput.provider} ${generateContentOutput.model} in ${LLM_USAGE.durationMs} ms`
+  )
+  say(
+    `         response  the LLM card's output as JSON text: ${usage.inputTokens} input and ${usage.outputTokens} output tokens, stopReason ${generateContentOutput.choices[0].stopReason}`
+  )
   say(`         stored as ${llmOutput.seriesNames.join(', ')}`)
-  say(`         labels ${Object.entries(llmOutput.labels).filter(([name]) => name.startsWith('gen_ai_')).map(([name, value]) => `${name}=${value}`).join(' ')}`)
+  say(
+    `         labels ${Object.entries(llmOutput.labels)
+      .filter(([name]) => name.startsWith('gen_ai_'))
+      .map(([name, value]) => `${name}=${value}`)
+      .join(' ')}`
+  )
   // One sample per series, and token usage once per token type.
   const llmSamples = llmOutput.seriesNames.length + 1
   return { series, samples: METRIC_EVENTS.length + rawOutput.seriesNames.length + llmSamples, since }
@@ -338,15 +418,20 @@ const exportLocal = async (vm: VictoriaMetrics): Promise<Sample[]> => {
   await vm.flush()
   const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~".+"}' })}`, {
     headers: { authorization: vm.authorization! },
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(30_000)
   })
   const text = await response.text()
-  if (!response.ok) throw new DemoError(`VictoriaMetrics /api/v1/export answered HTTP ${response.status}: ${text.slice(0, 200)}`)
+  if (!response.ok)
+    throw new DemoError(`VictoriaMetrics /api/v1/export answered HTTP ${response.status}: ${text.slice(0, 200)}`)
   return text
     .split('\n')
     .filter((line) => line.trim() !== '')
     .flatMap((line) => {
-      const { metric, values, timestamps } = JSON.parse(line) as { metric: Record<string, string>; values: number[]; timestamps: number[] }
+      const { metric, values, timestamps } = JSON.parse(line) as {
+        metric: Record<string, string>
+        values: number[]
+        timestamps: number[]
+      }
       const { __name__: name = '', ...labels } = metric
       return timestamps.map((time, i) => ({ name, labels, value: values[i]!, time }))
     })
@@ -380,14 +465,21 @@ const readRemote = async (reader: Reader, sent: Sent): Promise<Sample[]> => {
     const query = `${selectorFor(sent.series)}[${now - Math.floor(sent.since / 1000) + 5}s]`
     const response = await fetch(`${base}/api/v1/query?${new URLSearchParams({ query, time: String(now) })}`, {
       headers: { authorization: basic(reader.user, reader.token) },
-      signal: AbortSignal.timeout(30_000),
+      signal: AbortSignal.timeout(30_000)
     })
     const text = await response.text()
     if (response.status === 401 || response.status === 403) {
-      throw new DemoError(`${base} refused GRAFANA_USER_ID / GRAFANA_READ_TOKEN (HTTP ${response.status}): the token needs the metrics:read scope.`)
+      throw new DemoError(
+        `${base} refused GRAFANA_USER_ID / GRAFANA_READ_TOKEN (HTTP ${response.status}): the token needs the metrics:read scope.`
+      )
     }
-    if (!response.ok) throw new DemoError(`${base}/api/v1/query answered HTTP ${response.status}: ${scrub(text.slice(0, 200))}`)
-    const result = (JSON.parse(text) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }).data.result
+    if (!response.ok)
+      throw new DemoError(`${base}/api/v1/query answered HTTP ${response.status}: ${scrub(text.slice(0, 200))}`)
+    const result = (
+      JSON.parse(text) as {
+        data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }
+      }
+    ).data.result
     samples = result.flatMap(({ metric, values }) => {
       const { __name__: name = '', ...labels } = metric
       return values
@@ -414,13 +506,15 @@ const printTable = (samples: Sample[]): void => {
           .join(' '),
         String(s.value),
         new Date(s.time).toISOString(),
-        instance,
+        instance
       ]
     })
   const header = ['SERIES', 'LABELS', 'VALUE', 'TIME (UTC)', 'INSTANCE']
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 2 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ')
+    cells
+      .map((c, i) => (i === 2 ? c.padStart(widths[i]!) : i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
   say(line(header))
   say(line(widths.map((w) => '-'.repeat(w))))
   rows.forEach((r) => say(line(r)))
@@ -429,8 +523,11 @@ const printTable = (samples: Sample[]): void => {
 const checkStored = (samples: Sample[], sent: Sent): void => {
   const stored = new Set(samples.map((s) => s.name))
   const missing = [...sent.series].filter((name) => !stored.has(name))
-  if (missing.length > 0) throw new DemoError(`These series were sent but not found when reading back: ${missing.join(', ')}`)
-  say(`\n${stored.size} series, ${samples.length} samples: everything the cards sent was stored; the refused calls stored nothing.`)
+  if (missing.length > 0)
+    throw new DemoError(`These series were sent but not found when reading back: ${missing.join(', ')}`)
+  say(
+    `\n${stored.size} series, ${samples.length} samples: everything the cards sent was stored; the refused calls stored nothing.`
+  )
 }
 
 // ---------------------------------------------------------------- export
@@ -439,7 +536,9 @@ const exportCsv = async (reader: Reader, selector: string, from: string, folder:
   const out = join(folder, 'bot-metrics.csv')
   const args = ['--format', 'csv', '--from', from, '--match', selector, '--out', out, '--quiet']
   say(`scripts/export-metrics.sh ${args.map((a) => (/[^\w./:-]/u.test(a) ? `'${a}'` : a)).join(' ')}`)
-  say(`   with GRAFANA_PROM_URL=${reader.promUrl} GRAFANA_USER_ID=${reader.user} and GRAFANA_READ_TOKEN (not shown) in its environment`)
+  say(
+    `   with GRAFANA_PROM_URL=${reader.promUrl} GRAFANA_USER_ID=${reader.user} and GRAFANA_READ_TOKEN (not shown) in its environment`
+  )
   const env: NodeJS.ProcessEnv = {
     PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
     HOME: process.env.HOME ?? tmpdir(),
@@ -447,12 +546,14 @@ const exportCsv = async (reader: Reader, selector: string, from: string, folder:
     LANG: 'C.UTF-8',
     GRAFANA_PROM_URL: reader.promUrl,
     GRAFANA_USER_ID: reader.user,
-    GRAFANA_READ_TOKEN: reader.token,
+    GRAFANA_READ_TOKEN: reader.token
   }
   const started = Date.now()
   const result = await run('bash', [EXPORT_SCRIPT, ...args], { env, timeoutMs: 120_000 })
   if (result.code !== 0) {
-    throw new DemoError(`export-metrics.sh failed (exit ${result.code}):\n${indent(tail(result.stderr + result.stdout))}`)
+    throw new DemoError(
+      `export-metrics.sh failed (exit ${result.code}):\n${indent(tail(result.stderr + result.stdout))}`
+    )
   }
   const csv = (await readFile(out, 'utf8')).split('\n').filter((l) => l !== '')
   say(`done in ${seconds(Date.now() - started)}: ${csv.length - 1} rows in ${out} (removed at exit). First lines:\n`)
@@ -526,7 +627,7 @@ const main = async (): Promise<void> => {
     target = {
       description: 'local VictoriaMetrics',
       configuration: { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: vm.username, apiKey: vm.password },
-      reader: { promUrl: vm.url, user: vm.username, token: vm.password },
+      reader: { promUrl: vm.url, user: vm.username, token: vm.password }
     }
   }
 
@@ -558,8 +659,10 @@ const main = async (): Promise<void> => {
     say(`GET ${target.reader.promUrl}/api/v1/query  ${selectorFor(sent.series)}[…] since the demo started\n`)
     samples = await readRemote(target.reader, sent)
   } else {
-    say('Not read back: set GRAFANA_PROM_URL (…/api/prom) and GRAFANA_READ_TOKEN (metrics:read) to have the demo do it.')
-    say('In Grafana: Explore -> your stack\'s Prometheus data source (grafanacloud-…-prom) -> run')
+    say(
+      'Not read back: set GRAFANA_PROM_URL (…/api/prom) and GRAFANA_READ_TOKEN (metrics:read) to have the demo do it.'
+    )
+    say("In Grafana: Explore -> your stack's Prometheus data source (grafanacloud-…-prom) -> run")
     say(`   ${selectorFor(sent.series)}`)
     say(`   e.g. sum by (channel) (count_over_time(flow_started_metric{botId="${BOT_ID}"}[1h]))`)
     say('\nDone: the three cards delivered to Grafana Cloud.')
@@ -598,9 +701,13 @@ void (async () => {
   } catch (error) {
     code = 1
     if (!signalled) {
-      const message = error instanceof DemoError || !(error instanceof Error) ? String((error as Error)?.message ?? error) : error.message
+      const message =
+        error instanceof DemoError || !(error instanceof Error)
+          ? String((error as Error)?.message ?? error)
+          : error.message
       process.stderr.write(`\nError: ${scrub(message)}\n`)
-      if (!(error instanceof DemoError) && process.env.DEMO_DEBUG && error instanceof Error) process.stderr.write(`${scrub(error.stack ?? '')}\n`)
+      if (!(error instanceof DemoError) && process.env.DEMO_DEBUG && error instanceof Error)
+        process.stderr.write(`${scrub(error.stack ?? '')}\n`)
     }
   }
   if (signalled) return // the signal handler cleans up and exits

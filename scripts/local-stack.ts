@@ -64,12 +64,12 @@ async function main(): Promise<void> {
       `VictoriaMetrics  ${vm.url}   (pid ${vm.pid}, data ${vm.dataDir})`,
       `  influx write   ${vm.url}/influx/write   <- the integration's grafanaUrl for local runs`,
       `  Prometheus API ${vm.url}/api/v1/query   (also /prometheus/api/v1/…)`,
-      `  export         ${vm.url}/api/v1/export`,
+      `  export         ${vm.url}/api/v1/export`
     ]
     if (vm.username) {
       lines.push(
         `  username       ${vm.username}   <- grafanaUserId / GRAFANA_USER_ID`,
-        `  password       ${vm.password}   <- apiKey / GRAFANA_READ_TOKEN (local throwaway, new each run)`,
+        `  password       ${vm.password}   <- apiKey / GRAFANA_READ_TOKEN (local throwaway, new each run)`
       )
     } else {
       lines.push('  auth           off')
@@ -78,7 +78,9 @@ async function main(): Promise<void> {
     if (args.includes('--influxdb')) {
       const influx = await startInfluxDB()
       running.push(influx)
-      lines.push(`InfluxDB 1.6     ${influx.url}   (pid ${influx.pid}; create a db: curl -XPOST ${influx.url}/query --data-urlencode 'q=CREATE DATABASE t')`)
+      lines.push(
+        `InfluxDB 1.6     ${influx.url}   (pid ${influx.pid}; create a db: curl -XPOST ${influx.url}/query --data-urlencode 'q=CREATE DATABASE t')`
+      )
     }
     if (args.includes('--prometheus')) {
       const prom = await startPrometheus()

@@ -18,7 +18,7 @@ beforeAll(async () => {
     writeUrl: `${server.url}/api/v1/push/influx/write`,
     userId: '1234567',
     apiKey: API_KEY,
-    includeConversationAndUserIds: true,
+    includeConversationAndUserIds: true
   }
 })
 afterAll(() => server.close())
@@ -60,14 +60,14 @@ describe('retries', () => {
   test('retry 503s with the same body until it lands', async () => {
     server.script([
       { kind: 'status', status: 503, body: 'try later' },
-      { kind: 'status', status: 502 },
+      { kind: 'status', status: 502 }
     ])
     const warnings: string[] = []
     await writeLines(config, LINE, { policy, log: { warn: (message) => warnings.push(message) } })
     expect(server.requests.map((request) => request.body.toString())).toEqual([LINE, LINE, LINE])
     expect(warnings).toEqual([
       'Grafana Cloud write: HTTP 503; attempt 2 of at most 6.',
-      'Grafana Cloud write: HTTP 502; attempt 3 of at most 6.',
+      'Grafana Cloud write: HTTP 502; attempt 3 of at most 6.'
     ])
   })
 
@@ -117,7 +117,7 @@ describe('no retry for answers a retry cannot change', () => {
     [401, 'unauthorized', /refused the credentials \(401\).*User ID and the API key.*metrics:write/],
     [403, 'forbidden', /refused the credentials \(403\).*metrics:write/],
     [404, 'not found', /no influx write endpoint at http:\/\/127\.0\.0\.1:\d+\/api\/v1\/push\/influx\/write \(404\)/],
-    [413, 'too big', /too large for Grafana \(413\)/],
+    [413, 'too big', /too large for Grafana \(413\)/]
   ])('%d', async (status, body, message) => {
     server.script([{ kind: 'status', status, body }], { kind: 'status', status: 204 })
     const error = await failure(writeLines(config, LINE, { policy }))
@@ -127,7 +127,9 @@ describe('no retry for answers a retry cannot change', () => {
 
   test('scrub the Basic credentials and the URL-encoded key if the server echoes them', async () => {
     const basic = Buffer.from(`1234567:${API_KEY}`).toString('base64')
-    server.script([{ kind: 'status', status: 401, body: `bad auth: Basic ${basic} key=${encodeURIComponent(API_KEY)}` }])
+    server.script([
+      { kind: 'status', status: 401, body: `bad auth: Basic ${basic} key=${encodeURIComponent(API_KEY)}` }
+    ])
     const error = await failure(writeLines(config, LINE, { policy }))
     expect(error.message).toContain('bad auth: Basic *** key=***')
     expect(error.message).not.toContain(basic)
@@ -144,13 +146,15 @@ describe('no retry for answers a retry cannot change', () => {
 test('a connection lost at every attempt says the event may have been stored', async () => {
   server.script([], { kind: 'reset' })
   const error = await failure(writeLines(config, LINE, { policy }))
-  expect(error.message).toMatch(/connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d attempts: the event may have been stored \(once at most\)/)
+  expect(error.message).toMatch(
+    /connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d attempts: the event may have been stored \(once at most\)/
+  )
 })
 
 test('an unreachable server is named', async () => {
   const port = await freePort()
-  const error = await failure(
-    writeLines({ ...config, writeUrl: `http://127.0.0.1:${port}/write` }, LINE, { policy })
+  const error = await failure(writeLines({ ...config, writeUrl: `http://127.0.0.1:${port}/write` }, LINE, { policy }))
+  expect(error.message).toMatch(
+    new RegExp(`Could not reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) after \\d attempts`)
   )
-  expect(error.message).toMatch(new RegExp(`Could not reach 127\\.0\\.0\\.1:${port} \\(ECONNREFUSED\\) after \\d attempts`))
 })

@@ -25,7 +25,7 @@ const http: AxiosInstance = axios.create({
   // The body is line protocol already; axios must not touch it.
   transformRequest: [(data: string) => data],
   responseType: 'text',
-  maxRedirects: 0,
+  maxRedirects: 0
 })
 axiosRetry(http)
 
@@ -87,7 +87,9 @@ const describeWriteFailure = (error: unknown, config: Configuration, policy: Ret
     )
   }
   if (status >= 500) {
-    return new UserFacingError(`Grafana Cloud is unavailable (${status})${attempts}: the event was not stored. Try again later.${saidText}`)
+    return new UserFacingError(
+      `Grafana Cloud is unavailable (${status})${attempts}: the event was not stored. Try again later.${saidText}`
+    )
   }
   if (status === 400) {
     return new UserFacingError(`Grafana rejected the data (400): nothing was stored.${saidText}`)
@@ -111,7 +113,7 @@ export const writeLines = async (config: Configuration, body: string, options: W
       auth: { username: config.userId, password: config.apiKey },
       headers: { 'Content-Type': 'text/plain; charset=utf-8' },
       timeout: policy.attemptTimeoutMs,
-      'axios-retry': retryOptions(policy, Date.now(), onRetry),
+      'axios-retry': retryOptions(policy, Date.now(), onRetry)
     })
   } catch (error) {
     throw describeWriteFailure(error, config, policy)

@@ -11,14 +11,22 @@ describe('normaliseWriteUrl accepts', () => {
     ['the full write URL', WRITE, WRITE],
     ['the full write URL with a trailing slash', `${WRITE}/`, WRITE],
     ['surrounding whitespace', `  ${WRITE}\n`, WRITE],
-    ['the newer prometheus host path', 'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/v1/push/influx', 'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/v1/push/influx'],
-    ['an explicit self-hosted path', 'https://metrics.example.com/influx/write', 'https://metrics.example.com/influx/write'],
+    [
+      'the newer prometheus host path',
+      'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/v1/push/influx',
+      'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/v1/push/influx'
+    ],
+    [
+      'an explicit self-hosted path',
+      'https://metrics.example.com/influx/write',
+      'https://metrics.example.com/influx/write'
+    ],
     ['a port', 'https://metrics.example.com:8443', 'https://metrics.example.com:8443/api/v1/push/influx/write'],
     ['http to localhost', 'http://localhost:8428/influx/write', 'http://localhost:8428/influx/write'],
     ['http to 127.0.0.1', 'http://127.0.0.1:8428/influx/write', 'http://127.0.0.1:8428/influx/write'],
     ['http to another 127/8 address', 'http://127.1.2.3:8428/', 'http://127.1.2.3:8428/api/v1/push/influx/write'],
     ['http to [::1]', 'http://[::1]:8428/write', 'http://[::1]:8428/write'],
-    ['an upper-case scheme and host', 'HTTPS://INFLUX-PROD-13-PROD-US-EAST-0.GRAFANA.NET', WRITE],
+    ['an upper-case scheme and host', 'HTTPS://INFLUX-PROD-13-PROD-US-EAST-0.GRAFANA.NET', WRITE]
   ])('%s', (_, input, expected) => {
     expect(normaliseWriteUrl(input)).toBe(expected)
   })
@@ -28,7 +36,11 @@ describe('normaliseWriteUrl refuses', () => {
   test.each([
     ['text that is not a URL', 'influx-prod-13-prod-us-east-0.grafana.net', /is not a URL/],
     ['another scheme', 'ftp://influx-prod-13.grafana.net', /must start with https:\/\/ \(it starts with ftp:\/\/\)/],
-    ['plain http to a remote host', 'http://influx-prod-13-prod-us-east-0.grafana.net', /must use https:\/\/.*unencrypted/],
+    [
+      'plain http to a remote host',
+      'http://influx-prod-13-prod-us-east-0.grafana.net',
+      /must use https:\/\/.*unencrypted/
+    ],
     ['plain http to a private address', 'http://10.0.0.5:8428/write', /must use https:\/\//],
     ['plain http to a look-alike of localhost', 'http://localhost.evil.com/write', /must use https:\/\//],
     ['user info', 'https://123:key@influx-prod-13.grafana.net', /must not contain a user name or password/],
@@ -37,24 +49,39 @@ describe('normaliseWriteUrl refuses', () => {
     ['a fragment', `${WRITE}#x`, /must not contain a fragment/],
     ['a Loki host', 'https://logs-prod-006.grafana.net', /Loki \(logs\) URL/],
     ['a Loki path', 'https://example.com/loki/api/v1/push', /Loki \(logs\) URL/],
-    ['a Prometheus query URL', 'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom', /Prometheus query URL/],
-    ['a Prometheus query URL with a path', 'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom/api/v1/query', /Prometheus query URL/],
+    [
+      'a Prometheus query URL',
+      'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom',
+      /Prometheus query URL/
+    ],
+    [
+      'a Prometheus query URL with a path',
+      'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom/api/v1/query',
+      /Prometheus query URL/
+    ]
   ])('%s', (_, input, message) => {
     expect(() => normaliseWriteUrl(input)).toThrow(message)
   })
 
   test('each refusal has its own message', () => {
     const messages = new Set(
-      ['nope', 'ftp://a.b', 'http://a.b', 'https://u:p@a.b', 'https://a.b?x', 'https://a.b/#x', 'https://logs-1.a.b', 'https://a.b/api/prom'].map(
-        (input) => {
-          try {
-            normaliseWriteUrl(input)
-            return 'accepted'
-          } catch (error) {
-            return (error as Error).message
-          }
+      [
+        'nope',
+        'ftp://a.b',
+        'http://a.b',
+        'https://u:p@a.b',
+        'https://a.b?x',
+        'https://a.b/#x',
+        'https://logs-1.a.b',
+        'https://a.b/api/prom'
+      ].map((input) => {
+        try {
+          normaliseWriteUrl(input)
+          return 'accepted'
+        } catch (error) {
+          return (error as Error).message
         }
-      )
+      })
     )
     expect(messages.size).toBe(8)
   })
@@ -68,18 +95,20 @@ describe('parseConfiguration', () => {
       writeUrl: WRITE,
       userId: '1234567',
       apiKey: 'glc_secret',
-      includeConversationAndUserIds: true,
+      includeConversationAndUserIds: true
     })
   })
 
   test('keeps the switch for conversation labels', () => {
-    expect(parseConfiguration({ ...valid, includeConversationAndUserIds: false }).includeConversationAndUserIds).toBe(false)
+    expect(parseConfiguration({ ...valid, includeConversationAndUserIds: false }).includeConversationAndUserIds).toBe(
+      false
+    )
   })
 
   test('trims a pasted user ID and key', () => {
     expect(parseConfiguration({ ...valid, grafanaUserId: ' 1234567 ', apiKey: ' glc_secret\n' })).toMatchObject({
       userId: '1234567',
-      apiKey: 'glc_secret',
+      apiKey: 'glc_secret'
     })
   })
 

@@ -28,8 +28,7 @@ const isLoopback = (hostname: string): boolean => {
   return isIP(host) === 6 && (host === '::1' || host === '0:0:0:0:0:0:0:1')
 }
 
-const invalidUrl = (problem: string): UserFacingError =>
-  new UserFacingError(`Endpoint URL ${problem}`)
+const invalidUrl = (problem: string): UserFacingError => new UserFacingError(`Endpoint URL ${problem}`)
 
 /** The write URL for what a user typed in the Endpoint URL field. */
 export const normaliseWriteUrl = (input: string): string => {
@@ -39,7 +38,7 @@ export const normaliseWriteUrl = (input: string): string => {
     url = new URL(text)
   } catch {
     throw invalidUrl(
-      'is not a URL: copy it from Grafana Cloud\'s HTTP Metrics page, e.g. https://influx-prod-13-prod-us-east-0.grafana.net.'
+      "is not a URL: copy it from Grafana Cloud's HTTP Metrics page, e.g. https://influx-prod-13-prod-us-east-0.grafana.net."
     )
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
@@ -83,17 +82,19 @@ export const parseConfiguration = (raw: unknown): Configuration => {
   const userId = grafanaUserId.trim()
   if (!/^[0-9]+$/u.test(userId)) {
     throw new UserFacingError(
-      'User ID must be the numeric instance ID shown on Grafana Cloud\'s HTTP Metrics page (digits only, e.g. 1234567).'
+      "User ID must be the numeric instance ID shown on Grafana Cloud's HTTP Metrics page (digits only, e.g. 1234567)."
     )
   }
   const key = apiKey.trim()
   if (key === '') {
-    throw new UserFacingError('API key is empty: create a Grafana Cloud access policy token with the metrics:write scope.')
+    throw new UserFacingError(
+      'API key is empty: create a Grafana Cloud access policy token with the metrics:write scope.'
+    )
   }
   return {
     writeUrl: normaliseWriteUrl(grafanaUrl),
     userId,
     apiKey: key,
-    includeConversationAndUserIds: includeConversationAndUserIds ?? true,
+    includeConversationAndUserIds: includeConversationAndUserIds ?? true
   }
 }

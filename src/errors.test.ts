@@ -5,9 +5,9 @@ const configuration = { grafanaUrl: 'https://influx.example', grafanaUserId: '12
 
 describe('describeFailure', () => {
   test('reports a user-facing message as it is', () => {
-    expect(describeFailure('Send Metric failed', new UserFacingError('Value must be a finite number.'), configuration)).toBe(
-      'Send Metric failed: Value must be a finite number.'
-    )
+    expect(
+      describeFailure('Send Metric failed', new UserFacingError('Value must be a finite number.'), configuration)
+    ).toBe('Send Metric failed: Value must be a finite number.')
   })
 
   test('reports an unexpected error with its class and message', () => {
@@ -19,11 +19,15 @@ describe('describeFailure', () => {
   test('scrubs the API key from an unexpected error in every form it can take', () => {
     const key = configuration.apiKey.trim()
     const basic = Buffer.from(`1234567:${key}`).toString('base64')
-    const error = new Error(`key ${key}, encoded ${encodeURIComponent(key)}, header Basic ${basic}, typed ${configuration.apiKey}`)
+    const error = new Error(
+      `key ${key}, encoded ${encodeURIComponent(key)}, header Basic ${basic}, typed ${configuration.apiKey}`
+    )
     const message = describeFailure('Send Metric failed', error, configuration)
     expect(message).not.toContain('secret')
     expect(message).not.toContain(basic)
-    expect(message).toBe('Send Metric failed: an unexpected error occurred in the integration (Error: key ***, encoded ***, header Basic ***, typed ***).')
+    expect(message).toBe(
+      'Send Metric failed: an unexpected error occurred in the integration (Error: key ***, encoded ***, header Basic ***, typed ***).'
+    )
   })
 
   test('keeps an unexpected message on one short line', () => {

@@ -41,19 +41,25 @@ export default new bp.Integration({
     sendMetric: async ({ ctx, input, logger }) =>
       run('Send Metric failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
-        return sendMetric(config, parseWith('Invalid input', sendMetricInputSchema, input), ctx.botId, { log: botLog(logger) })
+        return sendMetric(config, parseWith('Invalid input', sendMetricInputSchema, input), ctx.botId, {
+          log: botLog(logger)
+        })
       }),
     sendRawData: async ({ ctx, input, logger }) =>
       run('Send Raw Data failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
-        return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, { log: botLog(logger) })
+        return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, {
+          log: botLog(logger)
+        })
       }),
     sendLlmUsage: async ({ ctx, input, logger }) =>
       run('Send LLM Usage failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
-        return sendLlmUsage(config, parseWith('Invalid input', sendLlmUsageInputSchema, input), ctx.botId, { log: botLog(logger) })
-      }),
+        return sendLlmUsage(config, parseWith('Invalid input', sendLlmUsageInputSchema, input), ctx.botId, {
+          log: botLog(logger)
+        })
+      })
   },
   channels: {},
-  handler: async () => {},
+  handler: async () => {}
 })

@@ -60,7 +60,9 @@ const parseTagsObject = (tags: LabelInput['tags']): TagValues => {
     )
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UserFacingError('Extra labels must be a JSON object such as {"flow": "checkout"}, not a list or a single value.')
+    throw new UserFacingError(
+      'Extra labels must be a JSON object such as {"flow": "checkout"}, not a list or a single value.'
+    )
   }
   return parsed as TagValues
 }
@@ -104,10 +106,14 @@ const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Recor
     }
     const other = keyOf.get(name)
     if (other !== undefined) {
-      throw new UserFacingError(`Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`)
+      throw new UserFacingError(
+        `Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`
+      )
     }
     if (exceedsBytes(name, limits.maxLabelNameBytes)) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`)
+      throw new UserFacingError(
+        `Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`
+      )
     }
     keyOf.set(name, key)
     labels[name] = String(value)
@@ -129,7 +135,7 @@ export const cardLabels = (
   const builtIn: Record<string, string> = {
     botId: textOf(input.botId) || context.botId,
     channel: textOf(input.channel),
-    version: textOf(input.version),
+    version: textOf(input.version)
   }
   if (context.includeConversationAndUserIds) {
     builtIn.conversationId = textOf(input.conversationId)

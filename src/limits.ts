@@ -13,7 +13,7 @@ export const limits = {
   /** Measurement, tags and field key of one line: InfluxDB's `MaxKeyLength`, which Grafana's parser enforces. */
   maxSeriesKeyBytes: 65535,
   /** A Send Raw Data body, in UTF-8 bytes. Grafana accepts far more; a bot action should not. */
-  maxRawBodyBytes: 1024 * 1024,
+  maxRawBodyBytes: 1024 * 1024
 } as const
 
 export const utf8Bytes = (s: string): number => Buffer.byteLength(s, 'utf8')

@@ -13,7 +13,8 @@ const build = (input: Record<string, unknown>, ctx: LabelContext = context) =>
   buildLlmUsageEvent(parseWith('Invalid input', sendLlmUsageInputSchema, input), ctx, { instance: I, timestamp: T })
 
 const RESPONSE = JSON.stringify(generateContentOutput)
-const LABELS = 'botId=bot-from-ctx,channel=webchat,gen_ai_operation_name=chat,gen_ai_provider_name=openai,gen_ai_request_model=gpt-4o-mini-2024-07-18,gen_ai_response_finish_reason=stop'
+const LABELS =
+  'botId=bot-from-ctx,channel=webchat,gen_ai_operation_name=chat,gen_ai_provider_name=openai,gen_ai_request_model=gpt-4o-mini-2024-07-18,gen_ai_response_finish_reason=stop'
 
 describe('Send LLM Usage lines', () => {
   test('an LLM card output as JSON text: the call line with the cost, one line per token type, one timestamp', () => {
@@ -21,13 +22,13 @@ describe('Send LLM Usage lines', () => {
     expect(event.body.split('\n')).toEqual([
       `gen_ai_client,${LABELS},instance=${I} operations=1,operation_duration_seconds=1.35,cost_usd=0.0002373 ${T}`,
       `gen_ai_client,${LABELS},gen_ai_token_type=input,instance=${I} token_usage=1234 ${T}`,
-      `gen_ai_client,${LABELS},gen_ai_token_type=output,instance=${I} token_usage=87 ${T}`,
+      `gen_ai_client,${LABELS},gen_ai_token_type=output,instance=${I} token_usage=87 ${T}`
     ])
     expect(event.seriesNames).toEqual([
       'gen_ai_client_cost_usd',
       'gen_ai_client_operation_duration_seconds',
       'gen_ai_client_operations',
-      'gen_ai_client_token_usage',
+      'gen_ai_client_token_usage'
     ])
     expect(event.labels).toEqual({
       botId: 'bot-from-ctx',
@@ -36,13 +37,15 @@ describe('Send LLM Usage lines', () => {
       gen_ai_provider_name: 'openai',
       gen_ai_request_model: 'gpt-4o-mini-2024-07-18',
       gen_ai_response_finish_reason: 'stop',
-      instance: I,
+      instance: I
     })
     expect(event.timestamp).toBe(T)
   })
 
   test('the output object itself reads the same as its JSON text', () => {
-    expect(build({ response: generateContentOutput, channel: 'webchat' })).toEqual(build({ response: RESPONSE, channel: 'webchat' }))
+    expect(build({ response: generateContentOutput, channel: 'webchat' })).toEqual(
+      build({ response: RESPONSE, channel: 'webchat' })
+    )
   })
 
   test('never carries message content, ids or anything else the response holds', () => {
@@ -62,14 +65,14 @@ describe('Send LLM Usage lines', () => {
       outputTokens: 20,
       inputCost: 0.5,
       stopReason: 'max_tokens',
-      errorType: 'timeout',
+      errorType: 'timeout'
     })
     expect(event.labels).toMatchObject({
       gen_ai_provider_name: 'azure',
       gen_ai_request_model: 'gpt-4o',
       gen_ai_operation_name: 'text_completion',
       gen_ai_response_finish_reason: 'max_tokens',
-      error_type: 'timeout',
+      error_type: 'timeout'
     })
     const lines = event.body.split('\n')
     // The input cost given, the output cost of the response.
@@ -81,7 +84,9 @@ describe('Send LLM Usage lines', () => {
   test('the total cost wins over its parts; without parts the response’s botpress.cost counts', () => {
     expect(build({ response: RESPONSE, cost: '0.25' }).body).toContain(' operations=1,cost_usd=0.25 ')
     const legacy = JSON.stringify({ model: 'm', botpress: { cost: 0.125 } })
-    expect(build({ response: legacy }).body).toBe(`gen_ai_client,botId=bot-from-ctx,gen_ai_operation_name=chat,gen_ai_request_model=m,instance=${I} operations=1,cost_usd=0.125 ${T}`)
+    expect(build({ response: legacy }).body).toBe(
+      `gen_ai_client,botId=bot-from-ctx,gen_ai_operation_name=chat,gen_ai_request_model=m,instance=${I} operations=1,cost_usd=0.125 ${T}`
+    )
   })
 
   test('without a response or figures, the call is still counted once', () => {
@@ -116,7 +121,7 @@ describe('refusals', () => {
     [{ inputCost: '-1' }, /Input cost must be a finite amount/],
     [{ outputCost: 'NaN' }, /Output cost must be a finite amount/],
     [{ durationMs: -5 }, /Duration must be a finite number of milliseconds, 0 or more/],
-    [{ durationMs: '1e400' }, /Duration must be a finite number of milliseconds/],
+    [{ durationMs: '1e400' }, /Duration must be a finite number of milliseconds/]
   ])('%j', (input, message) => {
     expect(() => build({ response: RESPONSE, ...input })).toThrow(message)
   })
@@ -128,13 +133,15 @@ describe('refusals', () => {
     [{ botpress: { cost: -1 } }, /LLM response botpress\.cost must be a finite amount/],
     [{ usage: { inputTokens: '12' } }, /LLM response: usage\.inputTokens: Expected number, received string/],
     [{ model: 5 }, /LLM response: model: Expected string, received number/],
-    [{ choices: 'stop' }, /LLM response: choices: Expected array/],
+    [{ choices: 'stop' }, /LLM response: choices: Expected array/]
   ])('a response with %j', (response, message) => {
     expect(() => build({ response: JSON.stringify(response) })).toThrow(message)
   })
 
   test('a bad number in the response is refused even when a field overrides it', () => {
-    expect(() => build({ response: JSON.stringify({ usage: { inputTokens: -3 } }), inputTokens: 5 })).toThrow(/usage\.inputTokens/)
+    expect(() => build({ response: JSON.stringify({ usage: { inputTokens: -3 } }), inputTokens: 5 })).toThrow(
+      /usage\.inputTokens/
+    )
   })
 
   test.each([
@@ -142,7 +149,7 @@ describe('refusals', () => {
     ['a JSON list', '[1, 2]', /not a list or a single value/],
     ['a JSON number', '42', /not a list or a single value/],
     ['JSON null', 'null', /not a list or a single value/],
-    ['an object turned into text by a template', '[object Object]', /"\[object Object\]": pass the output as JSON text/],
+    ['an object turned into text by a template', '[object Object]', /"\[object Object\]": pass the output as JSON text/]
   ])('a response that is %s', (_, response, message) => {
     expect(() => build({ response })).toThrow(message)
   })
@@ -156,9 +163,17 @@ describe('refusals', () => {
   })
 
   test.each([
-    ['model', { model: 'm'.repeat(2049) }, /Label gen_ai_request_model is 2049 bytes long: Grafana accepts label values up to 2048 bytes/],
+    [
+      'model',
+      { model: 'm'.repeat(2049) },
+      /Label gen_ai_request_model is 2049 bytes long: Grafana accepts label values up to 2048 bytes/
+    ],
     ['provider', { provider: 'é'.repeat(1025) }, /Label gen_ai_provider_name is 2050 bytes long/],
-    ['model from the response', { response: JSON.stringify({ model: 'x'.repeat(3000) }) }, /Label gen_ai_request_model is 3000 bytes/],
+    [
+      'model from the response',
+      { response: JSON.stringify({ model: 'x'.repeat(3000) }) },
+      /Label gen_ai_request_model is 3000 bytes/
+    ]
   ])('a %s over Grafana’s label limit', (_, input, message) => {
     expect(() => build(input)).toThrow(message)
   })
@@ -169,9 +184,12 @@ describe('refusals', () => {
     expect(event.labels.gen_ai_provider_name).toHaveLength(1024)
   })
 
-  test.each(['gen_ai_token_type', 'gen_ai_request_model', 'error_type', 'channel', 'instance'])('an extra label %s that would replace one of the card’s', (key) => {
-    expect(() => build({ tags: { [key]: 'x' } })).toThrow(/Extra label/)
-  })
+  test.each(['gen_ai_token_type', 'gen_ai_request_model', 'error_type', 'channel', 'instance'])(
+    'an extra label %s that would replace one of the card’s',
+    (key) => {
+      expect(() => build({ tags: { [key]: 'x' } })).toThrow(/Extra label/)
+    }
+  )
 })
 
 describe('no input can add a line, a label or a series', () => {
@@ -182,7 +200,9 @@ describe('no input can add a line, a label or a series', () => {
     expect(lines).toHaveLength(3)
     for (const line of lines) {
       expect(line).not.toMatch(/[\r\t]/)
-      expect(line.startsWith('gen_ai_client,botId=bot-from-ctx,gen_ai_operation_name=chat,gen_ai_provider_name=')).toBe(true)
+      expect(line.startsWith('gen_ai_client,botId=bot-from-ctx,gen_ai_operation_name=chat,gen_ai_provider_name=')).toBe(
+        true
+      )
     }
     expect(Object.keys(event.labels)).toEqual([
       'botId',
@@ -190,7 +210,7 @@ describe('no input can add a line, a label or a series', () => {
       'gen_ai_provider_name',
       'gen_ai_request_model',
       'gen_ai_response_finish_reason',
-      'instance',
+      'instance'
     ])
   })
 })

@@ -31,7 +31,7 @@ const LLM_FIELDS = {
   operations: 'operations',
   duration: 'operation_duration_seconds',
   cost: 'cost_usd',
-  tokens: 'token_usage',
+  tokens: 'token_usage'
 } as const
 
 /** The label that tells a token count's kind, as in the conventions' `gen_ai.token.type`. */
@@ -43,7 +43,7 @@ const LLM_LABELS = {
   model: 'gen_ai_request_model',
   operation: 'gen_ai_operation_name',
   stopReason: 'gen_ai_response_finish_reason',
-  errorType: 'error_type',
+  errorType: 'error_type'
 } as const
 
 const DEFAULT_OPERATION = 'chat'
@@ -74,7 +74,9 @@ const parseResponse = (text: string | undefined): LlmResponse => {
     )
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new UserFacingError("LLM response must be the LLM card's output, a JSON object, not a list or a single value.")
+    throw new UserFacingError(
+      "LLM response must be the LLM card's output, a JSON object, not a list or a single value."
+    )
   }
   return parseWith('LLM response', llmResponseSchema, parsed)
 }
@@ -129,7 +131,7 @@ const figuresOf = (input: SendLlmUsageInput, response: LlmResponse): Figures => 
     outputTokens: fromResponse('usage.outputTokens', usage?.outputTokens, tokenCount),
     inputCost: fromResponse('usage.inputCost', usage?.inputCost, dollars),
     outputCost: fromResponse('usage.outputCost', usage?.outputCost, dollars),
-    cost: fromResponse('botpress.cost', response.botpress?.cost, dollars),
+    cost: fromResponse('botpress.cost', response.botpress?.cost, dollars)
   }
   const inputTokens = fromField('Input tokens', input.inputTokens, tokenCount)
   const outputTokens = fromField('Output tokens', input.outputTokens, tokenCount)
@@ -142,7 +144,7 @@ const figuresOf = (input: SendLlmUsageInput, response: LlmResponse): Figures => 
     inputTokens: inputTokens ?? said.inputTokens,
     outputTokens: outputTokens ?? said.outputTokens,
     costUsd: cost ?? (parts.length > 0 ? parts.reduce((sum, part) => sum + part, 0) : said.cost),
-    durationSeconds: durationMs === undefined ? undefined : durationMs / 1000,
+    durationSeconds: durationMs === undefined ? undefined : durationMs / 1000
   }
 }
 
@@ -160,16 +162,20 @@ export const buildLlmUsageEvent = (input: SendLlmUsageInput, context: LabelConte
     [LLM_LABELS.stopReason]: textOf(input.stopReason) || (response.choices?.[0]?.stopReason ?? ''),
     [LLM_LABELS.errorType]: textOf(input.errorType),
     // Empty, so the call's own labels leave it out; named, so no extra label can take it.
-    [TOKEN_TYPE_LABEL]: '',
+    [TOKEN_TYPE_LABEL]: ''
   })
 
   const lines = [
     {
       tags: labels,
-      values: { [LLM_FIELDS.operations]: 1, [LLM_FIELDS.duration]: figures.durationSeconds, [LLM_FIELDS.cost]: figures.costUsd },
+      values: {
+        [LLM_FIELDS.operations]: 1,
+        [LLM_FIELDS.duration]: figures.durationSeconds,
+        [LLM_FIELDS.cost]: figures.costUsd
+      }
     },
     { tags: { ...labels, [TOKEN_TYPE_LABEL]: 'input' }, values: { [LLM_FIELDS.tokens]: figures.inputTokens } },
-    { tags: { ...labels, [TOKEN_TYPE_LABEL]: 'output' }, values: { [LLM_FIELDS.tokens]: figures.outputTokens } },
+    { tags: { ...labels, [TOKEN_TYPE_LABEL]: 'output' }, values: { [LLM_FIELDS.tokens]: figures.outputTokens } }
   ]
     .map(({ tags, values }) => ({ key: seriesKey(MEASUREMENT, tags), fields: known(values) }))
     .filter(({ fields }) => Object.keys(fields).length > 0)
@@ -183,7 +189,7 @@ export const buildLlmUsageEvent = (input: SendLlmUsageInput, context: LabelConte
     body: lines.map(({ key, fields }) => encodeLine(key, fields, stamp.timestamp)).join('\n'),
     seriesNames: [...new Set(series)].sort(),
     labels,
-    timestamp: stamp.timestamp,
+    timestamp: stamp.timestamp
   }
 }
 

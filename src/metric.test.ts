@@ -19,7 +19,7 @@ describe('Send Metric line', () => {
       botId: 'bot-1',
       conversationId: 'conv-1',
       userId: 'user-1',
-      version: '1.4.2',
+      version: '1.4.2'
     })
     expect(event.line).toBe(
       `flow_completed,botId=bot-1,channel=webchat,conversationId=conv-1,instance=${I},userId=user-1,version=1.4.2 metric=1 1700000000123`
@@ -31,7 +31,7 @@ describe('Send Metric line', () => {
       conversationId: 'conv-1',
       instance: I,
       userId: 'user-1',
-      version: '1.4.2',
+      version: '1.4.2'
     })
     expect(event.timestamp).toBe(T)
   })
@@ -59,9 +59,11 @@ describe('Send Metric line', () => {
     ['an ideographic space', 'flow\u3000completed', 'U+3000'],
     ['a line separator', 'flow\u2028completed', 'U+2028'],
     ['NEL', 'flow\u0085completed', 'U+0085'],
-    ['a trailing space', 'flow ', 'U+0020'],
+    ['a trailing space', 'flow ', 'U+0020']
   ])('refuses a name with %s', (_, name, code) => {
-    expect(() => build({ name })).toThrow(new RegExp(`must not contain whitespace \\(found ${code.replace('+', '\\+')}`))
+    expect(() => build({ name })).toThrow(
+      new RegExp(`must not contain whitespace \\(found ${code.replace('+', '\\+')}`)
+    )
   })
 
   test('refuses an empty name', () => {
@@ -80,7 +82,12 @@ describe('Send Metric line', () => {
   })
 
   test('omits empty values and Studio templates that were never rendered', () => {
-    const event = build({ name: 'x', channel: '', conversationId: '{{event.conversationId}}', userId: ' {{ event.userId }} ' })
+    const event = build({
+      name: 'x',
+      channel: '',
+      conversationId: '{{event.conversationId}}',
+      userId: ' {{ event.userId }} '
+    })
     expect(event.labels).toEqual({ botId: 'bot-from-ctx', instance: I })
     expect(event.line).toBe(`x,botId=bot-from-ctx,instance=${I} metric=1 ${T}`)
   })
@@ -110,7 +117,7 @@ describe('no input can add a line, a label or change the measurement', () => {
     '\\,\\=\\ ',
     '\r\n# comment',
     '"quoted, value"',
-    'tab\there',
+    'tab\there'
   ]
   test.each(hostile)('in channel: %j', (channel) => {
     const event = build({ name: 'm', channel, botId: 'b' })
@@ -123,7 +130,9 @@ describe('no input can add a line, a label or change the measurement', () => {
   })
 
   test('a value ending in a backslash cannot escape the separator after it', () => {
-    expect(build({ name: 'm', channel: 'a\\', botId: 'b' }).line).toBe(`m,botId=b,channel=a/,instance=${I} metric=1 ${T}`)
+    expect(build({ name: 'm', channel: 'a\\', botId: 'b' }).line).toBe(
+      `m,botId=b,channel=a/,instance=${I} metric=1 ${T}`
+    )
   })
 })
 
@@ -138,17 +147,24 @@ describe('value', () => {
     [0, 0],
     ['1e3', 1000],
     ['.5', 0.5],
-    ['+2', 2],
+    ['+2', 2]
   ])('%j → %d', (value, expected) => {
-    expect(build({ name: 'x', value }).line).toMatch(new RegExp(` metric=${String(expected).replace('.', '\\.')} ${T}$`))
+    expect(build({ name: 'x', value }).line).toMatch(
+      new RegExp(` metric=${String(expected).replace('.', '\\.')} ${T}$`)
+    )
   })
 
-  test.each(['abc', 'NaN', 'Infinity', '-Infinity', '1,5', '0x1F', '0b101', '0o7', '1_000', Number.POSITIVE_INFINITY])('refuses %j', (value) => {
-    expect(() => build({ name: 'x', value })).toThrow(/Value must be a finite number/)
-  })
+  test.each(['abc', 'NaN', 'Infinity', '-Infinity', '1,5', '0x1F', '0b101', '0o7', '1_000', Number.POSITIVE_INFINITY])(
+    'refuses %j',
+    (value) => {
+      expect(() => build({ name: 'x', value })).toThrow(/Value must be a finite number/)
+    }
+  )
 
   test.each([Number.NaN, true, { a: 1 }])('refuses %j by its type', (value) => {
-    expect(() => build({ name: 'x', value: value as number })).toThrow(/Invalid input: value: must be a finite number or numeric text/)
+    expect(() => build({ name: 'x', value: value as number })).toThrow(
+      /Invalid input: value: must be a finite number or numeric text/
+    )
   })
 })
 
@@ -159,7 +175,10 @@ describe('extra labels (tags)', () => {
   })
 
   test('accepts the JSON text Studio passes', () => {
-    expect(build({ name: 'x', tags: '{"flow": "checkout", "step": 3}' }).labels).toMatchObject({ flow: 'checkout', step: '3' })
+    expect(build({ name: 'x', tags: '{"flow": "checkout", "step": 3}' }).labels).toMatchObject({
+      flow: 'checkout',
+      step: '3'
+    })
   })
 
   test('treats empty text as no labels', () => {
@@ -167,7 +186,10 @@ describe('extra labels (tags)', () => {
   })
 
   test('sanitises keys like names', () => {
-    expect(build({ name: 'x', tags: { 'flow-name': 'a', '1st': 'b' } }).labels).toMatchObject({ flow_name: 'a', _1st: 'b' })
+    expect(build({ name: 'x', tags: { 'flow-name': 'a', '1st': 'b' } }).labels).toMatchObject({
+      flow_name: 'a',
+      _1st: 'b'
+    })
   })
 
   test.each([
@@ -184,9 +206,17 @@ describe('extra labels (tags)', () => {
     ['a key with whitespace', { 'a b': 'x' }, /must not contain whitespace/],
     ['an empty key', { '': 'x' }, /a label name is empty/],
     ['the key time, reserved by the line protocol', { time: 'x' }, /the name time is reserved/],
-    ['the key instance, which names the writing instance', { instance: 'x' }, /the name instance is reserved for the integration instance/],
-    ['an own __proto__ key, which zod would drop', JSON.parse('{"__proto__": "x"}'), /tags\.__proto__: names starting with __ are reserved/],
-    ['more than 20 labels', Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])), /at most 20/],
+    [
+      'the key instance, which names the writing instance',
+      { instance: 'x' },
+      /the name instance is reserved for the integration instance/
+    ],
+    [
+      'an own __proto__ key, which zod would drop',
+      JSON.parse('{"__proto__": "x"}'),
+      /tags\.__proto__: names starting with __ are reserved/
+    ],
+    ['more than 20 labels', Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 'v'])), /at most 20/]
   ])('refuses %s', (_, tags, message) => {
     expect(() => build({ name: 'x', tags: tags as SendMetricInput['tags'] })).toThrow(message)
   })

@@ -53,7 +53,9 @@ const parseValue = (value: SendMetricInput['value']): number => {
     return 1
   }
   if (!Number.isFinite(number)) {
-    throw new UserFacingError(`Value must be a finite number such as 1 or 250.5 (got ${JSON.stringify(String(value).slice(0, 40))}).`)
+    throw new UserFacingError(
+      `Value must be a finite number such as 1 or 250.5 (got ${JSON.stringify(String(value).slice(0, 40))}).`
+    )
   }
   return number
 }
@@ -69,7 +71,7 @@ export const buildMetricEvent = (input: SendMetricInput, context: LabelContext, 
     line: encodeLine(key, { [METRIC_FIELD]: value }, stamp.timestamp),
     seriesName: series,
     labels,
-    timestamp: stamp.timestamp,
+    timestamp: stamp.timestamp
   }
 }
 

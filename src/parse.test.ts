@@ -10,17 +10,19 @@ describe('parseWith', () => {
   })
 
   test('refuses an own __proto__ key anywhere, which zod would drop without a word', () => {
-    expect(() => parseWith('Invalid input', sendMetricInputSchema, JSON.parse('{"name":"x","tags":{"__proto__":"y"}}'))).toThrow(
-      'Invalid input: tags.__proto__: names starting with __ are reserved.'
-    )
+    expect(() =>
+      parseWith('Invalid input', sendMetricInputSchema, JSON.parse('{"name":"x","tags":{"__proto__":"y"}}'))
+    ).toThrow('Invalid input: tags.__proto__: names starting with __ are reserved.')
   })
 
   test('returns the parsed value with the defaults applied', () => {
-    expect(parseWith('Invalid configuration', configurationSchema, { grafanaUrl: 'u', grafanaUserId: '1', apiKey: 'k' })).toStrictEqual({
+    expect(
+      parseWith('Invalid configuration', configurationSchema, { grafanaUrl: 'u', grafanaUserId: '1', apiKey: 'k' })
+    ).toStrictEqual({
       grafanaUrl: 'u',
       grafanaUserId: '1',
       apiKey: 'k',
-      includeConversationAndUserIds: true,
+      includeConversationAndUserIds: true
     })
   })
 })

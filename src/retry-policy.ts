@@ -19,7 +19,7 @@ export const deliveryPolicy: RetryPolicy = {
   attemptTimeoutMs: 3_000,
   budgetMs: 10_000,
   baseDelayMs: 250,
-  maxRetries: 5,
+  maxRetries: 5
 }
 
 /** Network failures, timeouts, 429 and 5xx. Any other status is an answer that a retry will not change. */
@@ -55,6 +55,6 @@ export const retryOptions = (
       return minimumWait < remaining()
     },
     retryDelay: (retryNumber, error) => Math.min(delayFor(retryNumber, error), Math.max(0, remaining())),
-    onRetry: (retryCount, error) => onRetry(retryCount + 1, error),
+    onRetry: (retryCount, error) => onRetry(retryCount + 1, error)
   }
 }

@@ -30,8 +30,7 @@ export const INSTANCE_NAME_LENGTH = 13
 
 const MAX_LEAD_MS = 60_000
 
-const newInstanceName = (): string =>
-  randomBytes(8).readBigUInt64BE().toString(36).padStart(INSTANCE_NAME_LENGTH, '0')
+const newInstanceName = (): string => randomBytes(8).readBigUInt64BE().toString(36).padStart(INSTANCE_NAME_LENGTH, '0')
 
 export interface Stamp {
   /** The value of the `instance` label. */

@@ -32,7 +32,7 @@ export const configurationSchema = z.object({
       'Adds the conversationId and userId labels to Send Metric events. Every new conversation then creates new series, ' +
         'and Grafana Cloud caps active series (10k on the free tier): turn this off for busy bots.'
     )
-    .placeholder('true'),
+    .placeholder('true')
 })
 
 const templateText = (title: string, description: string, template: string) =>
@@ -49,13 +49,13 @@ const builtInLabelFields = {
     .optional()
     .title('Bot version')
     .describe('The version label: a number or text such as 1.4.2, to compare releases.')
-    .placeholder('1.4.2'),
+    .placeholder('1.4.2')
 }
 
 const extraLabels = (description: string, placeholder: string) =>
   z
     .union([z.record(z.union([z.string(), z.number(), z.boolean()])), z.string()], {
-      errorMap: () => ({ message: 'must be a JSON object of string, number or boolean values (or its JSON text)' }),
+      errorMap: () => ({ message: 'must be a JSON object of string, number or boolean values (or its JSON text)' })
     })
     .optional()
     .title('Extra labels')
@@ -73,7 +73,9 @@ export const sendMetricInputSchema = z.object({
     .placeholder('flow_completed'),
   ...builtInLabelFields,
   value: z
-    .union([z.number(), z.string()], { errorMap: () => ({ message: 'must be a finite number or numeric text, e.g. 250.5' }) })
+    .union([z.number(), z.string()], {
+      errorMap: () => ({ message: 'must be a finite number or numeric text, e.g. 250.5' })
+    })
     .optional()
     .title('Value')
     .describe('The sample value: a finite number, 1 when empty. Use it for a latency, a score or an amount.')
@@ -82,13 +84,13 @@ export const sendMetricInputSchema = z.object({
     'More labels as a JSON object of string, number or boolean values, e.g. {"flow": "checkout", "step": 3}. ' +
       'Keys follow the same rules as the metric name and cannot replace a built-in label.',
     '{"flow": "checkout"}'
-  ),
+  )
 })
 
 export const sendMetricOutputSchema = z.object({
   seriesName: z.string().title('Series name').describe('The Prometheus series that stores the event.'),
   labels: z.record(z.string()).title('Labels').describe('The labels sent, as Grafana stores them.'),
-  timestamp: z.number().title('Timestamp').describe('The event time in milliseconds since the Unix epoch.'),
+  timestamp: z.number().title('Timestamp').describe('The event time in milliseconds since the Unix epoch.')
 })
 
 export const sendRawDataInputSchema = z.object({
@@ -99,7 +101,7 @@ export const sendRawDataInputSchema = z.object({
       'One or more lines of InfluxDB line protocol without timestamps (the integration adds them). ' +
         'Lines starting with # and blank lines are skipped.'
     )
-    .placeholder('checkout,flow=cart,step=payment amount=35.2,items=3i'),
+    .placeholder('checkout,flow=cart,step=payment amount=35.2,items=3i')
 })
 
 export const sendRawDataOutputSchema = z.object({
@@ -108,7 +110,10 @@ export const sendRawDataOutputSchema = z.object({
     .array(z.string())
     .title('Series names')
     .describe('The Prometheus series Grafana stores: <measurement>_<field>, or <measurement> for a field named value.'),
-  timestamp: z.number().title('Timestamp').describe('The time given to every line, in milliseconds since the Unix epoch.'),
+  timestamp: z
+    .number()
+    .title('Timestamp')
+    .describe('The time given to every line, in milliseconds since the Unix epoch.')
 })
 
 const optionalText = (title: string, description: string, placeholder: string) =>
@@ -138,23 +143,47 @@ export const sendLlmUsageInputSchema = z.object({
         'message content is never stored. The fields below override what it says.'
     )
     .placeholder('{{JSON.stringify(workflow.llmOutput)}}'),
-  provider: optionalText('Provider', 'The gen_ai_provider_name label, e.g. openai; the response\'s provider when empty.', 'openai'),
-  model: optionalText('Model', 'The gen_ai_request_model label, e.g. gpt-4o-mini; the response\'s model when empty.', 'gpt-4o-mini'),
+  provider: optionalText(
+    'Provider',
+    "The gen_ai_provider_name label, e.g. openai; the response's provider when empty.",
+    'openai'
+  ),
+  model: optionalText(
+    'Model',
+    "The gen_ai_request_model label, e.g. gpt-4o-mini; the response's model when empty.",
+    'gpt-4o-mini'
+  ),
   operation: z
     .string()
     .default('chat')
     .title('Operation')
     .describe('The gen_ai_operation_name label: chat, text_completion, embeddings, …; chat when empty.')
     .placeholder('chat'),
-  inputTokens: optionalNumber('Input tokens', 'Tokens the model read: a whole number, 0 or more; the response\'s when empty.', '1200'),
-  outputTokens: optionalNumber('Output tokens', 'Tokens the model wrote: a whole number, 0 or more; the response\'s when empty.', '85'),
+  inputTokens: optionalNumber(
+    'Input tokens',
+    "Tokens the model read: a whole number, 0 or more; the response's when empty.",
+    '1200'
+  ),
+  outputTokens: optionalNumber(
+    'Output tokens',
+    "Tokens the model wrote: a whole number, 0 or more; the response's when empty.",
+    '85'
+  ),
   cost: optionalNumber(
     'Cost (USD)',
-    'The total cost of the call in US dollars, 0 or more. When empty: input cost + output cost, else the response\'s botpress.cost.',
+    "The total cost of the call in US dollars, 0 or more. When empty: input cost + output cost, else the response's botpress.cost.",
     '0.00023'
   ),
-  inputCost: optionalNumber('Input cost (USD)', 'The cost of the input tokens in US dollars; the response\'s usage.inputCost when empty.', '0.00018'),
-  outputCost: optionalNumber('Output cost (USD)', 'The cost of the output tokens in US dollars; the response\'s usage.outputCost when empty.', '0.00005'),
+  inputCost: optionalNumber(
+    'Input cost (USD)',
+    "The cost of the input tokens in US dollars; the response's usage.inputCost when empty.",
+    '0.00018'
+  ),
+  outputCost: optionalNumber(
+    'Output cost (USD)',
+    "The cost of the output tokens in US dollars; the response's usage.outputCost when empty.",
+    '0.00005'
+  ),
   durationMs: optionalNumber(
     'Duration (ms)',
     'How long the call took, in milliseconds, 0 or more: measure it around the LLM card. Stored in seconds.',
@@ -162,28 +191,39 @@ export const sendLlmUsageInputSchema = z.object({
   ),
   stopReason: optionalText(
     'Stop reason',
-    'The gen_ai_response_finish_reason label: stop, max_tokens, tool_calls, content_filter, other; the first choice\'s stopReason when empty.',
+    "The gen_ai_response_finish_reason label: stop, max_tokens, tool_calls, content_filter, other; the first choice's stopReason when empty.",
     'stop'
   ),
-  errorType: optionalText('Error type', 'For a failed call: the error_type label, e.g. timeout or rate_limited. Empty for a call that succeeded.', 'timeout'),
+  errorType: optionalText(
+    'Error type',
+    'For a failed call: the error_type label, e.g. timeout or rate_limited. Empty for a call that succeeded.',
+    'timeout'
+  ),
   ...builtInLabelFields,
   tags: extraLabels(
     'More labels as a JSON object of string, number or boolean values, e.g. {"flow": "support", "node": "answer"}. ' +
       'Keys follow the same rules as a metric name and cannot replace a label the card sets itself.',
     '{"flow": "support"}'
-  ),
+  )
 })
 
 export const sendLlmUsageOutputSchema = z.object({
   seriesNames: z
     .array(z.string())
     .title('Series names')
-    .describe('The Prometheus series written for this call, e.g. gen_ai_client_token_usage and gen_ai_client_cost_usd.'),
+    .describe(
+      'The Prometheus series written for this call, e.g. gen_ai_client_token_usage and gen_ai_client_cost_usd.'
+    ),
   labels: z
     .record(z.string())
     .title('Labels')
-    .describe('The labels every series of the call carries, as Grafana stores them; token usage adds gen_ai_token_type.'),
-  timestamp: z.number().title('Timestamp').describe('The time of every sample of the call, in milliseconds since the Unix epoch.'),
+    .describe(
+      'The labels every series of the call carries, as Grafana stores them; token usage adds gen_ai_token_type.'
+    ),
+  timestamp: z
+    .number()
+    .title('Timestamp')
+    .describe('The time of every sample of the call, in milliseconds since the Unix epoch.')
 })
 
 /**
@@ -200,10 +240,10 @@ export const llmResponseSchema = z.object({
       inputTokens: z.number().nullish(),
       inputCost: z.number().nullish(),
       outputTokens: z.number().nullish(),
-      outputCost: z.number().nullish(),
+      outputCost: z.number().nullish()
     })
     .nullish(),
-  botpress: z.object({ cost: z.number().nullish() }).nullish(),
+  botpress: z.object({ cost: z.number().nullish() }).nullish()
 })
 
 export type SendMetricInput = z.infer<typeof sendMetricInputSchema>

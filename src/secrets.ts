@@ -5,7 +5,11 @@
 
 const forms = (userId: string, apiKey: string): string[] => {
   const keys = [...new Set([apiKey, apiKey.trim()])].filter((key) => key !== '')
-  return keys.flatMap((key) => [Buffer.from(`${userId.trim()}:${key}`).toString('base64'), encodeURIComponent(key), key])
+  return keys.flatMap((key) => [
+    Buffer.from(`${userId.trim()}:${key}`).toString('base64'),
+    encodeURIComponent(key),
+    key
+  ])
 }
 
 /** `text` with every form of the key replaced by `***`. */

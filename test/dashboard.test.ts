@@ -13,7 +13,7 @@ import {
   VARIABLE_QUERIES,
   resolvedQueries,
   substitute,
-  type SubstituteVars,
+  type SubstituteVars
 } from '../dashboards/queries'
 
 interface Target {
@@ -61,7 +61,7 @@ const VARS: SubstituteVars = {
   funnel_from: 'flow_started_metric',
   funnel_to: 'flow_completed_metric',
   interval: '1m',
-  range: '6h',
+  range: '6h'
 }
 
 describe('dashboards/botpress-grafana.json', () => {
@@ -76,7 +76,8 @@ describe('dashboards/botpress-grafana.json', () => {
     const vars = dash.templating.list
     expect(vars[0]).toMatchObject({ type: 'datasource', name: 'datasource', query: 'prometheus' })
     const names = vars.map((v) => v.name)
-    for (const n of ['datasource', 'metric', 'bot', 'channel', 'version', 'funnel_from', 'funnel_to']) expect(names).toContain(n)
+    for (const n of ['datasource', 'metric', 'bot', 'channel', 'version', 'funnel_from', 'funnel_to'])
+      expect(names).toContain(n)
     for (const v of VARIABLE_QUERIES) {
       const inJson = vars.find((x) => x.name === v.name)
       expect(inJson, v.name).toMatchObject({ type: 'query', query: v.query, multi: v.multi, includeAll: v.includeAll })
@@ -124,14 +125,30 @@ describe('dashboards/botpress-grafana.json', () => {
     const row = dash.panels.findIndex((p) => p.type === 'row' && p.title === 'LLM usage')
     expect(row).toBeGreaterThan(0)
     const llm = dash.panels.slice(row + 1)
-    const exprs = (title: RegExp) => llm.filter((p) => title.test(p.title!)).flatMap((p) => (p.targets ?? []).map((t) => t.expr!))
-    expect(exprs(/^LLM tokens over time by model/).every((e) => e.includes('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_token_usage{'))).toBe(true)
-    expect(exprs(/^LLM tokens over time by model/).map((e) => /gen_ai_token_type="(\w+)"/.exec(e)?.[1])).toEqual(['input', 'output'])
-    expect(exprs(/^LLM cost over time by model/)).toEqual([expect.stringContaining('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_cost_usd{')])
-    expect(exprs(/^LLM cost by channel/)).toEqual([expect.stringContaining('sum by (channel) (sum_over_time(gen_ai_client_cost_usd{')])
-    expect(exprs(/^LLM cost by bot version/)).toEqual([expect.stringContaining('sum by (version) (sum_over_time(gen_ai_client_cost_usd{')])
+    const exprs = (title: RegExp) =>
+      llm.filter((p) => title.test(p.title!)).flatMap((p) => (p.targets ?? []).map((t) => t.expr!))
+    expect(
+      exprs(/^LLM tokens over time by model/).every((e) =>
+        e.includes('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_token_usage{')
+      )
+    ).toBe(true)
+    expect(exprs(/^LLM tokens over time by model/).map((e) => /gen_ai_token_type="(\w+)"/.exec(e)?.[1])).toEqual([
+      'input',
+      'output'
+    ])
+    expect(exprs(/^LLM cost over time by model/)).toEqual([
+      expect.stringContaining('sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_cost_usd{')
+    ])
+    expect(exprs(/^LLM cost by channel/)).toEqual([
+      expect.stringContaining('sum by (channel) (sum_over_time(gen_ai_client_cost_usd{')
+    ])
+    expect(exprs(/^LLM cost by bot version/)).toEqual([
+      expect.stringContaining('sum by (version) (sum_over_time(gen_ai_client_cost_usd{')
+    ])
     expect(exprs(/^LLM latency p95 by model/)).toEqual([
-      expect.stringMatching(/^quantile by \(gen_ai_request_model\) \(0\.95, quantile_over_time\(0\.95, gen_ai_client_operation_duration_seconds\{/),
+      expect.stringMatching(
+        /^quantile by \(gen_ai_request_model\) \(0\.95, quantile_over_time\(0\.95, gen_ai_client_operation_duration_seconds\{/
+      )
     ])
   })
 
@@ -172,7 +189,10 @@ describe('dashboards/botpress-grafana.json', () => {
 
 describe('substitute()', () => {
   it('leaves no variable in any panel query and yields balanced, plausible PromQL', () => {
-    for (const vars of [VARS, { ...VARS, bot: 'bot-1', channel: ALL, version: ['1.4.2', '1.5.0'], interval: 30, range: 3600 }]) {
+    for (const vars of [
+      VARS,
+      { ...VARS, bot: 'bot-1', channel: ALL, version: ['1.4.2', '1.5.0'], interval: 30, range: 3600 }
+    ]) {
       const resolved = resolvedQueries(vars)
       expect(resolved.map((r) => r.expr)).toEqual(PANEL_QUERIES.map((q) => q.expr))
       for (const q of resolved) {
@@ -192,15 +212,18 @@ describe('substitute()', () => {
   })
 
   it('replaces variables the way Grafana does for Prometheus', () => {
-    const e = '$metric{botId=~"$bot", channel=~"${channel}", version=~"[[version]]"}[$__interval] $__range $__range_s $__interval_ms'
+    const e =
+      '$metric{botId=~"$bot", channel=~"${channel}", version=~"[[version]]"}[$__interval] $__range $__range_s $__interval_ms'
     expect(substitute(e, VARS)).toBe(
-      'response_latency_metric{botId=~".*", channel=~"(webchat|whatsapp)", version=~"1\\\\.4\\\\.2"}[1m] 21600s 21600 60000',
+      'response_latency_metric{botId=~".*", channel=~"(webchat|whatsapp)", version=~"1\\\\.4\\\\.2"}[1m] 21600s 21600 60000'
     )
     expect(substitute('{botId=~"$bot"}', { ...VARS, bot: 'All' })).toBe('{botId=~".*"}')
     expect(substitute('{botId=~"$bot"}', { ...VARS, bot: ['a.b'] })).toBe('{botId=~"a\\\\.b"}')
     expect(substitute('$funnel_from / $funnel_to', VARS)).toBe('flow_started_metric / flow_completed_metric')
     expect(substitute('{__name__=~"$each_metric"}', VARS)).toBe('{__name__=~"response_latency_metric"}')
-    expect(substitute('{__name__=~"$each_metric"}', { ...VARS, each_metric: 'x_metric' })).toBe('{__name__=~"x_metric"}')
+    expect(substitute('{__name__=~"$each_metric"}', { ...VARS, each_metric: 'x_metric' })).toBe(
+      '{__name__=~"x_metric"}'
+    )
     expect(substitute('[$__range]', { ...VARS, range: 90 })).toBe('[90s]')
     expect(substitute('$unknown $1', VARS)).toBe('$unknown $1')
     expect(() => substitute('x', { ...VARS, interval: 'soon' })).toThrow(/duration/)

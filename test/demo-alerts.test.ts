@@ -11,11 +11,15 @@ const RUN_TIMEOUT_MS = 120_000
 
 const runDemo = (): Promise<{ code: number | null; stdout: string; stderr: string }> =>
   new Promise((resolvePromise, reject) => {
-    const child = spawn(process.execPath, [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/demo-alerts.ts', '--skip-build'], {
-      cwd: ROOT,
-      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(
+      process.execPath,
+      [resolve(ROOT, 'node_modules/tsx/dist/cli.mjs'), 'scripts/demo-alerts.ts', '--skip-build'],
+      {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: process.env.HOME ?? '/tmp' },
+        stdio: ['ignore', 'pipe', 'pipe']
+      }
+    )
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
@@ -38,15 +42,21 @@ const alive = (pid: number): boolean => {
 }
 
 describe('npm run demo:alerts', () => {
-  it('shows "bot silent" delivered by Alertmanager to a local webhook, and leaves nothing running', { timeout: RUN_TIMEOUT_MS + 10_000 }, async () => {
-    const r = await runDemo()
-    expect(r.code, r.stderr).toBe(0)
-    expect(r.stdout).toContain('BotpressBotSilent (firing)')
-    expect(r.stdout).toContain('labels:      alertgroup=botpress-alerts, alertname=BotpressBotSilent, botId=demo-bot, channel=webchat, severity=critical')
-    expect(r.stdout).toContain('summary:     Bot demo-bot on webchat received no message for 8s')
-    expect(r.stdout).toMatch(/== Stopped everything the demo started\n$/)
-    const pids = [...r.stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]))
-    expect(pids).toHaveLength(4)
-    expect(pids.filter(alive)).toEqual([])
-  })
+  it(
+    'shows "bot silent" delivered by Alertmanager to a local webhook, and leaves nothing running',
+    { timeout: RUN_TIMEOUT_MS + 10_000 },
+    async () => {
+      const r = await runDemo()
+      expect(r.code, r.stderr).toBe(0)
+      expect(r.stdout).toContain('BotpressBotSilent (firing)')
+      expect(r.stdout).toContain(
+        'labels:      alertgroup=botpress-alerts, alertname=BotpressBotSilent, botId=demo-bot, channel=webchat, severity=critical'
+      )
+      expect(r.stdout).toContain('summary:     Bot demo-bot on webchat received no message for 8s')
+      expect(r.stdout).toMatch(/== Stopped everything the demo started\n$/)
+      const pids = [...r.stdout.matchAll(/\(pid (\d+)\)/g)].map((m) => Number(m[1]))
+      expect(pids).toHaveLength(4)
+      expect(pids.filter(alive)).toEqual([])
+    }
+  )
 })

@@ -115,17 +115,23 @@ describe('npm run demo', () => {
     expect(out).toContain(
       'Send Metric failed: Metric name must not contain whitespace (found U+0020 at position 5): use _ instead, e.g. flow_completed.'
     )
-    expect(out).toContain('Send Raw Data failed: Invalid line protocol, nothing was sent: line 2, column 32: the line has a timestamp')
+    expect(out).toContain(
+      'Send Raw Data failed: Invalid line protocol, nothing was sent: line 2, column 32: the line has a timestamp'
+    )
     expect(out).toContain('linesSent 2, seriesNames checkout_amount, checkout_items, nlu_confidence')
 
     // The stored-series table: header, then one row per sample, read back from VictoriaMetrics.
     const table = out.slice(out.indexOf('== Stored series'), out.indexOf('== Export'))
     expect(table).toMatch(/^SERIES +LABELS +VALUE +TIME \(UTC\) +INSTANCE$/mu)
-    const rows = table.split('\n').filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}[0-9a-z]{13}$/u.test(line))
+    const rows = table
+      .split('\n')
+      .filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}[0-9a-z]{13}$/u.test(line))
     const row = (series: string, ...parts: string[]) =>
       rows.filter((r) => r.startsWith(`${series} `) && parts.every((p) => r.includes(p)))
     expect(rows).toHaveLength(13)
-    expect(row('flow_started_metric', 'channel=webchat', 'version=1.4.1', 'conversationId=conv-1', 'flow=checkout')).toHaveLength(1)
+    expect(
+      row('flow_started_metric', 'channel=webchat', 'version=1.4.1', 'conversationId=conv-1', 'flow=checkout')
+    ).toHaveLength(1)
     expect(row('flow_started_metric', 'channel=whatsapp', 'version=1.4.2')).toHaveLength(1)
     expect(row('flow_completed_metric', 'botId=demo-bot', 'channel=whatsapp', 'userId=ben')).toHaveLength(1)
     expect(row('response_latency_metric', 'channel=webchat', ' 812 ')).toHaveLength(1)
@@ -133,7 +139,12 @@ describe('npm run demo', () => {
     expect(row('checkout_amount', 'flow=cart step=payment', ' 35.2 ')).toHaveLength(1)
     expect(row('checkout_items', ' 3 ')).toHaveLength(1)
     expect(row('nlu_confidence', 'intent=order_status', ' 0.93 ')).toHaveLength(1)
-    const llm = ['channel=webchat', 'gen_ai_provider_name=openai', 'gen_ai_request_model=gpt-4o-mini-2024-07-18', 'gen_ai_response_finish_reason=stop']
+    const llm = [
+      'channel=webchat',
+      'gen_ai_provider_name=openai',
+      'gen_ai_request_model=gpt-4o-mini-2024-07-18',
+      'gen_ai_response_finish_reason=stop'
+    ]
     expect(row('gen_ai_client_operations', ...llm, ' 1 ')).toHaveLength(1)
     expect(row('gen_ai_client_cost_usd', ...llm, ' 0.0002373 ')).toHaveLength(1)
     expect(row('gen_ai_client_operation_duration_seconds', ...llm, ' 1.35 ')).toHaveLength(1)
@@ -147,7 +158,9 @@ describe('npm run demo', () => {
       '   timestamp,metric,botId,channel,conversationId,flow,gen_ai_operation_name,gen_ai_provider_name,gen_ai_request_model,' +
         'gen_ai_response_finish_reason,gen_ai_token_type,instance,intent,step,userId,version,value'
     )
-    expect(out).toMatch(/^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","","","","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu)
+    expect(out).toMatch(
+      /^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","","","","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu
+    )
     expect(out).toContain('13 rows in')
 
     expect(out).toContain('== Cleanup')
@@ -156,10 +169,16 @@ describe('npm run demo', () => {
 
   it('stops what it started on Ctrl-C (SIGINT)', async () => {
     // The first test built the bundle; this one starts at the servers.
-    const run = await runDemo(resolve(ROOT, 'node_modules/.bin/tsx'), ['scripts/demo.ts', '--skip-build'], /^ok +Ana opens/mu)
+    const run = await runDemo(
+      resolve(ROOT, 'node_modules/.bin/tsx'),
+      ['scripts/demo.ts', '--skip-build'],
+      /^ok +Ana opens/mu
+    )
     onFailure = `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`
     expect(run.stdout).toContain('Interrupted (Ctrl-C): stopping what the demo started')
-    expect(run.code === 130 || run.signal === 'SIGINT', `${run.code} ${run.signal}\n${run.stdout}\n${run.stderr}`).toBe(true)
+    expect(run.code === 130 || run.signal === 'SIGINT', `${run.code} ${run.signal}\n${run.stdout}\n${run.stderr}`).toBe(
+      true
+    )
     expect(run.stdout).toMatch(/stopped VictoriaMetrics \(pid \d+\) and removed its data folder/u)
     expect(run.stdout).not.toContain('== Export')
     expectNothingLeft(run.stdout)

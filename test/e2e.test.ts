@@ -30,7 +30,12 @@ let integration: IntegrationProcess
 /** The name the integration process labels its samples with. */
 let instance: string
 let authorization: string
-let configuration: { grafanaUrl: string; grafanaUserId: string; apiKey: string; includeConversationAndUserIds?: boolean }
+let configuration: {
+  grafanaUrl: string
+  grafanaUserId: string
+  apiKey: string
+  includeConversationAndUserIds?: boolean
+}
 /** Every answer the integration gave in this file, checked for the API key at the end. */
 const answers: IntegrationAnswer[] = []
 /** Every series this file expects VictoriaMetrics to hold at the end, and nothing else. */
@@ -45,7 +50,10 @@ const call = async (answer: Promise<IntegrationAnswer>): Promise<IntegrationAnsw
 }
 
 const flush = async (): Promise<void> => {
-  const response = await fetch(`${vm.url}/internal/force_flush`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })
+  const response = await fetch(`${vm.url}/internal/force_flush`, {
+    headers: { authorization },
+    signal: AbortSignal.timeout(10_000)
+  })
   await response.text()
   expect(response.status).toBe(200)
 }
@@ -60,7 +68,7 @@ const parseExport = (text: string): ExportedSeries[] =>
 const exportSeries = async (match: string): Promise<ExportedSeries[]> => {
   const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
     headers: { authorization },
-    signal: AbortSignal.timeout(30_000),
+    signal: AbortSignal.timeout(30_000)
   })
   const text = await response.text()
   expect(response.status, text).toBe(200)
@@ -90,7 +98,7 @@ const canonical = (series: ExportedSeries[]): ExportedSeries[] =>
     .map((s) => ({
       metric: Object.fromEntries(Object.entries(s.metric).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))),
       values: s.values,
-      timestamps: s.timestamps,
+      timestamps: s.timestamps
     }))
     .sort((a, b) => (JSON.stringify(a.metric) < JSON.stringify(b.metric) ? -1 : 1))
 
@@ -104,7 +112,7 @@ const writeSentinel = async (name: string, timestamp: number): Promise<void> => 
   const response = await fetch(`${vm.url}/influx/write?precision=ms`, {
     method: 'POST',
     headers: { authorization },
-    body: `${name},src=e2e f=1 ${timestamp}`,
+    body: `${name},src=e2e f=1 ${timestamp}`
   })
   await response.text()
   expect(response.status).toBe(204)
@@ -139,7 +147,7 @@ describe('register against VictoriaMetrics with Basic auth', () => {
   it('a wrong password or a wrong user ID: 400 with the documented message', async () => {
     for (const wrong of [
       { ...configuration, apiKey: `${vm.password}x` },
-      { ...configuration, grafanaUserId: '1' },
+      { ...configuration, grafanaUserId: '1' }
     ]) {
       const answer = await call(callIntegration(integration.url, 'register', wrong, { botId: HEADER_BOT_ID }))
       expect(answer.status, answer.text).toBe(400)
@@ -169,7 +177,7 @@ describe('Send Metric, end to end', () => {
             userId: 'user-456',
             version: 3,
             value: 250.5,
-            tags: { flow: 'checkout', step: 3, paid: true },
+            tags: { flow: 'checkout', step: 3, paid: true }
           },
           HEADER_BOT_ID
         )
@@ -184,7 +192,7 @@ describe('Send Metric, end to end', () => {
       paid: 'true',
       step: '3',
       userId: 'user-456',
-      version: '3',
+      version: '3'
     }
     expect(full.seriesName).toBe('checkout_completed_metric')
     expect(full.labels).toEqual(fullLabels)
@@ -206,7 +214,7 @@ describe('Send Metric, end to end', () => {
             userId: 'user 7',
             version: '1.4.2',
             value: '-0.125',
-            tags: '{"flow": "a b,c=d", "retry": 2}',
+            tags: '{"flow": "a b,c=d", "retry": 2}'
           },
           HEADER_BOT_ID
         )
@@ -219,20 +227,34 @@ describe('Send Metric, end to end', () => {
       flow: 'a b,c=d',
       retry: '2',
       userId: 'user 7',
-      version: '1.4.2',
+      version: '1.4.2'
     }
     expect(textual.seriesName).toBe('_9lives_checkout_metric')
     expect(textual.labels).toEqual(textualLabels)
 
     // Only the name: value 1, botId from the header, the Studio defaults omitted.
-    const minimal = outputOf(await call(triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e_minimal' }, HEADER_BOT_ID)))
+    const minimal = outputOf(
+      await call(triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e_minimal' }, HEADER_BOT_ID))
+    )
     expect(minimal.seriesName).toBe('e2e_minimal_metric')
     expect(minimal.labels).toEqual({ botId: HEADER_BOT_ID, instance })
 
     const expected = canonical([
-      { metric: { __name__: 'checkout_completed_metric', ...fullLabels }, values: [250.5], timestamps: [full.timestamp as number] },
-      { metric: { __name__: '_9lives_checkout_metric', ...textualLabels }, values: [-0.125], timestamps: [textual.timestamp as number] },
-      { metric: { __name__: 'e2e_minimal_metric', botId: HEADER_BOT_ID, instance }, values: [1], timestamps: [minimal.timestamp as number] },
+      {
+        metric: { __name__: 'checkout_completed_metric', ...fullLabels },
+        values: [250.5],
+        timestamps: [full.timestamp as number]
+      },
+      {
+        metric: { __name__: '_9lives_checkout_metric', ...textualLabels },
+        values: [-0.125],
+        timestamps: [textual.timestamp as number]
+      },
+      {
+        metric: { __name__: 'e2e_minimal_metric', botId: HEADER_BOT_ID, instance },
+        values: [1],
+        timestamps: [minimal.timestamp as number]
+      }
     ])
     const match = '{__name__=~"checkout_completed_metric|_9lives_checkout_metric|e2e_minimal_metric"}'
     const stored = canonical(await exportWhen(match, (s) => s.length >= expected.length))
@@ -255,7 +277,7 @@ describe('Send Metric, end to end', () => {
             conversationId: 'conv-never-stored',
             userId: 'user-never-stored',
             version: 12,
-            value: 0,
+            value: 0
           },
           HEADER_BOT_ID
         )
@@ -263,7 +285,9 @@ describe('Send Metric, end to end', () => {
     )
     const labels = { botId: HEADER_BOT_ID, channel: 'whatsapp', version: '12', instance }
     expect(output).toEqual({ seriesName: 'e2e_quiet_metric', labels, timestamp: output.timestamp })
-    const expected = [{ metric: { __name__: 'e2e_quiet_metric', ...labels }, values: [0], timestamps: [output.timestamp as number] }]
+    const expected = [
+      { metric: { __name__: 'e2e_quiet_metric', ...labels }, values: [0], timestamps: [output.timestamp as number] }
+    ]
     const stored = canonical(await exportWhen('e2e_quiet_metric', (s) => s.length >= 1))
     expect(stored).toEqual(canonical(expected))
     expectedSeries.push(...expected)
@@ -271,7 +295,13 @@ describe('Send Metric, end to end', () => {
 
   it('a refused input: 400 with a message, and nothing stored', async () => {
     const answer = await call(
-      triggerAction(integration.url, configuration, 'sendMetric', { name: 'e2e refused', channel: 'web' }, HEADER_BOT_ID)
+      triggerAction(
+        integration.url,
+        configuration,
+        'sendMetric',
+        { name: 'e2e refused', channel: 'web' },
+        HEADER_BOT_ID
+      )
     )
     expect(answer.status, answer.text).toBe(400)
     expect((answer.body as { message: string }).message).toMatch(/whitespace/u)
@@ -286,12 +316,22 @@ describe('Send Raw Data, end to end', () => {
       'e2e_raw,room=a\\ b,kind=x temp=21.5,count=3i,ok=true',
       '',
       'e2e_raw,room=c value=42,neg=-1.25,off=false',
-      'e2e_other,host=h1 value=7i',
+      'e2e_other,host=h1 value=7i'
     ].join('\n')
-    const output = outputOf(await call(triggerAction(integration.url, configuration, 'sendRawData', { data }, HEADER_BOT_ID)))
+    const output = outputOf(
+      await call(triggerAction(integration.url, configuration, 'sendRawData', { data }, HEADER_BOT_ID))
+    )
     // The output reports Grafana's names: a field called `value` is just the measurement.
     expect(output.linesSent).toBe(3)
-    expect(output.seriesNames).toEqual(['e2e_other', 'e2e_raw', 'e2e_raw_count', 'e2e_raw_neg', 'e2e_raw_off', 'e2e_raw_ok', 'e2e_raw_temp'])
+    expect(output.seriesNames).toEqual([
+      'e2e_other',
+      'e2e_raw',
+      'e2e_raw_count',
+      'e2e_raw_neg',
+      'e2e_raw_off',
+      'e2e_raw_ok',
+      'e2e_raw_temp'
+    ])
     const ts = output.timestamp as number
     expect(Number.isInteger(ts)).toBe(true)
 
@@ -303,16 +343,24 @@ describe('Send Raw Data, end to end', () => {
       { metric: { __name__: 'e2e_raw_value', room: 'c', instance }, values: [42], timestamps: [ts] },
       { metric: { __name__: 'e2e_raw_neg', room: 'c', instance }, values: [-1.25], timestamps: [ts] },
       { metric: { __name__: 'e2e_raw_off', room: 'c', instance }, values: [0], timestamps: [ts] },
-      { metric: { __name__: 'e2e_other_value', host: 'h1', instance }, values: [7], timestamps: [ts] },
+      { metric: { __name__: 'e2e_other_value', host: 'h1', instance }, values: [7], timestamps: [ts] }
     ])
-    const stored = canonical(await exportWhen('{__name__=~"e2e_raw.*|e2e_other.*"}', (s) => s.length >= expected.length))
+    const stored = canonical(
+      await exportWhen('{__name__=~"e2e_raw.*|e2e_other.*"}', (s) => s.length >= expected.length)
+    )
     expect(stored).toEqual(expected)
     expectedSeries.push(...expected)
   })
 
   it('an invalid body is refused with the line and column, and nothing is stored', async () => {
     const answer = await call(
-      triggerAction(integration.url, configuration, 'sendRawData', { data: 'e2e_bad_ok f=1\ne2e_bad,t= f=2' }, HEADER_BOT_ID)
+      triggerAction(
+        integration.url,
+        configuration,
+        'sendRawData',
+        { data: 'e2e_bad_ok f=1\ne2e_bad,t= f=2' },
+        HEADER_BOT_ID
+      )
     )
     expect(answer.status, answer.text).toBe(400)
     expect((answer.body as { message: string }).message).toMatch(/line 2, column \d+/u)
@@ -322,11 +370,17 @@ describe('Send Raw Data, end to end', () => {
 describe('Send LLM Usage, end to end', () => {
   /** An instant PromQL query at the current second (VictoriaMetrics evaluates at whole seconds). */
   const promql = async (query: string): Promise<Array<{ metric: Record<string, string>; value: [number, string] }>> => {
-    const response = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query, time: String(Math.ceil(Date.now() / 1000)) })}`, {
-      headers: { authorization },
-      signal: AbortSignal.timeout(10_000),
-    })
-    const body = (await response.json()) as { status: string; data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> } }
+    const response = await fetch(
+      `${vm.url}/api/v1/query?${new URLSearchParams({ query, time: String(Math.ceil(Date.now() / 1000)) })}`,
+      {
+        headers: { authorization },
+        signal: AbortSignal.timeout(10_000)
+      }
+    )
+    const body = (await response.json()) as {
+      status: string
+      data: { result: Array<{ metric: Record<string, string>; value: [number, string] }> }
+    }
     expect(body.status, query).toBe('success')
     return body.data.result
   }
@@ -339,11 +393,25 @@ describe('Send LLM Usage, end to end', () => {
   it('the LLM card output as an object and as JSON text: exact token sums, costs and durations back through PromQL', async () => {
     const common = { channel: 'webchat', botId: 'bot-llm', version: '2.1.0', tags: { flow: 'support' } }
     const asObject = outputOf(
-      await call(triggerAction(integration.url, configuration, 'sendLlmUsage', { ...common, response: generateContentOutput, durationMs: 1350 }, HEADER_BOT_ID))
+      await call(
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendLlmUsage',
+          { ...common, response: generateContentOutput, durationMs: 1350 },
+          HEADER_BOT_ID
+        )
+      )
     )
     const asText = outputOf(
       await call(
-        triggerAction(integration.url, configuration, 'sendLlmUsage', { ...common, response: JSON.stringify(generateContentOutput), durationMs: '900' }, HEADER_BOT_ID)
+        triggerAction(
+          integration.url,
+          configuration,
+          'sendLlmUsage',
+          { ...common, response: JSON.stringify(generateContentOutput), durationMs: '900' },
+          HEADER_BOT_ID
+        )
       )
     )
     const labels = {
@@ -355,9 +423,14 @@ describe('Send LLM Usage, end to end', () => {
       gen_ai_operation_name: 'chat',
       gen_ai_provider_name: 'openai',
       gen_ai_request_model: 'gpt-4o-mini-2024-07-18',
-      gen_ai_response_finish_reason: 'stop',
+      gen_ai_response_finish_reason: 'stop'
     }
-    const seriesNames = ['gen_ai_client_cost_usd', 'gen_ai_client_operation_duration_seconds', 'gen_ai_client_operations', 'gen_ai_client_token_usage']
+    const seriesNames = [
+      'gen_ai_client_cost_usd',
+      'gen_ai_client_operation_duration_seconds',
+      'gen_ai_client_operations',
+      'gen_ai_client_token_usage'
+    ]
     for (const output of [asObject, asText]) {
       expect(output).toEqual({ seriesNames, labels, timestamp: output.timestamp })
     }
@@ -365,10 +438,22 @@ describe('Send LLM Usage, end to end', () => {
     const cost = generateContentOutput.usage.inputCost + generateContentOutput.usage.outputCost
     const expected = canonical([
       { metric: { __name__: 'gen_ai_client_operations', ...labels }, values: [1, 1], timestamps: [t1, t2] },
-      { metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...labels }, values: [1.35, 0.9], timestamps: [t1, t2] },
+      {
+        metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...labels },
+        values: [1.35, 0.9],
+        timestamps: [t1, t2]
+      },
       { metric: { __name__: 'gen_ai_client_cost_usd', ...labels }, values: [cost, cost], timestamps: [t1, t2] },
-      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' }, values: [1234, 1234], timestamps: [t1, t2] },
-      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' }, values: [87, 87], timestamps: [t1, t2] },
+      {
+        metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' },
+        values: [1234, 1234],
+        timestamps: [t1, t2]
+      },
+      {
+        metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' },
+        values: [87, 87],
+        timestamps: [t1, t2]
+      }
     ])
     const match = '{__name__=~"gen_ai_client_.+", botId="bot-llm"}'
     const stored = canonical(await exportWhen(match, (s) => s.reduce((n, x) => n + x.values.length, 0) >= 10))
@@ -377,7 +462,8 @@ describe('Send LLM Usage, end to end', () => {
 
     await sleep(1_000)
     const window = '{botId="bot-llm"}[10m]'
-    const tokens = (type: string) => `sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", botId="bot-llm"}[10m]))`
+    const tokens = (type: string) =>
+      `sum(sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", botId="bot-llm"}[10m]))`
     expect(await single(tokens('input'))).toBe(2468)
     expect(await single(tokens('output'))).toBe(174)
     expect(await single(`sum(count_over_time(gen_ai_client_operations${window}))`)).toBe(2)
@@ -401,7 +487,7 @@ describe('Send LLM Usage, end to end', () => {
             outputTokens: '20',
             cost: 0.5,
             stopReason: 'max_tokens',
-            botId: 'bot-llm-override',
+            botId: 'bot-llm-override'
           },
           HEADER_BOT_ID
         )
@@ -413,7 +499,13 @@ describe('Send LLM Usage, end to end', () => {
           integration.url,
           configuration,
           'sendLlmUsage',
-          { provider: 'openai', model: 'gpt-4o-mini', errorType: 'timeout', durationMs: 30000, botId: 'bot-llm-override' },
+          {
+            provider: 'openai',
+            model: 'gpt-4o-mini',
+            errorType: 'timeout',
+            durationMs: 30000,
+            botId: 'bot-llm-override'
+          },
           HEADER_BOT_ID
         )
       )
@@ -424,7 +516,7 @@ describe('Send LLM Usage, end to end', () => {
       gen_ai_operation_name: 'chat',
       gen_ai_provider_name: 'azure',
       gen_ai_request_model: 'gpt-4o',
-      gen_ai_response_finish_reason: 'max_tokens',
+      gen_ai_response_finish_reason: 'max_tokens'
     }
     const failedLabels = {
       instance,
@@ -432,24 +524,38 @@ describe('Send LLM Usage, end to end', () => {
       error_type: 'timeout',
       gen_ai_operation_name: 'chat',
       gen_ai_provider_name: 'openai',
-      gen_ai_request_model: 'gpt-4o-mini',
+      gen_ai_request_model: 'gpt-4o-mini'
     }
     expect(overridden.labels).toEqual(labels)
     expect(failed).toEqual({
       seriesNames: ['gen_ai_client_operation_duration_seconds', 'gen_ai_client_operations'],
       labels: failedLabels,
-      timestamp: failed.timestamp,
+      timestamp: failed.timestamp
     })
     const [t1, t2] = [overridden.timestamp as number, failed.timestamp as number]
     const expected = canonical([
       { metric: { __name__: 'gen_ai_client_operations', ...labels }, values: [1], timestamps: [t1] },
       { metric: { __name__: 'gen_ai_client_cost_usd', ...labels }, values: [0.5], timestamps: [t1] },
-      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' }, values: [10], timestamps: [t1] },
-      { metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' }, values: [20], timestamps: [t1] },
+      {
+        metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'input' },
+        values: [10],
+        timestamps: [t1]
+      },
+      {
+        metric: { __name__: 'gen_ai_client_token_usage', ...labels, gen_ai_token_type: 'output' },
+        values: [20],
+        timestamps: [t1]
+      },
       { metric: { __name__: 'gen_ai_client_operations', ...failedLabels }, values: [1], timestamps: [t2] },
-      { metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...failedLabels }, values: [30], timestamps: [t2] },
+      {
+        metric: { __name__: 'gen_ai_client_operation_duration_seconds', ...failedLabels },
+        values: [30],
+        timestamps: [t2]
+      }
     ])
-    const stored = canonical(await exportWhen('{__name__=~"gen_ai_client_.+", botId="bot-llm-override"}', (s) => s.length >= expected.length))
+    const stored = canonical(
+      await exportWhen('{__name__=~"gen_ai_client_.+", botId="bot-llm-override"}', (s) => s.length >= expected.length)
+    )
     expect(stored).toEqual(expected)
     expectedSeries.push(...expected)
   })
@@ -460,15 +566,29 @@ describe('Send LLM Usage, end to end', () => {
     ['a negative cost', { cost: -0.01 }, /Cost must be a finite amount in US dollars, 0 or more/],
     ['an infinite cost', { cost: 'Infinity' }, /Cost must be a finite amount/],
     ['a negative duration', { durationMs: -1 }, /Duration must be a finite number of milliseconds, 0 or more/],
-    ['a response that is not JSON', { response: 'the answer was 42' }, /LLM response must be the LLM card's output as JSON text/],
+    [
+      'a response that is not JSON',
+      { response: 'the answer was 42' },
+      /LLM response must be the LLM card's output as JSON text/
+    ],
     ['a response that is a JSON list', { response: '[]' }, /not a list or a single value/],
     ['a response that is a number', { response: 42 }, /response: must be the LLM card's output/],
-    ['a response with negative tokens', { response: JSON.stringify({ usage: { inputTokens: -5 } }) }, /LLM response usage\.inputTokens must be a whole number/],
+    [
+      'a response with negative tokens',
+      { response: JSON.stringify({ usage: { inputTokens: -5 } }) },
+      /LLM response usage\.inputTokens must be a whole number/
+    ],
     ['a model over 2048 bytes', { model: 'm'.repeat(2049) }, /Label gen_ai_request_model is 2049 bytes long/],
-    ['a provider over 2048 bytes', { provider: 'p'.repeat(2049) }, /Label gen_ai_provider_name is 2049 bytes long/],
+    ['a provider over 2048 bytes', { provider: 'p'.repeat(2049) }, /Label gen_ai_provider_name is 2049 bytes long/]
   ])('refuses %s: 400 with the message, and nothing stored', async (_, input, message) => {
     const answer = await call(
-      triggerAction(integration.url, configuration, 'sendLlmUsage', { response: JSON.stringify(generateContentOutput), botId: 'bot-llm-refused', ...input }, HEADER_BOT_ID)
+      triggerAction(
+        integration.url,
+        configuration,
+        'sendLlmUsage',
+        { response: JSON.stringify(generateContentOutput), botId: 'bot-llm-refused', ...input },
+        HEADER_BOT_ID
+      )
     )
     expect(answer.status, answer.text).toBe(400)
     expect((answer.body as { message: string }).message).toMatch(/^Send LLM Usage failed: /u)
@@ -499,7 +619,10 @@ describe('afterwards', () => {
     expect(integration.output()).toContain('Grafana refused the credentials (401)')
     for (const text of texts) {
       for (const secret of secrets) {
-        expect(text.includes(secret), `secret fragment ${JSON.stringify(secret)} in ${JSON.stringify(text.slice(0, 200))}`).toBe(false)
+        expect(
+          text.includes(secret),
+          `secret fragment ${JSON.stringify(secret)} in ${JSON.stringify(text.slice(0, 200))}`
+        ).toBe(false)
       }
     }
   })

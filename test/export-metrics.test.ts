@@ -12,7 +12,13 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { descendants } from '../dev/processes'
-import { freePort, startPrometheus, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from '../dev/servers'
+import {
+  freePort,
+  startPrometheus,
+  startVictoriaMetrics,
+  type RunningServer,
+  type VictoriaMetrics
+} from '../dev/servers'
 
 const execFileP = promisify(execFile)
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')
@@ -34,11 +40,48 @@ const FROM = TO - 14 * DAY
 
 const common = { channel: 'web', botId: 'bot-1', version: '1.2.3' }
 const SERIES_DEFS: Array<{ labels: Labels; offsetMs: number; value: (i: number) => number; every?: number }> = [
-  { labels: { __name__: 'signup_metric', ...common, conversationId: 'conv,1', userId: 'user "q"', instance: 'k3x9q0m2z7a1b' }, offsetMs: 0, value: () => 1 },
-  { labels: { __name__: 'signup_metric', ...common, channel: 'télégram 🚀', conversationId: 'c2', userId: 'ü=1, x', instance: '0p4w8e6r2t5y1' }, offsetMs: 0, value: (i) => (i % 7) + 1 },
-  { labels: { __name__: 'reply_metric', ...common, conversationId: 'line1\nline2', userId: 'back\\slash', plan: 'pro', instance: 'k3x9q0m2z7a1b' }, offsetMs: 123, value: (i) => (i % 13) * 0.25 - 1 },
-  { labels: { __name__: 'cpu_load', __mimir_source__: 'influx', host: 'a=b c' }, offsetMs: 0, value: (i) => Math.round(Math.sin(i / 50) * 1e6) / 1e3, every: 2 },
-  { labels: { __name__: 'unrelated_series', job: 'node' }, offsetMs: 0, value: (i) => i, every: 60 }, // not in the default selectors
+  {
+    labels: {
+      __name__: 'signup_metric',
+      ...common,
+      conversationId: 'conv,1',
+      userId: 'user "q"',
+      instance: 'k3x9q0m2z7a1b'
+    },
+    offsetMs: 0,
+    value: () => 1
+  },
+  {
+    labels: {
+      __name__: 'signup_metric',
+      ...common,
+      channel: 'télégram 🚀',
+      conversationId: 'c2',
+      userId: 'ü=1, x',
+      instance: '0p4w8e6r2t5y1'
+    },
+    offsetMs: 0,
+    value: (i) => (i % 7) + 1
+  },
+  {
+    labels: {
+      __name__: 'reply_metric',
+      ...common,
+      conversationId: 'line1\nline2',
+      userId: 'back\\slash',
+      plan: 'pro',
+      instance: 'k3x9q0m2z7a1b'
+    },
+    offsetMs: 123,
+    value: (i) => (i % 13) * 0.25 - 1
+  },
+  {
+    labels: { __name__: 'cpu_load', __mimir_source__: 'influx', host: 'a=b c' },
+    offsetMs: 0,
+    value: (i) => Math.round(Math.sin(i / 50) * 1e6) / 1e3,
+    every: 2
+  },
+  { labels: { __name__: 'unrelated_series', job: 'node' }, offsetMs: 0, value: (i) => i, every: 60 } // not in the default selectors
 ]
 const DEFAULT_SELECTED = (l: Labels) => /.+_metric$/.test(l.__name__!) || l.__mimir_source__ === 'influx'
 
@@ -59,7 +102,11 @@ const BULK_SERIES = 1_000
 const BULK_TO = TO
 const BULK_FROM = TO - 3 * 3_600_000
 const BULK: Series[] = Array.from({ length: BULK_SERIES }, (_, n) => {
-  const labels: Labels = { __name__: 'bulk_series', conversationId: `conv_${String(n).padStart(4, '0')}`, instance: `inst${n % 7}` }
+  const labels: Labels = {
+    __name__: 'bulk_series',
+    conversationId: `conv_${String(n).padStart(4, '0')}`,
+    instance: `inst${n % 7}`
+  }
   if (n % 3 === 0) labels.tier = n % 2 === 0 ? 'free' : 'paid'
   const t: number[] = []
   const v: number[] = []
@@ -69,7 +116,14 @@ const BULK: Series[] = Array.from({ length: BULK_SERIES }, (_, n) => {
   }
   return { labels, t, v }
 })
-const BULK_WINDOW = ['--match', '{__name__="bulk_series"}', '--from', String(BULK_FROM / 1000), '--to', String(BULK_TO / 1000)]
+const BULK_WINDOW = [
+  '--match',
+  '{__name__="bulk_series"}',
+  '--from',
+  String(BULK_FROM / 1000),
+  '--to',
+  String(BULK_TO / 1000)
+]
 
 function bulkExpected(): Map<string, number> {
   const m = new Map<string, number>()
@@ -103,12 +157,18 @@ function compare(actual: Map<string, number>, want: Map<string, number>): void {
     else if (actual.get(k) !== v) wrong.push(`${k}: got ${actual.get(k)} want ${v}`)
   }
   const extra = [...actual.keys()].filter((k) => !want.has(k))
-  expect({ missing: missing.slice(0, 5), extra: extra.slice(0, 5), wrong: wrong.slice(0, 5), nMissing: missing.length, nExtra: extra.length }).toEqual({
+  expect({
+    missing: missing.slice(0, 5),
+    extra: extra.slice(0, 5),
+    wrong: wrong.slice(0, 5),
+    nMissing: missing.length,
+    nExtra: extra.length
+  }).toEqual({
     missing: [],
     extra: [],
     wrong: [],
     nMissing: 0,
-    nExtra: 0,
+    nExtra: 0
   })
   expect(actual.size).toBe(want.size)
 }
@@ -267,13 +327,17 @@ function secondsIso(ms: number): string {
   return new Date(ms).toISOString()
 }
 
-
 /** Runs the script; meanwhile samples the command line of the script and every child it starts for `secret`. */
-async function runExport(args: string[], env: Record<string, string>, secret?: string, timeoutMs = 60_000): Promise<RunResult> {
+async function runExport(
+  args: string[],
+  env: Record<string, string>,
+  secret?: string,
+  timeoutMs = 60_000
+): Promise<RunResult> {
   const t0 = Date.now()
   const child = spawn('bash', [SCRIPT, ...args], {
     env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''
   let stderr = ''
@@ -315,7 +379,11 @@ function vmEnv(v: VictoriaMetrics): Record<string, string> {
 }
 
 async function vmImport(v: VictoriaMetrics, body: string): Promise<void> {
-  const res = await fetch(`${v.url}/api/v1/import`, { method: 'POST', headers: { authorization: v.authorization! }, body })
+  const res = await fetch(`${v.url}/api/v1/import`, {
+    method: 'POST',
+    headers: { authorization: v.authorization! },
+    body
+  })
   expect(res.status).toBe(204)
   await res.text()
   await v.flush()
@@ -350,7 +418,11 @@ function truthOpenMetrics(): string {
 /** TSDB blocks from an OpenMetrics file (24h blocks: 2h blocks for 15 days cost promtool and Prometheus ~7x more CPU). */
 async function blocksFromOpenMetrics(file: string): Promise<string> {
   const tsdb = await mkdtemp(join(work, 'tsdb-'))
-  await execFileP('promtool', ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', '--max-block-duration=24h', file, tsdb], { timeout: 60_000 })
+  await execFileP(
+    'promtool',
+    ['tsdb', 'create-blocks-from', 'openmetrics', '--quiet', '--max-block-duration=24h', file, tsdb],
+    { timeout: 60_000 }
+  )
   return tsdb
 }
 
@@ -358,7 +430,10 @@ async function blocksFromOpenMetrics(file: string): Promise<string> {
 async function promServing(blocks: string, extraArgs: string[] = []): Promise<RunningServer> {
   const tsdb = await mkdtemp(join(work, 'tsdb-copy-'))
   await cp(blocks, tsdb, { recursive: true })
-  const p = await startPrometheus({ tsdbPath: tsdb, extraArgs: ['--storage.tsdb.max-block-duration=24h', ...extraArgs] })
+  const p = await startPrometheus({
+    tsdbPath: tsdb,
+    extraArgs: ['--storage.tsdb.max-block-duration=24h', ...extraArgs]
+  })
   started.push(p)
   return p
 }
@@ -430,12 +505,23 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
 
   it('--match for one selector and for everything; overlapping selectors give each series once', async () => {
     const out = join(work, 'match.csv')
-    let r = await runExport([...WINDOW, '--match', '{__name__="reply_metric"}', '--match', '{plan="pro"}', '--out', out], vmEnv(vm))
+    let r = await runExport(
+      [...WINDOW, '--match', '{__name__="reply_metric"}', '--match', '{plan="pro"}', '--out', out],
+      vmEnv(vm)
+    )
     expect(r.code).toBe(0)
-    compare(parseCsv(await readFile(out, 'utf8')), expected((l) => l.__name__ === 'reply_metric'))
-    r = await runExport([...SHORT, '--match', '{__name__=~".+"}', '--format', 'openmetrics', '--out', out], { GRAFANA_PROM_URL: prom.url })
+    compare(
+      parseCsv(await readFile(out, 'utf8')),
+      expected((l) => l.__name__ === 'reply_metric')
+    )
+    r = await runExport([...SHORT, '--match', '{__name__=~".+"}', '--format', 'openmetrics', '--out', out], {
+      GRAFANA_PROM_URL: prom.url
+    })
     expect(r.code).toBe(0)
-    compare(parseOpenMetrics(await readFile(out, 'utf8')), expected(() => true, SHORT_FROM))
+    compare(
+      parseOpenMetrics(await readFile(out, 'utf8')),
+      expected(() => true, SHORT_FROM)
+    )
   })
 
   it('re-running gives the same file (replaced, not appended)', async () => {
@@ -453,7 +539,10 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
       const mawk = join(bin, `mawk.${format}`)
       const bwk = join(bin, `bwk.${format}`)
       expect((await runExport([...SHORT, '--format', format, '--out', mawk], vmEnv(vm))).code).toBe(0)
-      const run = await runExport([...SHORT, '--format', format, '--out', bwk], { ...vmEnv(vm), PATH: `${bin}:${process.env.PATH}` })
+      const run = await runExport([...SHORT, '--format', format, '--out', bwk], {
+        ...vmEnv(vm),
+        PATH: `${bin}:${process.env.PATH}`
+      })
       expect(run.code, run.stderr).toBe(0)
       expect(await readFile(bwk, 'utf8')).toBe(await readFile(mawk, 'utf8'))
     }
@@ -485,12 +574,16 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
     expect(r.code).toBe(0)
     compare(parseJsonl(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED, from))
     // no halving allowed: one query per series and window
-    r = await runExport([...window, '--min-chunk', '1d', '--format', 'csv', '--out', out], { GRAFANA_PROM_URL: limited.url })
+    r = await runExport([...window, '--min-chunk', '1d', '--format', 'csv', '--out', out], {
+      GRAFANA_PROM_URL: limited.url
+    })
     expect(r.stderr).toBe('')
     expect(r.code).toBe(0)
     compare(parseCsv(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED, from))
     // the plain query really is refused by this server
-    const q = await fetch(`${limited.url}/api/v1/query?${new URLSearchParams({ query: '{__name__=~".+_metric"}[1d]', time: String(TO / 1000) })}`)
+    const q = await fetch(
+      `${limited.url}/api/v1/query?${new URLSearchParams({ query: '{__name__=~".+_metric"}[1d]', time: String(TO / 1000) })}`
+    )
     expect(q.status).toBe(422)
     await q.text()
     await limited.stop()
@@ -499,9 +592,12 @@ describe('export-metrics.sh: every sample of the window, in each format, from ea
 
 describe('export-metrics.sh: every size of answer goes the same way', () => {
   it('1,000 series in one answer of megabytes, differing in their label names: every sample, in each format', async () => {
-    const q = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query: `{__name__="bulk_series"}[${(BULK_TO - BULK_FROM) / 1000 + 1}s]`, time: String(BULK_TO / 1000) })}`, {
-      headers: { authorization: vm.authorization! },
-    })
+    const q = await fetch(
+      `${vm.url}/api/v1/query?${new URLSearchParams({ query: `{__name__="bulk_series"}[${(BULK_TO - BULK_FROM) / 1000 + 1}s]`, time: String(BULK_TO / 1000) })}`,
+      {
+        headers: { authorization: vm.authorization! }
+      }
+    )
     expect((await q.text()).length).toBeGreaterThan(3_000_000)
     for (const format of ['csv', 'jsonl', 'openmetrics'] as const) {
       const out = join(work, `bulk.${format}`)
@@ -510,14 +606,18 @@ describe('export-metrics.sh: every size of answer goes the same way', () => {
       expect(r.code).toBe(0)
       const text = await readFile(out, 'utf8')
       compare(PARSE[format](text), bulkExpected())
-      if (format === 'csv') expect(text.slice(0, text.indexOf('\n'))).toBe('timestamp,metric,conversationId,instance,tier,value')
+      if (format === 'csv')
+        expect(text.slice(0, text.indexOf('\n'))).toBe('timestamp,metric,conversationId,instance,tier,value')
     }
   }, 180_000)
 
   it('one 14-day window (20,160 samples per series in one answer, past the 11,000 points of a query_range) gives the same file as 1-day windows', async () => {
-    const q = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query: `signup_metric[${(TO - FROM) / 1000 + 1}s]`, time: String(TO / 1000) })}`, {
-      headers: { authorization: vm.authorization! },
-    })
+    const q = await fetch(
+      `${vm.url}/api/v1/query?${new URLSearchParams({ query: `signup_metric[${(TO - FROM) / 1000 + 1}s]`, time: String(TO / 1000) })}`,
+      {
+        headers: { authorization: vm.authorization! }
+      }
+    )
     const answer = (await q.json()) as { data: { result: Array<{ values: unknown[] }> } }
     expect(answer.data.result[0]!.values.length).toBe(14 * 1440 + 1)
     const daily = join(work, 'daily.jsonl')
@@ -539,9 +639,23 @@ describe('export-metrics.sh: round trips', () => {
     const fresh = await promFromOpenMetrics(om)
     const out = join(work, 'roundtrip-prom.jsonl')
     // everything the fresh server has: exactly the window's samples, nothing else
-    const r = await runExport(['--from', String(START / 1000 - 60), '--to', String(END / 1000 + 60), '--match', '{__name__=~".+"}', '--format', 'jsonl', '--out', out], {
-      GRAFANA_PROM_URL: fresh.url,
-    })
+    const r = await runExport(
+      [
+        '--from',
+        String(START / 1000 - 60),
+        '--to',
+        String(END / 1000 + 60),
+        '--match',
+        '{__name__=~".+"}',
+        '--format',
+        'jsonl',
+        '--out',
+        out
+      ],
+      {
+        GRAFANA_PROM_URL: fresh.url
+      }
+    )
     expect(r.code).toBe(0)
     compare(parseJsonl(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED))
     await fresh.stop()
@@ -564,16 +678,22 @@ describe('export-metrics.sh: round trips', () => {
 type Fault = (n: number, req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => boolean
 
 /** A proxy in front of `target`; `fault(n)` may answer request number n itself (returns true). */
-async function startProxy(target: string, fault: Fault): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
+async function startProxy(
+  target: string,
+  fault: Fault
+): Promise<{ url: string; count: () => number; close: () => Promise<void> }> {
   let n = 0
   const t = new URL(target)
   const server: Server = createServer((req, res) => {
     n++
     if (fault(n, req, res)) return
-    const up = httpRequest({ host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers }, (r) => {
-      res.writeHead(r.statusCode ?? 502, r.headers)
-      r.pipe(res)
-    })
+    const up = httpRequest(
+      { host: t.hostname, port: t.port, path: req.url, method: req.method, headers: req.headers },
+      (r) => {
+        res.writeHead(r.statusCode ?? 502, r.headers)
+        r.pipe(res)
+      }
+    )
     up.on('error', () => {
       res.writeHead(502)
       res.end()
@@ -585,7 +705,7 @@ async function startProxy(target: string, fault: Fault): Promise<{ url: string; 
   return {
     url: `http://127.0.0.1:${port}`,
     count: () => n,
-    close: () => new Promise<void>((r) => server.close(() => r())),
+    close: () => new Promise<void>((r) => server.close(() => r()))
   }
 }
 
@@ -597,7 +717,11 @@ describe('export-metrics.sh: faults', () => {
   it('wrong token: a clear message about metrics:read, exit ≠ 0, no file', async () => {
     const dir = await mkdtemp(join(work, 'wrong-'))
     const wrong = 'wrong-token-Zq9'
-    const r = await runExport([...WINDOW, '--out', join(dir, 'x.csv')], { ...vmEnv(vm), GRAFANA_READ_TOKEN: wrong }, wrong)
+    const r = await runExport(
+      [...WINDOW, '--out', join(dir, 'x.csv')],
+      { ...vmEnv(vm), GRAFANA_READ_TOKEN: wrong },
+      wrong
+    )
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/metrics:read/)
     expect(r.stderr).toMatch(/401/)
@@ -609,7 +733,9 @@ describe('export-metrics.sh: faults', () => {
   it('server unreachable: exit ≠ 0 with a message, no file', async () => {
     const dir = await mkdtemp(join(work, 'down-'))
     const port = await freePort() // nothing listens there
-    const r = await runExport([...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.csv')], { GRAFANA_PROM_URL: `http://127.0.0.1:${port}` })
+    const r = await runExport([...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.csv')], {
+      GRAFANA_PROM_URL: `http://127.0.0.1:${port}`
+    })
     expect(r.code).not.toBe(0)
     expect(r.stderr).toMatch(/cannot reach/)
     expect(await readdir(dir)).toEqual([])
@@ -624,7 +750,11 @@ describe('export-metrics.sh: faults', () => {
       return true
     })
     try {
-      const r = await runExport([...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.jsonl'), '--format', 'jsonl'], { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url }, vm.password)
+      const r = await runExport(
+        [...WINDOW, '--retries', '2', '--retry-delay', '0.05', '--out', join(dir, 'x.jsonl'), '--format', 'jsonl'],
+        { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url },
+        vm.password
+      )
       expect(r.code).not.toBe(0)
       expect(r.stderr).toMatch(/HTTP 500/)
       expect(r.stderr).toMatch(/storage exploded/)
@@ -647,7 +777,11 @@ describe('export-metrics.sh: faults', () => {
     })
     try {
       const out = join(dir, 'x.csv')
-      const r = await runExport([...SHORT, '--retry-delay', '0.05', '--out', out], { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url }, vm.password)
+      const r = await runExport(
+        [...SHORT, '--retry-delay', '0.05', '--out', out],
+        { ...vmEnv(vm), GRAFANA_PROM_URL: proxy.url },
+        vm.password
+      )
       expect(r.stderr).toBe('')
       expect(r.code).toBe(0)
       expect(r.cmdlineHits).toBe(0)
@@ -726,7 +860,11 @@ describe('export-metrics.sh: faults', () => {
     const tf = join(dir, 'token')
     await writeFile(tf, `${vm.password}\n`, { mode: 0o600 })
     const out = join(dir, 'x.csv')
-    const r = await runExport([...SHORT, '--token-file', tf, '--out', out], { GRAFANA_PROM_URL: vm.url, GRAFANA_USER_ID: vm.username }, vm.password)
+    const r = await runExport(
+      [...SHORT, '--token-file', tf, '--out', out],
+      { GRAFANA_PROM_URL: vm.url, GRAFANA_USER_ID: vm.username },
+      vm.password
+    )
     expect(r.code).toBe(0)
     expect(r.cmdlineHits).toBe(0)
     compare(parseCsv(await readFile(out, 'utf8')), expected(DEFAULT_SELECTED, SHORT_FROM))

@@ -55,16 +55,81 @@ interface FaultCase {
 }
 
 const FAULT_CASES: readonly FaultCase[] = [
-  { slug: 'once_429', title: '429 with Retry-After: 1, then forward', faults: ['status-429'], then: 'forward', expect: 'stored' },
-  { slug: 'twice_503', title: '503 twice, then forward', faults: ['status-503', 'status-503'], then: 'forward', expect: 'stored' },
-  { slug: 'once_hang', title: 'hang past the attempt timeout, then forward', faults: ['hang'], then: 'forward', expect: 'stored' },
-  { slug: 'twice_reset', title: 'connection reset twice, then forward', faults: ['reset', 'reset'], then: 'forward', expect: 'stored' },
-  { slug: 'once_drop', title: 'forward then drop the answer, then forward', faults: ['forward-then-drop'], then: 'forward', expect: 'stored' },
-  { slug: 'always_429', title: 'always 429', faults: [], then: 'status-429', expect: 'error', message: /rate limiting this stack \(429\)( after \d+ attempts)?: the event was not stored/ },
-  { slug: 'always_503', title: 'always 503', faults: [], then: 'status-503', expect: 'error', message: /Grafana Cloud is unavailable \(503\) after \d+ attempts: the event was not stored/ },
-  { slug: 'always_hang', title: 'always hang', faults: [], then: 'hang', expect: 'error', message: /No answer from 127\.0\.0\.1:\d+ within 3 s after \d+ attempts/ },
-  { slug: 'always_reset', title: 'always reset', faults: [], then: 'reset', expect: 'error', message: /connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d+ attempts: the event may have been stored/ },
-  { slug: 'always_drop', title: 'always forward then drop the answer', faults: [], then: 'forward-then-drop', expect: 'error-stored-once', message: /connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d+ attempts: the event may have been stored/ },
+  {
+    slug: 'once_429',
+    title: '429 with Retry-After: 1, then forward',
+    faults: ['status-429'],
+    then: 'forward',
+    expect: 'stored'
+  },
+  {
+    slug: 'twice_503',
+    title: '503 twice, then forward',
+    faults: ['status-503', 'status-503'],
+    then: 'forward',
+    expect: 'stored'
+  },
+  {
+    slug: 'once_hang',
+    title: 'hang past the attempt timeout, then forward',
+    faults: ['hang'],
+    then: 'forward',
+    expect: 'stored'
+  },
+  {
+    slug: 'twice_reset',
+    title: 'connection reset twice, then forward',
+    faults: ['reset', 'reset'],
+    then: 'forward',
+    expect: 'stored'
+  },
+  {
+    slug: 'once_drop',
+    title: 'forward then drop the answer, then forward',
+    faults: ['forward-then-drop'],
+    then: 'forward',
+    expect: 'stored'
+  },
+  {
+    slug: 'always_429',
+    title: 'always 429',
+    faults: [],
+    then: 'status-429',
+    expect: 'error',
+    message: /rate limiting this stack \(429\)( after \d+ attempts)?: the event was not stored/
+  },
+  {
+    slug: 'always_503',
+    title: 'always 503',
+    faults: [],
+    then: 'status-503',
+    expect: 'error',
+    message: /Grafana Cloud is unavailable \(503\) after \d+ attempts: the event was not stored/
+  },
+  {
+    slug: 'always_hang',
+    title: 'always hang',
+    faults: [],
+    then: 'hang',
+    expect: 'error',
+    message: /No answer from 127\.0\.0\.1:\d+ within 3 s after \d+ attempts/
+  },
+  {
+    slug: 'always_reset',
+    title: 'always reset',
+    faults: [],
+    then: 'reset',
+    expect: 'error',
+    message: /connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d+ attempts: the event may have been stored/
+  },
+  {
+    slug: 'always_drop',
+    title: 'always forward then drop the answer',
+    faults: [],
+    then: 'forward-then-drop',
+    expect: 'error-stored-once',
+    message: /connection to 127\.0\.0\.1:\d+ was lost \(ECONNRESET\) after \d+ attempts: the event may have been stored/
+  }
 ]
 
 interface ExportedSeries {
@@ -101,15 +166,21 @@ const parseExport = (text: string): ExportedSeries[] =>
     .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
 
 const exportAll = async (): Promise<ExportedSeries[]> => {
-  const flushed = await fetch(`${vm.url}/internal/force_flush`, { headers: { authorization }, signal: AbortSignal.timeout(10_000) })
+  const flushed = await fetch(`${vm.url}/internal/force_flush`, {
+    headers: { authorization },
+    signal: AbortSignal.timeout(10_000)
+  })
   await flushed.text()
   if (!flushed.ok) {
     throw new Error(`force_flush: HTTP ${flushed.status}`)
   }
-  const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~"fault_.*"}' })}`, {
-    headers: { authorization },
-    signal: AbortSignal.timeout(30_000),
-  })
+  const response = await fetch(
+    `${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~"fault_.*"}' })}`,
+    {
+      headers: { authorization },
+      signal: AbortSignal.timeout(30_000)
+    }
+  )
   const text = await response.text()
   if (!response.ok) {
     throw new Error(`export: HTTP ${response.status} ${text.slice(0, 200)}`)
@@ -121,17 +192,34 @@ const seriesOf = (all: ExportedSeries[], prefix: string) => all.filter((s) => s.
 
 const inputFor = (card: Card, prefix: string) =>
   card === 'sendMetric'
-    ? { name: prefix, channel: 'web', botId: 'bot-faults', conversationId: 'conv-1', userId: 'user-1', version: '1.4.2', value: 7.25 }
+    ? {
+        name: prefix,
+        channel: 'web',
+        botId: 'bot-faults',
+        conversationId: 'conv-1',
+        userId: 'user-1',
+        version: '1.4.2',
+        value: 7.25
+      }
     : { data: `${prefix},k=a v=1.5,w=2i\n# a comment\n${prefix},k=b v=3` }
 
 /** What the card must leave in VictoriaMetrics when it succeeded: per series name and labels, the value. */
-const expectedSeries = (card: Card, prefix: string): Array<{ name: string; labels: Record<string, string>; value: number }> =>
+const expectedSeries = (
+  card: Card,
+  prefix: string
+): Array<{ name: string; labels: Record<string, string>; value: number }> =>
   card === 'sendMetric'
-    ? [{ name: `${prefix}_metric`, labels: { channel: 'web', botId: 'bot-faults', conversationId: 'conv-1', userId: 'user-1', version: '1.4.2' }, value: 7.25 }]
+    ? [
+        {
+          name: `${prefix}_metric`,
+          labels: { channel: 'web', botId: 'bot-faults', conversationId: 'conv-1', userId: 'user-1', version: '1.4.2' },
+          value: 7.25
+        }
+      ]
     : [
         { name: `${prefix}_v`, labels: { k: 'a' }, value: 1.5 },
         { name: `${prefix}_w`, labels: { k: 'a' }, value: 2 },
-        { name: `${prefix}_v`, labels: { k: 'b' }, value: 3 },
+        { name: `${prefix}_v`, labels: { k: 'b' }, value: 3 }
       ]
 
 const messageOf = (answer: IntegrationAnswer): string => {
@@ -152,7 +240,11 @@ beforeAll(async () => {
       const route = `${card}-${fault.slug}`
       const prefix = `fault_${card === 'sendMetric' ? 'metric' : 'raw'}_${fault.slug}`
       proxy.script(route, fault.faults, fault.then)
-      const configuration = { grafanaUrl: `${proxy.routeUrl(route)}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
+      const configuration = {
+        grafanaUrl: `${proxy.routeUrl(route)}/influx/write`,
+        grafanaUserId: USER_ID,
+        apiKey: vm.password
+      }
       pending.push(
         (async () => {
           const started = Date.now()
@@ -167,7 +259,10 @@ beforeAll(async () => {
     `Fault runs (bound ${BOUND_MS} ms = budget ${deliveryPolicy.budgetMs} + attempt timeout ${deliveryPolicy.attemptTimeoutMs} + margin ${MARGIN_MS}):\n` +
       runs
         .map((r) => {
-          const attempts = proxy.requestsFor(r.route).map((q) => q.fault).join(' → ')
+          const attempts = proxy
+            .requestsFor(r.route)
+            .map((q) => q.fault)
+            .join(' → ')
           const said = r.answer.status === 200 ? 'ok' : messageOf(r.answer).slice(0, 150)
           return `  ${r.card.padEnd(11)} ${r.fault.slug.padEnd(12)} ${String(r.elapsedMs).padStart(6)} ms  HTTP ${r.answer.status}  [${attempts}]  ${said}`
         })
@@ -288,7 +383,11 @@ describe.each(['sendMetric', 'sendRawData'] as const)('%s through the fault prox
 
 describe('secrets', () => {
   it('the API key appears nowhere in the integration process output nor in its answers', () => {
-    const secrets = [vm.password, Buffer.from(`${USER_ID}:${vm.password}`).toString('base64'), encodeURIComponent(vm.password)]
+    const secrets = [
+      vm.password,
+      Buffer.from(`${USER_ID}:${vm.password}`).toString('base64'),
+      encodeURIComponent(vm.password)
+    ]
     const output = integration.output()
     // Not vacuous: the integration logged the retries and the failures of this file.
     expect(output).toMatch(/Grafana Cloud write: HTTP 503/)

@@ -52,15 +52,21 @@ describe('register', () => {
   })
 
   test('accepts the bare host and writes to the influx path', async () => {
-    const answer = await callIntegration(integration.url, 'register', { ...configuration, grafanaUrl: `${grafana.url}/` })
+    const answer = await callIntegration(integration.url, 'register', {
+      ...configuration,
+      grafanaUrl: `${grafana.url}/`
+    })
     expect(answer.status).toBe(200)
     expect(grafana.requests[0]!.path).toBe('/api/v1/push/influx/write')
   })
 
   test.each([
-    [401, /Could not install the Grafana Cloud integration: Grafana refused the credentials \(401\)\. Check the User ID and the API key.*metrics:write/],
+    [
+      401,
+      /Could not install the Grafana Cloud integration: Grafana refused the credentials \(401\)\. Check the User ID and the API key.*metrics:write/
+    ],
     [403, /refused the credentials \(403\).*metrics:write/],
-    [404, /no influx write endpoint at .* \(404\)/],
+    [404, /no influx write endpoint at .* \(404\)/]
   ])('fails the install on %d', async (status, message) => {
     grafana.script([{ kind: 'status', status }])
     const answer = await callIntegration(integration.url, 'register', configuration)
@@ -71,7 +77,7 @@ describe('register', () => {
   test('refuses an invalid configuration without calling Grafana', async () => {
     const answer = await callIntegration(integration.url, 'register', {
       ...configuration,
-      grafanaUrl: 'https://logs-prod-006.grafana.net',
+      grafanaUrl: 'https://logs-prod-006.grafana.net'
     })
     expect(errorMessage(answer.body)).toMatch(/Endpoint URL is a Loki \(logs\) URL/)
     expect(grafana.requests).toHaveLength(0)
@@ -94,7 +100,7 @@ describe('Send Metric', () => {
       userId: 'user=1',
       version: '1.4.2',
       value: '250.5',
-      tags: '{"flow": "checkout", "step": 3}',
+      tags: '{"flow": "checkout", "step": 3}'
     })
     expect(answer.status).toBe(200)
     const { output } = answer.body as { output: { seriesName: string; labels: object; timestamp: number } }
@@ -107,7 +113,7 @@ describe('Send Metric', () => {
       instance,
       step: '3',
       userId: 'user=1',
-      version: '1.4.2',
+      version: '1.4.2'
     })
     expect(grafana.requests).toHaveLength(1)
     const [request] = grafana.requests
@@ -128,25 +134,37 @@ describe('Send Metric', () => {
       'bot-from-header'
     )
     const { output } = answer.body as { output: { timestamp: number } }
-    expect(grafana.requests[0]!.body.toString()).toBe(`x,botId=bot-from-header,instance=${instance} metric=1 ${output.timestamp}`)
+    expect(grafana.requests[0]!.body.toString()).toBe(
+      `x,botId=bot-from-header,instance=${instance} metric=1 ${output.timestamp}`
+    )
   })
 
   test('leaves conversation and user IDs out when configured to', async () => {
-    const answer = await triggerAction(integration.url, { ...configuration, includeConversationAndUserIds: false }, 'sendMetric', {
-      name: 'x',
-      conversationId: 'c',
-      userId: 'u',
-    })
+    const answer = await triggerAction(
+      integration.url,
+      { ...configuration, includeConversationAndUserIds: false },
+      'sendMetric',
+      {
+        name: 'x',
+        conversationId: 'c',
+        userId: 'u'
+      }
+    )
     const { output } = answer.body as { output: { timestamp: number } }
-    expect(grafana.requests[0]!.body.toString()).toBe(`x,botId=bot-test,instance=${instance} metric=1 ${output.timestamp}`)
+    expect(grafana.requests[0]!.body.toString()).toBe(
+      `x,botId=bot-test,instance=${instance} metric=1 ${output.timestamp}`
+    )
   })
 
   test.each([
-    [{ name: 'flow completed' }, /Send Metric failed: Metric name must not contain whitespace \(found U\+0020 at position 5\)/],
+    [
+      { name: 'flow completed' },
+      /Send Metric failed: Metric name must not contain whitespace \(found U\+0020 at position 5\)/
+    ],
     [{}, /Send Metric failed: Invalid input: name: Required/],
     [{ name: 'x', tags: '{oops' }, /Extra labels must be a JSON object.*does not parse/],
     [{ name: 'x', tags: { channel: 'y' } }, /would replace the built-in label channel/],
-    [{ name: 'x', value: 'many' }, /Value must be a finite number/],
+    [{ name: 'x', value: 'many' }, /Value must be a finite number/]
   ])('refuses %j and sends nothing', async (input, message) => {
     const answer = await triggerAction(integration.url, configuration, 'sendMetric', input)
     expect(answer.status).toBe(400)
@@ -157,21 +175,23 @@ describe('Send Metric', () => {
   test("passes on Grafana's own words when it rejects the data", async () => {
     grafana.script([{ kind: 'status', status: 400, body: 'max label value length exceeded' }])
     const answer = await triggerAction(integration.url, configuration, 'sendMetric', { name: 'x' })
-    expect(errorMessage(answer.body)).toMatch(/rejected the data \(400\).*Grafana said: "max label value length exceeded"/)
+    expect(errorMessage(answer.body)).toMatch(
+      /rejected the data \(400\).*Grafana said: "max label value length exceeded"/
+    )
   })
 })
 
 describe('Send Raw Data', () => {
   test('labels every line with the instance, stamps it with one millisecond and reports the series', async () => {
     const answer = await triggerAction(integration.url, configuration, 'sendRawData', {
-      data: '# checkout funnel\ncheckout,step=cart items=3i,amount=35.2\n\n  requests,route=/a value=1\n',
+      data: '# checkout funnel\ncheckout,step=cart items=3i,amount=35.2\n\n  requests,route=/a value=1\n'
     })
     expect(answer.status).toBe(200)
     const { output } = answer.body as { output: { linesSent: number; seriesNames: string[]; timestamp: number } }
     expect(output).toEqual({
       linesSent: 2,
       seriesNames: ['checkout_amount', 'checkout_items', 'requests'],
-      timestamp: expect.any(Number),
+      timestamp: expect.any(Number)
     })
     expect(grafana.requests[0]!.body.toString()).toBe(
       `checkout,step=cart,instance=${instance} items=3i,amount=35.2 ${output.timestamp}\nrequests,route=/a,instance=${instance} value=1 ${output.timestamp}`
@@ -183,7 +203,7 @@ describe('Send Raw Data', () => {
     ['m f=1\nm,t= f=2', /Invalid line protocol, nothing was sent: line 2, column 5: missing tag value/],
     ['m f=1 1700000000000', /line 1, column 7: the line has a timestamp: remove it, the integration adds/],
     ['m f="text"', /string, which Grafana drops/],
-    ['# nothing\n', /There is no data to send/],
+    ['# nothing\n', /There is no data to send/]
   ])('refuses %j and sends nothing', async (data, message) => {
     const answer = await triggerAction(integration.url, configuration, 'sendRawData', { data })
     expect(answer.status).toBe(400)

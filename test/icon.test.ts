@@ -118,14 +118,19 @@ describe('icon.svg', () => {
   })
 
   it('has a square viewBox starting at 0 0 (and square width/height when set)', () => {
-    const vb = root.attrs.get('viewBox')?.trim().split(/[\s,]+/).map(Number)
+    const vb = root.attrs
+      .get('viewBox')
+      ?.trim()
+      .split(/[\s,]+/)
+      .map(Number)
     expect(vb).toHaveLength(4)
     expect(vb!.every(Number.isFinite)).toBe(true)
     expect(vb![0]).toBe(0)
     expect(vb![1]).toBe(0)
     expect(vb![2]).toBeGreaterThan(0)
     expect(vb![2]).toBe(vb![3])
-    if (root.attrs.has('width') || root.attrs.has('height')) expect(root.attrs.get('width')).toBe(root.attrs.get('height'))
+    if (root.attrs.has('width') || root.attrs.has('height'))
+      expect(root.attrs.get('width')).toBe(root.attrs.get('height'))
   })
 
   it('draws something: at least one shape with a fill', () => {
@@ -136,7 +141,18 @@ describe('icon.svg', () => {
 
   it('has no external references, images, scripts, fonts or text glyphs', () => {
     for (const e of all) {
-      expect(['image', 'script', 'foreignObject', 'use', 'style', 'font', 'font-face', 'text', 'a', 'iframe']).not.toContain(e.name)
+      expect([
+        'image',
+        'script',
+        'foreignObject',
+        'use',
+        'style',
+        'font',
+        'font-face',
+        'text',
+        'a',
+        'iframe'
+      ]).not.toContain(e.name)
       for (const [k, v] of e.attrs) {
         expect(k.startsWith('on'), `${e.name} ${k}`).toBe(false)
         if (k === 'href' || k === 'xlink:href') expect(v.startsWith('#'), `${e.name} ${k}=${v}`).toBe(true)

@@ -36,8 +36,13 @@ interface Run {
  */
 async function load(args: string[], env: Record<string, string>): Promise<Run> {
   const child = spawn('bash', [SCRIPT, ...args], {
-    env: { PATH: `${join(work, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: tmpdir(), CURL_LOG: curlLog, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    env: {
+      PATH: `${join(work, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      HOME: tmpdir(),
+      CURL_LOG: curlLog,
+      ...env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   let stdout = ''
   let stderr = ''
@@ -66,12 +71,15 @@ const env = (extra: Record<string, string> = {}) => ({
   GRAFANA_PROM_URL: `${server.url}/api/prom`,
   GRAFANA_USER_ID: USER_ID,
   GRAFANA_RULES_TOKEN: token,
-  ...extra,
+  ...extra
 })
 
 const groupsOf = (file: string) => (parse(readFileSync(file, 'utf8')) as { groups: Array<{ name: string }> }).groups
 
-const curlCalls = () => readFileSync(curlLog, 'utf8').split('\n--- curl\n').filter((s) => s.trim() !== '')
+const curlCalls = () =>
+  readFileSync(curlLog, 'utf8')
+    .split('\n--- curl\n')
+    .filter((s) => s.trim() !== '')
 
 beforeAll(async () => {
   server = await startRecordingServer()
@@ -81,7 +89,7 @@ beforeAll(async () => {
   execFileSync('mkdir', [join(work, 'bin')])
   writeFileSync(
     join(work, 'bin', 'curl'),
-    `#!/bin/sh\n{ printf '\\n--- curl\\n'; printf '%s\\n' "$@"; env; } >>"$CURL_LOG"\nexec ${realCurl} "$@"\n`,
+    `#!/bin/sh\n{ printf '\\n--- curl\\n'; printf '%s\\n' "$@"; env; } >>"$CURL_LOG"\nexec ${realCurl} "$@"\n`
   )
   chmodSync(join(work, 'bin', 'curl'), 0o755)
 })
@@ -124,7 +132,10 @@ describe('load-rules.sh', () => {
     server.script([], { kind: 'status', status: 202 })
     const tokenFile = join(work, 'token')
     writeFileSync(tokenFile, `${token}\n`, { mode: 0o600 })
-    const r = await load(['--namespace', 'bots.prod', '--token-file', tokenFile, USAGE_RULES_PATH], env({ GRAFANA_USER_ID: '', GRAFANA_RULES_TOKEN: '' }))
+    const r = await load(
+      ['--namespace', 'bots.prod', '--token-file', tokenFile, USAGE_RULES_PATH],
+      env({ GRAFANA_USER_ID: '', GRAFANA_RULES_TOKEN: '' })
+    )
     expect(r.code, r.stderr).toBe(0)
     expect(server.requests).toHaveLength(1)
     expect(server.requests[0]!.path).toBe('/api/prom/config/v1/rules/bots.prod')
@@ -139,7 +150,9 @@ describe('load-rules.sh', () => {
     const r = await load([], env())
     expect(r.code).toBe(1)
     expect(server.requests).toHaveLength(1)
-    expect(r.stderr).toContain('the ruler refused the credentials (HTTP 401) for group botpress-recording: check GRAFANA_USER_ID')
+    expect(r.stderr).toContain(
+      'the ruler refused the credentials (HTTP 401) for group botpress-recording: check GRAFANA_USER_ID'
+    )
     expect(r.stderr).toContain('invalid authentication credentials')
     expect(r.stderr).not.toContain(token)
     expect(r.stdout).toBe('')
@@ -152,7 +165,10 @@ describe('load-rules.sh', () => {
     expect(forbidden.code).toBe(1)
     expect(forbidden.stderr).toContain('it needs the rules:write scope')
     server.requests.length = 0
-    server.script([{ kind: 'status', status: 202 }, { kind: 'status', status: 400, body: 'too many rules in group' }])
+    server.script([
+      { kind: 'status', status: 202 },
+      { kind: 'status', status: 400, body: 'too many rules in group' }
+    ])
     const refused = await load([], env())
     expect(refused.code).toBe(1)
     expect(server.requests).toHaveLength(2)

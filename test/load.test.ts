@@ -44,7 +44,12 @@ interface LoadResult {
  * MIN_DURATION_MS and made MIN_CALLS calls (or made MAX_CALLS). Checks that every sample it
  * wrote met Mimir's rule without a merge or a refusal: `samplesPerCall` new samples per call.
  */
-const load = async (card: string, inputFor: (call: number) => unknown, samplesPerCall: number, config = configuration): Promise<LoadResult> => {
+const load = async (
+  card: string,
+  inputFor: (call: number) => unknown,
+  samplesPerCall: number,
+  config = configuration
+): Promise<LoadResult> => {
   const before = proxy.samples()
   const retriesBefore = retries()
   const deadline = Date.now() + LOAD_DEADLINE_MS
@@ -67,7 +72,9 @@ const load = async (card: string, inputFor: (call: number) => unknown, samplesPe
   }
   await Promise.all(Array.from({ length: IN_FLIGHT }, worker))
   const seconds = (performance.now() - started) / 1000
-  console.log(`${card}: ${calls} calls over ${PROCESSES} instances, ${IN_FLIGHT} in flight, in ${seconds.toFixed(1)} s: ${Math.round(calls / seconds)} calls/s`)
+  console.log(
+    `${card}: ${calls} calls over ${PROCESSES} instances, ${IN_FLIGHT} in flight, in ${seconds.toFixed(1)} s: ${Math.round(calls / seconds)} calls/s`
+  )
   expect(calls, `the load stopped at its ${LOAD_DEADLINE_MS / 1000} s deadline`).toBeGreaterThanOrEqual(MIN_CALLS)
   const after = proxy.samples()
   const retried = retries() - retriesBefore
@@ -75,13 +82,17 @@ const load = async (card: string, inputFor: (call: number) => unknown, samplesPe
     console.log(`${card}: ${retried} writes retried (the machine is busy); a retry merges with its first attempt`)
   }
   expect(after.refusedRequests - before.refusedRequests, 'requests refused for a reused millisecond').toBe(0)
-  expect(after.merged - before.merged, 'samples merged with an earlier one of the same millisecond').toBeLessThanOrEqual(retried * samplesPerCall)
+  expect(
+    after.merged - before.merged,
+    'samples merged with an earlier one of the same millisecond'
+  ).toBeLessThanOrEqual(retried * samplesPerCall)
   expect(after.accepted - before.accepted).toBe(ok * samplesPerCall)
   return { calls, ok, refused }
 }
 
 /** Writes the instances retried so far: each logs a warning per retry. */
-const retries = (): number => instances.reduce((total, instance) => total + instance.output().split('Grafana Cloud write:').length - 1, 0)
+const retries = (): number =>
+  instances.reduce((total, instance) => total + instance.output().split('Grafana Cloud write:').length - 1, 0)
 
 /**
  * The series matching `match` once they hold `expected` samples: VictoriaMetrics shows the last
@@ -98,7 +109,8 @@ const storedSeries = async (match: string, expected: number): Promise<ExportedSe
 }
 
 const samplesIn = (series: ExportedSeries[]): number => series.reduce((total, s) => total + s.values.length, 0)
-const sumOf = (series: ExportedSeries[]): number => series.reduce((total, s) => total + s.values.reduce<number>((a, v) => a + Number(v), 0), 0)
+const sumOf = (series: ExportedSeries[]): number =>
+  series.reduce((total, s) => total + s.values.reduce<number>((a, v) => a + Number(v), 0), 0)
 const instancesIn = (series: ExportedSeries[]): Set<string> => new Set(series.map((s) => s.metric[INSTANCE_LABEL]!))
 
 beforeAll(async () => {
@@ -110,7 +122,7 @@ beforeAll(async () => {
     grafanaUrl: `${proxy.routeUrl('load')}/influx/write`,
     grafanaUserId: vm.username,
     apiKey: vm.password,
-    includeConversationAndUserIds: false,
+    includeConversationAndUserIds: false
   }
 }, 120_000)
 
@@ -120,19 +132,25 @@ afterAll(async () => {
   await vm?.stop()
 })
 
-const sendMetric = (name: string, value: (call: number) => number | undefined, conversation?: (call: number) => string) => (call: number) => ({
-  name,
-  channel: 'webchat',
-  botId: 'bot-load',
-  version: '2.0.0',
-  conversationId: conversation?.(call) ?? 'conv-1',
-  userId: 'user-1',
-  ...(value(call) === undefined ? {} : { value: value(call) }),
-})
+const sendMetric =
+  (name: string, value: (call: number) => number | undefined, conversation?: (call: number) => string) =>
+  (call: number) => ({
+    name,
+    channel: 'webchat',
+    botId: 'bot-load',
+    version: '2.0.0',
+    conversationId: conversation?.(call) ?? 'conv-1',
+    userId: 'user-1',
+    ...(value(call) === undefined ? {} : { value: value(call) })
+  })
 
 describe('Send Metric under load, from four instances', () => {
   test('IDs off, the same value: every OK is one sample, one series per instance', async () => {
-    const result = await load('sendMetric', sendMetric('load_constant', () => undefined), 1)
+    const result = await load(
+      'sendMetric',
+      sendMetric('load_constant', () => undefined),
+      1
+    )
     expect(result.refused).toEqual([])
     expect(result.ok).toBe(result.calls)
     const series = await storedSeries('load_constant_metric', result.ok)
@@ -144,7 +162,11 @@ describe('Send Metric under load, from four instances', () => {
   })
 
   test('IDs off, a different value on every call: every OK is one sample, and the values add up', async () => {
-    const result = await load('sendMetric', sendMetric('load_values', (call) => call + 1), 1)
+    const result = await load(
+      'sendMetric',
+      sendMetric('load_values', (call) => call + 1),
+      1
+    )
     expect(result.refused).toEqual([])
     const series = await storedSeries('load_values_metric', result.calls)
     expect(samplesIn(series)).toBe(result.calls)
@@ -153,10 +175,19 @@ describe('Send Metric under load, from four instances', () => {
   })
 
   test('IDs on, conversations served by every instance: every OK is one sample, one series per conversation and instance', async () => {
-    const result = await load('sendMetric', sendMetric('load_ids', () => 1, (call) => `conv-${Math.floor(call / PROCESSES) % CONVERSATIONS}`), 1, {
-      ...configuration,
-      includeConversationAndUserIds: true,
-    })
+    const result = await load(
+      'sendMetric',
+      sendMetric(
+        'load_ids',
+        () => 1,
+        (call) => `conv-${Math.floor(call / PROCESSES) % CONVERSATIONS}`
+      ),
+      1,
+      {
+        ...configuration,
+        includeConversationAndUserIds: true
+      }
+    )
     expect(result.refused).toEqual([])
     const series = await storedSeries('load_ids_metric', result.calls)
     expect(samplesIn(series)).toBe(result.calls)
@@ -167,7 +198,8 @@ describe('Send Metric under load, from four instances', () => {
 })
 
 describe('Send Raw Data under load, the same series in every call', () => {
-  const body = 'load_raw,flow=cart amount=2.5,items=3i\nload_raw,flow=checkout amount=1\n# a comment\nload_raw_flag value=true'
+  const body =
+    'load_raw,flow=cart amount=2.5,items=3i\nload_raw,flow=checkout amount=1\n# a comment\nload_raw_flag value=true'
 
   test('every OK is one sample per line and field, one series per instance', async () => {
     const result = await load('sendRawData', () => ({ data: body }), 4)
@@ -196,31 +228,35 @@ describe('Send LLM Usage under load, from four instances', () => {
     inputTokens: call + 1,
     outputTokens: 7,
     cost: 0.5,
-    durationMs: 250,
+    durationMs: 250
   })
 
-  test('the same labels on every call: each OK is one sample per series of the call, and the tokens add up', async () => {
-    // The call's line stores operations, the duration and the cost; one line per token type.
-    const result = await load('sendLlmUsage', usage, 5)
-    expect(result.refused).toEqual([])
-    const calls = result.ok
-    const operations = await storedSeries('gen_ai_client_operations', calls)
-    const cost = await storedSeries('gen_ai_client_cost_usd', calls)
-    const duration = await storedSeries('gen_ai_client_operation_duration_seconds', calls)
-    const tokens = await storedSeries('gen_ai_client_token_usage', 2 * calls)
-    const ofType = (type: string) => tokens.filter((s) => s.metric.gen_ai_token_type === type)
-    expect(samplesIn(operations)).toBe(calls)
-    expect(sumOf(operations)).toBe(calls)
-    expect(samplesIn(cost)).toBe(calls)
-    expect(sumOf(cost)).toBe(0.5 * calls)
-    expect(samplesIn(duration)).toBe(calls)
-    expect(sumOf(duration)).toBe(0.25 * calls)
-    expect(samplesIn(ofType('input'))).toBe(calls)
-    expect(sumOf(ofType('input'))).toBe((calls * (calls + 1)) / 2)
-    expect(samplesIn(ofType('output'))).toBe(calls)
-    expect(sumOf(ofType('output'))).toBe(7 * calls)
-    expect(operations).toHaveLength(PROCESSES)
-    expect(tokens).toHaveLength(2 * PROCESSES)
-    expect(instancesIn([...operations, ...cost, ...duration, ...tokens]).size).toBe(PROCESSES)
-  }, LOAD_DEADLINE_MS + 30_000)
+  test(
+    'the same labels on every call: each OK is one sample per series of the call, and the tokens add up',
+    async () => {
+      // The call's line stores operations, the duration and the cost; one line per token type.
+      const result = await load('sendLlmUsage', usage, 5)
+      expect(result.refused).toEqual([])
+      const calls = result.ok
+      const operations = await storedSeries('gen_ai_client_operations', calls)
+      const cost = await storedSeries('gen_ai_client_cost_usd', calls)
+      const duration = await storedSeries('gen_ai_client_operation_duration_seconds', calls)
+      const tokens = await storedSeries('gen_ai_client_token_usage', 2 * calls)
+      const ofType = (type: string) => tokens.filter((s) => s.metric.gen_ai_token_type === type)
+      expect(samplesIn(operations)).toBe(calls)
+      expect(sumOf(operations)).toBe(calls)
+      expect(samplesIn(cost)).toBe(calls)
+      expect(sumOf(cost)).toBe(0.5 * calls)
+      expect(samplesIn(duration)).toBe(calls)
+      expect(sumOf(duration)).toBe(0.25 * calls)
+      expect(samplesIn(ofType('input'))).toBe(calls)
+      expect(sumOf(ofType('input'))).toBe((calls * (calls + 1)) / 2)
+      expect(samplesIn(ofType('output'))).toBe(calls)
+      expect(sumOf(ofType('output'))).toBe(7 * calls)
+      expect(operations).toHaveLength(PROCESSES)
+      expect(tokens).toHaveLength(2 * PROCESSES)
+      expect(instancesIn([...operations, ...cost, ...duration, ...tokens]).size).toBe(PROCESSES)
+    },
+    LOAD_DEADLINE_MS + 30_000
+  )
 })

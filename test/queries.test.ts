@@ -22,11 +22,23 @@ interface Sample {
 const BOT = 'bot-demo'
 // [metric name, channel, version, conversation, value] — one Send Metric call each.
 const EVENTS: ReadonlyArray<readonly [string, string, string, string, number?]> = [
-  ...Array.from({ length: 10 }, (_, i) => ['flow_started', i % 2 ? 'whatsapp' : 'webchat', i < 4 ? '1.4.1' : '1.4.2', `c${i}`] as const),
-  ...Array.from({ length: 6 }, (_, i) => ['flow_completed', i % 2 ? 'whatsapp' : 'webchat', i < 2 ? '1.4.1' : '1.4.2', `c${i}`] as const),
-  ...Array.from({ length: 8 }, (_, i) => ['response_latency', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`, 100 * (i + 1)] as const),
-  ...Array.from({ length: 12 }, (_, i) => ['message_received', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`] as const),
-  ...Array.from({ length: 3 }, (_, i) => ['bot_error', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`] as const),
+  ...Array.from(
+    { length: 10 },
+    (_, i) => ['flow_started', i % 2 ? 'whatsapp' : 'webchat', i < 4 ? '1.4.1' : '1.4.2', `c${i}`] as const
+  ),
+  ...Array.from(
+    { length: 6 },
+    (_, i) => ['flow_completed', i % 2 ? 'whatsapp' : 'webchat', i < 2 ? '1.4.1' : '1.4.2', `c${i}`] as const
+  ),
+  ...Array.from(
+    { length: 8 },
+    (_, i) => ['response_latency', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`, 100 * (i + 1)] as const
+  ),
+  ...Array.from(
+    { length: 12 },
+    (_, i) => ['message_received', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`] as const
+  ),
+  ...Array.from({ length: 3 }, (_, i) => ['bot_error', i % 2 ? 'whatsapp' : 'webchat', '1.4.2', `c${i}`] as const)
 ]
 
 // [model, channel, version, conversation, input tokens, output tokens, cost in USD, duration in ms, stop reason] —
@@ -37,7 +49,7 @@ const LLM_CALLS: ReadonlyArray<readonly [string, string, string, string, number,
   ['gpt-4o', 'webchat', '1.4.1', 'c0', 500, 50, 0.01, 2000, 'stop'],
   ['gpt-4o', 'webchat', '1.4.2', 'c2', 1500, 150, 0.03, 3000, 'stop'],
   ['gpt-4o-mini', 'webchat', '1.4.1', 'c3', 3000, 300, 0.004, 600, 'max_tokens'],
-  ['gpt-4o', 'whatsapp', '1.4.2', 'c1', 1000, 100, 0.02, 2500, 'stop'],
+  ['gpt-4o', 'whatsapp', '1.4.2', 'c1', 1000, 100, 0.02, 2500, 'stop']
 ]
 /** The LLM call durations per model, in seconds: every quantile of a model lies among them. */
 const DURATIONS = { 'gpt-4o-mini': [0.6, 1.2], 'gpt-4o': [2, 3] } as const
@@ -49,7 +61,7 @@ let evaluationTime: number
 const query = async (path: string, params: Record<string, string>): Promise<Sample[]> => {
   const response = await fetch(`${vm.url}${path}?${new URLSearchParams(params)}`, {
     headers: { authorization: vm.authorization! },
-    signal: AbortSignal.timeout(10_000),
+    signal: AbortSignal.timeout(10_000)
   })
   const body = (await response.json()) as { status: string; error?: string; data: { result: Sample[] } }
   expect(body.error, `query ${params.query}`).toBeUndefined()
@@ -60,7 +72,9 @@ const query = async (path: string, params: Record<string, string>): Promise<Samp
 const instant = (promql: string) => query('/api/v1/query', { query: promql, time: String(evaluationTime / 1000) })
 
 const valuesOf = (samples: Sample[]): number[] =>
-  samples.flatMap((sample) => (sample.value ? [Number(sample.value[1])] : (sample.values ?? []).map(([, v]) => Number(v))))
+  samples.flatMap((sample) =>
+    sample.value ? [Number(sample.value[1])] : (sample.values ?? []).map(([, v]) => Number(v))
+  )
 
 beforeAll(async () => {
   vm = await startVictoriaMetrics()
@@ -69,7 +83,7 @@ beforeAll(async () => {
     grafanaUrl: `${vm.url}/influx/write`,
     grafanaUserId: vm.username,
     apiKey: vm.password,
-    includeConversationAndUserIds: true,
+    includeConversationAndUserIds: true
   }
   for (const [index, [name, channel, version, conversationId, value]] of EVENTS.entries()) {
     const answer = await triggerAction(integrations[index % integrations.length]!.url, configuration, 'sendMetric', {
@@ -79,11 +93,14 @@ beforeAll(async () => {
       conversationId,
       userId: `u-${conversationId}`,
       botId: BOT,
-      ...(value === undefined ? {} : { value }),
+      ...(value === undefined ? {} : { value })
     })
     expect(answer.status, answer.text).toBe(200)
   }
-  for (const [index, [model, channel, version, conversationId, inputTokens, outputTokens, cost, durationMs, stopReason]] of LLM_CALLS.entries()) {
+  for (const [
+    index,
+    [model, channel, version, conversationId, inputTokens, outputTokens, cost, durationMs, stopReason]
+  ] of LLM_CALLS.entries()) {
     const response = {
       id: `chatcmpl-${index}`,
       provider: 'openai',
@@ -91,7 +108,7 @@ beforeAll(async () => {
       choices: [{ role: 'assistant', type: 'text', content: 'an answer', index: 0, stopReason }],
       // Halves add up to the cost exactly.
       usage: { inputTokens, inputCost: cost / 2, outputTokens, outputCost: cost / 2 },
-      botpress: { cost },
+      botpress: { cost }
     }
     const answer = await triggerAction(integrations[index % integrations.length]!.url, configuration, 'sendLlmUsage', {
       response: JSON.stringify(response),
@@ -100,7 +117,7 @@ beforeAll(async () => {
       version,
       conversationId,
       userId: `u-${conversationId}`,
-      botId: BOT,
+      botId: BOT
     })
     expect(answer.status, answer.text).toBe(200)
   }
@@ -118,8 +135,30 @@ afterAll(async () => {
 
 describe('dashboard panel queries return data', () => {
   const variants: Array<[string, Omit<SubstituteVars, 'metric'>]> = [
-    ['everything selected', { bot: ALL, channel: ALL, version: ALL, funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: '5m', range: '1h' }],
-    ['one bot, channel and version', { bot: BOT, channel: ['webchat'], version: ['1.4.2'], funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: 60, range: 3600 }],
+    [
+      'everything selected',
+      {
+        bot: ALL,
+        channel: ALL,
+        version: ALL,
+        funnel_from: 'flow_started_metric',
+        funnel_to: 'flow_completed_metric',
+        interval: '5m',
+        range: '1h'
+      }
+    ],
+    [
+      'one bot, channel and version',
+      {
+        bot: BOT,
+        channel: ['webchat'],
+        version: ['1.4.2'],
+        funnel_from: 'flow_started_metric',
+        funnel_to: 'flow_completed_metric',
+        interval: 60,
+        range: 3600
+      }
+    ]
   ]
   for (const [variant, vars] of variants) {
     for (const metric of ['flow_completed_metric', 'response_latency_metric']) {
@@ -133,7 +172,7 @@ describe('dashboard panel queries return data', () => {
                   query: q.promql,
                   start: String(evaluationTime / 1000 - 600),
                   end: String(evaluationTime / 1000),
-                  step: '60',
+                  step: '60'
                 })
           expect(samples.length, q.promql).toBeGreaterThan(0)
           expect(valuesOf(samples).every(Number.isFinite), q.promql).toBe(true)
@@ -148,7 +187,16 @@ describe('dashboard panel queries return data', () => {
   }
 
   test('the funnel counts what the cards sent', async () => {
-    const vars = { bot: ALL, channel: ALL, version: ALL, funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: '5m', range: '1h', metric: 'flow_completed_metric' }
+    const vars = {
+      bot: ALL,
+      channel: ALL,
+      version: ALL,
+      funnel_from: 'flow_started_metric',
+      funnel_to: 'flow_completed_metric',
+      interval: '5m',
+      range: '1h',
+      metric: 'flow_completed_metric'
+    }
     const byPanel = new Map(resolvedQueries(vars).map((q) => [q.panel, q.promql]))
     const single = async (panelStart: string) => {
       const promql = [...byPanel].find(([panel]) => panel.startsWith(panelStart))![1]
@@ -161,23 +209,50 @@ describe('dashboard panel queries return data', () => {
   })
 
   test('the totals and the mean are exact across instances', async () => {
-    const vars = { bot: ALL, channel: ALL, version: ALL, funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: '5m', range: '1h' }
+    const vars = {
+      bot: ALL,
+      channel: ALL,
+      version: ALL,
+      funnel_from: 'flow_started_metric',
+      funnel_to: 'flow_completed_metric',
+      interval: '5m',
+      range: '1h'
+    }
     const promqlOf = (metric: string, panel: string, refId = 'A') =>
       resolvedQueries({ ...vars, metric }).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
     const byVersion = await instant(promqlOf('flow_completed_metric', 'Events by bot version'))
-    expect(Object.fromEntries(byVersion.map((sample) => [sample.metric.version, Number(sample.value![1])]))).toEqual({ '1.4.1': 2, '1.4.2': 4 })
+    expect(Object.fromEntries(byVersion.map((sample) => [sample.metric.version, Number(sample.value![1])]))).toEqual({
+      '1.4.1': 2,
+      '1.4.2': 4
+    })
     expect(valuesOf(await instant(promqlOf('message_received_metric', 'Events: ')))).toEqual([12])
     expect(valuesOf(await instant(promqlOf('response_latency_metric', 'Value p50', 'C')))).toEqual([450])
   })
 
   test("the LLM usage row's figures are exact across instances", async () => {
-    const vars = { bot: ALL, channel: ALL, version: ALL, funnel_from: 'flow_started_metric', funnel_to: 'flow_completed_metric', interval: '1h', range: '1h', metric: 'flow_completed_metric' }
-    const promqlOf = (panel: string, refId = 'A') => resolvedQueries(vars).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
+    const vars = {
+      bot: ALL,
+      channel: ALL,
+      version: ALL,
+      funnel_from: 'flow_started_metric',
+      funnel_to: 'flow_completed_metric',
+      interval: '1h',
+      range: '1h',
+      metric: 'flow_completed_metric'
+    }
+    const promqlOf = (panel: string, refId = 'A') =>
+      resolvedQueries(vars).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
     const by = async (label: string, promql: string) =>
       Object.fromEntries((await instant(promql)).map((sample) => [sample.metric[label], Number(sample.value![1])]))
     // The range panels' queries with a one-hour $__interval, evaluated once: the whole load.
-    expect(await by('gen_ai_request_model', promqlOf('LLM tokens over time', 'A'))).toEqual({ 'gpt-4o-mini': 6000, 'gpt-4o': 3000 })
-    expect(await by('gen_ai_request_model', promqlOf('LLM tokens over time', 'B'))).toEqual({ 'gpt-4o-mini': 600, 'gpt-4o': 300 })
+    expect(await by('gen_ai_request_model', promqlOf('LLM tokens over time', 'A'))).toEqual({
+      'gpt-4o-mini': 6000,
+      'gpt-4o': 3000
+    })
+    expect(await by('gen_ai_request_model', promqlOf('LLM tokens over time', 'B'))).toEqual({
+      'gpt-4o-mini': 600,
+      'gpt-4o': 300
+    })
     const costs = await by('gen_ai_request_model', promqlOf('LLM cost over time'))
     expect(Object.keys(costs).sort()).toEqual(['gpt-4o', 'gpt-4o-mini'])
     expect(costs['gpt-4o-mini']).toBeCloseTo(0.007, 12)
@@ -211,23 +286,41 @@ describe("hub.md's PromQL examples return data", () => {
   const EXACT: ReadonlyArray<readonly [string, Record<string, number>]> = [
     ['sum by (channel) (count_over_time(flow_completed_metric[$__interval]))', { webchat: 3, whatsapp: 3 }],
     ['sum by (version) (count_over_time(flow_completed_metric[1d]))', { '1.4.1': 2, '1.4.2': 4 }],
-    ['sum by (version) (count_over_time(flow_completed_metric[1d]))\n/\n  sum by (version) (count_over_time(flow_started_metric[1d]))', { '1.4.1': 0.5, '1.4.2': 4 / 6 }],
-    ['sum(sum_over_time(response_latency_metric[5m])) / sum(count_over_time(response_latency_metric[5m]))', { '': 450 }],
-    ['1 - sum(count_over_time(flow_completed_metric[$__range])) / sum(count_over_time(flow_started_metric[$__range]))', { '': 0.4 }],
-    ['sum by (channel) (count_over_time(bot_error_metric[1h]))\n/\n  sum by (channel) (count_over_time(message_received_metric[1h]))', { webchat: 2 / 6, whatsapp: 1 / 6 }],
+    [
+      'sum by (version) (count_over_time(flow_completed_metric[1d]))\n/\n  sum by (version) (count_over_time(flow_started_metric[1d]))',
+      { '1.4.1': 0.5, '1.4.2': 4 / 6 }
+    ],
+    [
+      'sum(sum_over_time(response_latency_metric[5m])) / sum(count_over_time(response_latency_metric[5m]))',
+      { '': 450 }
+    ],
+    [
+      '1 - sum(count_over_time(flow_completed_metric[$__range])) / sum(count_over_time(flow_started_metric[$__range]))',
+      { '': 0.4 }
+    ],
+    [
+      'sum by (channel) (count_over_time(bot_error_metric[1h]))\n/\n  sum by (channel) (count_over_time(message_received_metric[1h]))',
+      { webchat: 2 / 6, whatsapp: 1 / 6 }
+    ],
     [
       'sum by (gen_ai_request_model, gen_ai_token_type) (sum_over_time(gen_ai_client_token_usage[1d]))',
-      { 'gpt-4o-mini input': 6000, 'gpt-4o-mini output': 600, 'gpt-4o input': 3000, 'gpt-4o output': 300 },
+      { 'gpt-4o-mini input': 6000, 'gpt-4o-mini output': 600, 'gpt-4o input': 3000, 'gpt-4o output': 300 }
     ],
-    ['sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_cost_usd[1d]))', { 'gpt-4o-mini': 0.007, 'gpt-4o': 0.06 }],
+    [
+      'sum by (gen_ai_request_model) (sum_over_time(gen_ai_client_cost_usd[1d]))',
+      { 'gpt-4o-mini': 0.007, 'gpt-4o': 0.06 }
+    ],
     ['sum by (channel) (sum_over_time(gen_ai_client_cost_usd[1d]))', { webchat: 0.045, whatsapp: 0.022 }],
     ['sum by (version) (sum_over_time(gen_ai_client_cost_usd[1d]))', { '1.4.1': 0.014, '1.4.2': 0.053 }],
     // Four conversations (c0 to c3) share 0.067 USD.
-    ['sum(sum_over_time(gen_ai_client_cost_usd[1d])) / count(count by (conversationId) (count_over_time(gen_ai_client_cost_usd[1d])))', { '': 0.067 / 4 }],
+    [
+      'sum(sum_over_time(gen_ai_client_cost_usd[1d])) / count(count by (conversationId) (count_over_time(gen_ai_client_cost_usd[1d])))',
+      { '': 0.067 / 4 }
+    ],
     [
       'sum(count_over_time(gen_ai_client_operations{gen_ai_response_finish_reason="max_tokens"}[1d])) / sum(count_over_time(gen_ai_client_operations[1d]))',
-      { '': 2 / 6 },
-    ],
+      { '': 2 / 6 }
+    ]
   ]
   /** Quantiles across series are approximate by nature: the result must lie among the values sent. */
   const QUANTILES = examples.filter((example) => example.startsWith('quantile'))

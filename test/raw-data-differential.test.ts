@@ -21,7 +21,14 @@ import { startInfluxDB, type RunningServer } from '../dev/servers'
 import { sanitizeName } from '../src/line-protocol/names'
 import { LineProtocolError, parseRawData, type ParsedLine, type Rule } from '../src/line-protocol/validate'
 import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH } from '../src/sample-clock'
-import { escapeCases, generatedCases, handWrittenCases, joinedLineBodies, multiLineBodies, type CorpusCase } from './fixtures/raw-data-corpus'
+import {
+  escapeCases,
+  generatedCases,
+  handWrittenCases,
+  joinedLineBodies,
+  multiLineBodies,
+  type CorpusCase
+} from './fixtures/raw-data-corpus'
 
 const SEED = 20_261_125
 const GENERATED = Number(process.env.RAW_DATA_GENERATED ?? 300)
@@ -41,7 +48,7 @@ const REGRESSION_LINES: readonly string[] = [
   'm g=2,f\\\\=1', // m g=2,f\\=1
   'm f=1,g\\\\=2', // m f=1,g\\=2
   'm f\\\\\\\\=1', // m f\\\\=1
-  'm f=1,g\\\\\\\\=2', // m f=1,g\\\\=2
+  'm f=1,g\\\\\\\\=2' // m f=1,g\\\\=2
 ]
 
 interface HttpAnswer {
@@ -66,7 +73,8 @@ const influxVerdict = (answer: HttpAnswer): 'accepts' | 'rejects' | undefined =>
   if (answer === NOT_SENT) return 'rejects'
   if (answer.status === 204) return 'accepts'
   if (answer.status === 400) return 'rejects'
-  if (answer.status === 500 && /"error":"engine: (unable to parse|unknown field type)/u.test(answer.text)) return 'rejects'
+  if (answer.status === 500 && /"error":"engine: (unable to parse|unknown field type)/u.test(answer.text))
+    return 'rejects'
   return undefined
 }
 
@@ -85,7 +93,12 @@ const post = (url: string, body: string, contentType = 'text/plain; charset=utf-
   new Promise((resolve, reject) => {
     const req = request(
       url,
-      { method: 'POST', insecureHTTPParser: true, timeout: REQUEST_TIMEOUT_MS, headers: { 'content-type': contentType } },
+      {
+        method: 'POST',
+        insecureHTTPParser: true,
+        timeout: REQUEST_TIMEOUT_MS,
+        headers: { 'content-type': contentType }
+      },
       (res) => {
         let text = ''
         res.setEncoding('utf8')
@@ -99,13 +112,15 @@ const post = (url: string, body: string, contentType = 'text/plain; charset=utf-
     req.end(body)
   })
 
-type OurVerdict = { readonly accepted: true; readonly points: number; readonly texts: string[]; readonly parsed: ParsedLine[] } | {
-  readonly accepted: false
-  readonly rule: Rule | 'crash'
-  readonly message: string
-  readonly line: number
-  readonly column: number
-}
+type OurVerdict =
+  | { readonly accepted: true; readonly points: number; readonly texts: string[]; readonly parsed: ParsedLine[] }
+  | {
+      readonly accepted: false
+      readonly rule: Rule | 'crash'
+      readonly message: string
+      readonly line: number
+      readonly column: number
+    }
 
 const judgeOurs = (line: string): OurVerdict => {
   try {
@@ -136,11 +151,16 @@ interface Outcome {
   readonly expected?: string
 }
 
-const show = (s: string): string => (s.length > 120 ? `${JSON.stringify(s.slice(0, 120))}… (${s.length} chars)` : JSON.stringify(s))
+const show = (s: string): string =>
+  s.length > 120 ? `${JSON.stringify(s.slice(0, 120))}… (${s.length} chars)` : JSON.stringify(s)
 
 describe('Send Raw Data validator vs InfluxDB 1.6', () => {
   let influx: RunningServer
-  const corpus: CorpusCase[] = [...handWrittenCases(), ...generatedCases(GENERATED, SEED), ...escapeCases(ESCAPE_RUNS, SEED)]
+  const corpus: CorpusCase[] = [
+    ...handWrittenCases(),
+    ...generatedCases(GENERATED, SEED),
+    ...escapeCases(ESCAPE_RUNS, SEED)
+  ]
   const outcomes: Outcome[] = []
 
   beforeAll(async () => {
@@ -175,7 +195,8 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     if (CRASHES_INFLUXDB.test(corpusCase.line)) {
       return { index, corpusCase, influx: NOT_SENT, ours: judgeOurs(corpusCase.line) }
     }
-    const query = (q: string) => post(`${influx.url}/query`, new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded')
+    const query = (q: string) =>
+      post(`${influx.url}/query`, new URLSearchParams({ q }).toString(), 'application/x-www-form-urlencoded')
     const created = await query(`CREATE DATABASE ${db}`)
     if (created.status !== 200) {
       throw new Error(`CREATE DATABASE ${db}: HTTP ${created.status} ${created.text}`)
@@ -195,7 +216,11 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
         stored = await storedShape(db)
         const [p] = ours.parsed
         const labels = [...p!.tags.map(([label]) => label), INSTANCE_LABEL]
-        expected = shape(p!.measurement, p!.fields.map((f) => `${f.key}:${f.type}`), labels)
+        expected = shape(
+          p!.measurement,
+          p!.fields.map((f) => `${f.key}:${f.type}`),
+          labels
+        )
       }
       return { index, corpusCase, influx: influxAnswer, ours, sent, stored, expected }
     } finally {
@@ -203,95 +228,113 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
     }
   }
 
-  it('judges every corpus line with both parsers and finds no disagreement but the stricter rules', { timeout: 180_000 }, async () => {
-    expect(handWrittenCases().length).toBeGreaterThanOrEqual(100)
-    expect(corpus.length).toBeGreaterThanOrEqual(300)
-    expect(GENERATED).toBeGreaterThanOrEqual(200)
-    for (const c of corpus) {
-      expect(c.line, 'every case is a single line').not.toContain('\n')
-    }
+  it(
+    'judges every corpus line with both parsers and finds no disagreement but the stricter rules',
+    { timeout: 180_000 },
+    async () => {
+      expect(handWrittenCases().length).toBeGreaterThanOrEqual(100)
+      expect(corpus.length).toBeGreaterThanOrEqual(300)
+      expect(GENERATED).toBeGreaterThanOrEqual(200)
+      for (const c of corpus) {
+        expect(c.line, 'every case is a single line').not.toContain('\n')
+      }
 
-    let next = 0
-    const worker = async () => {
-      // Bounded: each worker takes at most corpus.length cases.
-      for (let taken = 0; taken < corpus.length && next < corpus.length; taken++) {
-        const index = next++
-        outcomes.push(await judgeCase(index, corpus[index]!, `case_${index}`))
-      }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
-    outcomes.sort((a, b) => a.index - b.index)
-    expect(outcomes.length).toBe(corpus.length)
-
-    // The agreement table: InfluxDB's verdict × ours (accepted, or the rule we refused with).
-    const table = new Map<string, Map<string, number>>()
-    for (const o of outcomes) {
-      const row = `influx ${o.influx.status}${influxVerdict(o.influx) === undefined ? '' : ` (${influxVerdict(o.influx)})`}`
-      const column = o.ours.accepted ? (o.ours.points === 0 ? 'accepted, 0 points' : 'accepted') : `rejected: ${o.ours.rule}`
-      const counts = table.get(row) ?? new Map<string, number>()
-      counts.set(column, (counts.get(column) ?? 0) + 1)
-      table.set(row, counts)
-    }
-    const printed = [...table.entries()]
-      .sort(([a], [b]) => a.localeCompare(b))
-      .flatMap(([row, counts]) => [...counts.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([column, n]) => `  ${row.padEnd(22)} × ours ${column.padEnd(34)} ${String(n).padStart(4)}`))
-    console.log(
-      `Send Raw Data: ${corpus.length} lines (${corpus.length - GENERATED - ESCAPE_RUNS} hand-written, ${GENERATED} generated and ${ESCAPE_RUNS} around backslash runs with seed ${SEED})\n${printed.join('\n')}`
-    )
-
-    const disagreements: string[] = []
-    const unreadable: string[] = []
-    for (const o of outcomes) {
-      const what = `#${o.index} ${show(o.corpusCase.line)} [${o.corpusCase.note}]`
-      const influxSaid = o.influx.text.trim().slice(0, 200)
-      const verdict = influxVerdict(o.influx)
-      if (verdict === undefined) {
-        disagreements.push(`${what}: InfluxDB answered ${o.influx.status} ${influxSaid}`)
-        continue
-      }
-      if (o.ours.accepted) {
-        if (verdict === 'rejects') {
-          disagreements.push(`${what}: InfluxDB rejects (${influxSaid}), our validator accepts`)
-        }
-        if (o.sent !== undefined && o.sent.status !== 204) {
-          disagreements.push(`${what}: we accept, but InfluxDB rejects what the card sends (${o.sent.status} ${o.sent.text.trim().slice(0, 200)})`)
-        }
-        if (o.stored === undefined && o.expected !== undefined) {
-          unreadable.push(what)
-        } else if (o.stored !== o.expected) {
-          disagreements.push(`${what}: InfluxDB stored ${show(o.stored ?? '')}, our parse says ${show(o.expected ?? '')}`)
-        }
-        continue
-      }
-      if (o.ours.rule === 'crash') {
-        disagreements.push(`${what}: our validator crashed: ${o.ours.message}`)
-        continue
-      }
-      if (verdict === 'accepts' && o.ours.rule === 'syntax') {
-        disagreements.push(`${what}: InfluxDB accepts, our validator says syntax: ${o.ours.message}`)
-      }
-      // Every refusal names a place on the line (a one-line body), except the body-size rule.
-      if (o.ours.rule !== 'body-too-large') {
-        const columns = [...o.corpusCase.line].length + 1
-        if (o.ours.line !== 1 || o.ours.column < 1 || o.ours.column > columns) {
-          disagreements.push(`${what}: refusal at line ${o.ours.line}, column ${o.ours.column} (the line has ${columns - 1} characters)`)
+      let next = 0
+      const worker = async () => {
+        // Bounded: each worker takes at most corpus.length cases.
+        for (let taken = 0; taken < corpus.length && next < corpus.length; taken++) {
+          const index = next++
+          outcomes.push(await judgeCase(index, corpus[index]!, `case_${index}`))
         }
       }
-    }
-    const compared = outcomes.filter((o) => o.expected !== undefined).length - unreadable.length
-    console.log(
-      `Stored shape (measurement, field keys, types, labels) compared for ${compared} accepted lines; InfluxDB answered 204 but shows no single measurement for ${unreadable.length}:\n  ${unreadable.join('\n  ')}`
-    )
-    expect(compared).toBeGreaterThanOrEqual(200)
-    expect(disagreements).toEqual([])
+      await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+      outcomes.sort((a, b) => a.index - b.index)
+      expect(outcomes.length).toBe(corpus.length)
 
-    // The regression lines stay in the corpus, InfluxDB rejects them, and so do we.
-    for (const line of REGRESSION_LINES) {
-      const outcome = outcomes.find((o) => o.corpusCase.line === line)
-      expect(outcome?.influx.status, show(line)).toBe(400)
-      expect(outcome?.ours.accepted, show(line)).toBe(false)
+      // The agreement table: InfluxDB's verdict × ours (accepted, or the rule we refused with).
+      const table = new Map<string, Map<string, number>>()
+      for (const o of outcomes) {
+        const row = `influx ${o.influx.status}${influxVerdict(o.influx) === undefined ? '' : ` (${influxVerdict(o.influx)})`}`
+        const column = o.ours.accepted
+          ? o.ours.points === 0
+            ? 'accepted, 0 points'
+            : 'accepted'
+          : `rejected: ${o.ours.rule}`
+        const counts = table.get(row) ?? new Map<string, number>()
+        counts.set(column, (counts.get(column) ?? 0) + 1)
+        table.set(row, counts)
+      }
+      const printed = [...table.entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .flatMap(([row, counts]) =>
+          [...counts.entries()]
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(([column, n]) => `  ${row.padEnd(22)} × ours ${column.padEnd(34)} ${String(n).padStart(4)}`)
+        )
+      console.log(
+        `Send Raw Data: ${corpus.length} lines (${corpus.length - GENERATED - ESCAPE_RUNS} hand-written, ${GENERATED} generated and ${ESCAPE_RUNS} around backslash runs with seed ${SEED})\n${printed.join('\n')}`
+      )
+
+      const disagreements: string[] = []
+      const unreadable: string[] = []
+      for (const o of outcomes) {
+        const what = `#${o.index} ${show(o.corpusCase.line)} [${o.corpusCase.note}]`
+        const influxSaid = o.influx.text.trim().slice(0, 200)
+        const verdict = influxVerdict(o.influx)
+        if (verdict === undefined) {
+          disagreements.push(`${what}: InfluxDB answered ${o.influx.status} ${influxSaid}`)
+          continue
+        }
+        if (o.ours.accepted) {
+          if (verdict === 'rejects') {
+            disagreements.push(`${what}: InfluxDB rejects (${influxSaid}), our validator accepts`)
+          }
+          if (o.sent !== undefined && o.sent.status !== 204) {
+            disagreements.push(
+              `${what}: we accept, but InfluxDB rejects what the card sends (${o.sent.status} ${o.sent.text.trim().slice(0, 200)})`
+            )
+          }
+          if (o.stored === undefined && o.expected !== undefined) {
+            unreadable.push(what)
+          } else if (o.stored !== o.expected) {
+            disagreements.push(
+              `${what}: InfluxDB stored ${show(o.stored ?? '')}, our parse says ${show(o.expected ?? '')}`
+            )
+          }
+          continue
+        }
+        if (o.ours.rule === 'crash') {
+          disagreements.push(`${what}: our validator crashed: ${o.ours.message}`)
+          continue
+        }
+        if (verdict === 'accepts' && o.ours.rule === 'syntax') {
+          disagreements.push(`${what}: InfluxDB accepts, our validator says syntax: ${o.ours.message}`)
+        }
+        // Every refusal names a place on the line (a one-line body), except the body-size rule.
+        if (o.ours.rule !== 'body-too-large') {
+          const columns = [...o.corpusCase.line].length + 1
+          if (o.ours.line !== 1 || o.ours.column < 1 || o.ours.column > columns) {
+            disagreements.push(
+              `${what}: refusal at line ${o.ours.line}, column ${o.ours.column} (the line has ${columns - 1} characters)`
+            )
+          }
+        }
+      }
+      const compared = outcomes.filter((o) => o.expected !== undefined).length - unreadable.length
+      console.log(
+        `Stored shape (measurement, field keys, types, labels) compared for ${compared} accepted lines; InfluxDB answered 204 but shows no single measurement for ${unreadable.length}:\n  ${unreadable.join('\n  ')}`
+      )
+      expect(compared).toBeGreaterThanOrEqual(200)
+      expect(disagreements).toEqual([])
+
+      // The regression lines stay in the corpus, InfluxDB rejects them, and so do we.
+      for (const line of REGRESSION_LINES) {
+        const outcome = outcomes.find((o) => o.corpusCase.line === line)
+        expect(outcome?.influx.status, show(line)).toBe(400)
+        expect(outcome?.ours.accepted, show(line)).toBe(false)
+      }
     }
-  })
+  )
 
   it('judges bodies of several lines alike (a line feed inside a value: the line-break rule)', async () => {
     const results: string[] = []
@@ -306,7 +349,11 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
       if (o.sent !== undefined && o.sent.status !== 204) {
         disagreements.push(`${show(body)}: InfluxDB rejects what the card sends: ${o.sent.text.trim()}`)
       }
-      if (influxVerdict(o.influx) === 'accepts' && !o.ours.accepted && (o.ours.rule === 'syntax' || o.ours.rule === 'crash')) {
+      if (
+        influxVerdict(o.influx) === 'accepts' &&
+        !o.ours.accepted &&
+        (o.ours.rule === 'syntax' || o.ours.rule === 'crash')
+      ) {
         disagreements.push(`${show(body)}: InfluxDB accepts, we say ${o.ours.rule}`)
       }
       if (joinedLineBodies.includes(body)) {
@@ -330,13 +377,22 @@ describe('Send Raw Data validator vs InfluxDB 1.6', () => {
 
   it('reads a field value and a measurement as InfluxDB does where the escapes mislead', async () => {
     const misread = await judgeCase(0, { line: 'm \\\\="=1"', note: 'walkFields finds the value 1"' }, 'misread_value')
-    expect((JSON.parse(misread.influx.text) as { error: string }).error).toContain('unable to parse floating point value "1\\""')
-    expect(misread.ours).toMatchObject({ accepted: false, rule: 'syntax', message: expect.stringContaining('unable to parse floating point value "1\\""') })
+    expect((JSON.parse(misread.influx.text) as { error: string }).error).toContain(
+      'unable to parse floating point value "1\\""'
+    )
+    expect(misread.ours).toMatchObject({
+      accepted: false,
+      rule: 'syntax',
+      message: expect.stringContaining('unable to parse floating point value "1\\""')
+    })
 
     const unescaped = await judgeCase(1, { line: 'cpu\\=load v=1', note: 'Name() unescapes \\=' }, 'unescaped_name')
     expect(unescaped.influx.status).toBe(204)
     expect(unescaped.stored).toBe(unescaped.expected)
-    expect(unescaped.ours).toMatchObject({ accepted: true, parsed: [{ measurement: 'cpu=load', series: ['cpu_load_v'] }] })
+    expect(unescaped.ours).toMatchObject({
+      accepted: true,
+      parsed: [{ measurement: 'cpu=load', series: ['cpu_load_v'] }]
+    })
     expect(ruleOf('cpu\\=load v=1\ncpu=load v=2')).toBe('duplicate-series')
   })
 

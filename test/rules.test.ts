@@ -23,16 +23,18 @@ import {
   rulesYaml,
   usageRulesYaml,
   type AlertingRule,
-  type RecordingRule,
+  type RecordingRule
 } from '../rules/build'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from '../rules/config'
 
 const run = promisify(execFile)
 const PROMTOOL = process.env.PROMTOOL_BIN ?? '/usr/bin/promtool'
 const PROMTOOL_TESTS = resolve(__dirname, 'promtool')
-const UNIT_TEST_FILES = ['botpress-rules.test.yaml', 'botpress-rules-weekly.test.yaml', 'grafana-cloud-usage-rules.test.yaml'].map((f) =>
-  join(PROMTOOL_TESTS, f),
-)
+const UNIT_TEST_FILES = [
+  'botpress-rules.test.yaml',
+  'botpress-rules-weekly.test.yaml',
+  'grafana-cloud-usage-rules.test.yaml'
+].map((f) => join(PROMTOOL_TESTS, f))
 
 const promtool = async (...args: string[]): Promise<string> => {
   try {
@@ -54,7 +56,8 @@ interface PromtoolTestFile {
     promql_expr_test?: Array<{ expr: string; exp_samples: unknown[] }>
   }>
 }
-const unitTests = (): PromtoolTestFile[] => UNIT_TEST_FILES.map((f) => parse(readFileSync(f, 'utf8')) as PromtoolTestFile)
+const unitTests = (): PromtoolTestFile[] =>
+  UNIT_TEST_FILES.map((f) => parse(readFileSync(f, 'utf8')) as PromtoolTestFile)
 
 describe('the committed rule files', () => {
   it('are what rules/build.ts builds from rules/config.ts', () => {
@@ -86,7 +89,15 @@ describe('the committed rule files', () => {
 
   it('give every alert a severity, a summary, a description and a runbook section in hub.md', () => {
     const hub = readFileSync(resolve(__dirname, '../hub.md'), 'utf8')
-    const anchors = new Set([...hub.matchAll(/^#{2,4} (.+)$/gm)].map((m) => m[1]!.trim().toLowerCase().replace(/[^a-z0-9 _-]/g, '').replace(/ /g, '-')))
+    const anchors = new Set(
+      [...hub.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
+        m[1]!
+          .trim()
+          .toLowerCase()
+          .replace(/[^a-z0-9 _-]/g, '')
+          .replace(/ /g, '-')
+      )
+    )
     for (const a of alerts()) {
       expect(['critical', 'warning']).toContain(a.labels.severity)
       expect(a.annotations.summary.length).toBeGreaterThan(10)
@@ -102,11 +113,20 @@ describe('the committed rule files', () => {
     const exprCases = cases.flatMap((t) => t.promql_expr_test ?? [])
     // The active-series alert needs 8,001 series: its cases are built below, not written out.
     for (const a of alerts().filter((r) => r.alert !== 'BotpressActiveSeriesNearLimit')) {
-      expect(alertCases.some((c) => c.alertname === a.alert && c.exp_alerts.length > 0), `${a.alert} fires somewhere`).toBe(true)
-      expect(alertCases.some((c) => c.alertname === a.alert && c.exp_alerts.length === 0), `${a.alert} stays quiet somewhere`).toBe(true)
+      expect(
+        alertCases.some((c) => c.alertname === a.alert && c.exp_alerts.length > 0),
+        `${a.alert} fires somewhere`
+      ).toBe(true)
+      expect(
+        alertCases.some((c) => c.alertname === a.alert && c.exp_alerts.length === 0),
+        `${a.alert} stays quiet somewhere`
+      ).toBe(true)
     }
     for (const r of records()) {
-      expect(exprCases.some((c) => c.expr === r.record && c.exp_samples.length > 0), `${r.record} has a value test`).toBe(true)
+      expect(
+        exprCases.some((c) => c.expr === r.record && c.exp_samples.length > 0),
+        `${r.record} has a value test`
+      ).toBe(true)
     }
   })
 })
@@ -114,9 +134,15 @@ describe('the committed rule files', () => {
 describe('BotpressActiveSeriesNearLimit (promtool, series built here)', () => {
   // promtool's query engine refuses queries over 10,000 samples, so the default cap (8,000
   // series of 10,000) cannot be reached there: the same rules built with a cap of 100 can.
-  const config: RulesConfig = { ...DEFAULT_RULES_CONFIG, activeSeries: { ...DEFAULT_RULES_CONFIG.activeSeries, limit: 100 } }
+  const config: RulesConfig = {
+    ...DEFAULT_RULES_CONFIG,
+    activeSeries: { ...DEFAULT_RULES_CONFIG.activeSeries, limit: 100 }
+  }
   const threshold = config.activeSeries.limit * config.activeSeries.ratio
-  const rule = () => buildRules(config).groups.flatMap((g) => g.rules).find((r) => 'alert' in r && r.alert === 'BotpressActiveSeriesNearLimit') as AlertingRule
+  const rule = () =>
+    buildRules(config)
+      .groups.flatMap((g) => g.rules)
+      .find((r) => 'alert' in r && r.alert === 'BotpressActiveSeriesNearLimit') as AlertingRule
 
   /**
    * `cardSeries` Send Metric series (one per conversation, two instances), one Send Raw Data
@@ -129,10 +155,11 @@ describe('BotpressActiveSeriesNearLimit (promtool, series built here)', () => {
       'evaluation_interval: 1m',
       'tests:',
       '  - interval: 1m',
-      '    input_series:',
+      '    input_series:'
     ]
     const series = (s: string) => lines.push(`      - series: '${s}'`, "        values: '1x30'")
-    for (let i = 0; i < cardSeries; i++) series(`handoff_metric{botId="b1",channel="webchat",instance="i${i % 2}",conversationId="c${i}"}`)
+    for (let i = 0; i < cardSeries; i++)
+      series(`handoff_metric{botId="b1",channel="webchat",instance="i${i % 2}",conversationId="c${i}"}`)
     series('checkout_amount{__mimir_source__="influx",flow="cart"}')
     series('handoff_metric{__mimir_source__="influx",botId="b2",channel="webchat",instance="i0"}')
     series('botId_channel_version:handoff_metric:count1m{botId="b1",channel="webchat",version="1"}')
@@ -158,10 +185,15 @@ describe('BotpressActiveSeriesNearLimit (promtool, series built here)', () => {
         '            exp_annotations:',
         `              summary: ${JSON.stringify(`${threshold + 1} active series from the Botpress cards, the cap is 100`)}`,
         `              description: ${JSON.stringify(rule().annotations.description)}`,
-        `              runbook_url: ${JSON.stringify(`${DEFAULT_RULES_CONFIG.runbookBaseUrl}#botpressactiveseriesnearlimit`)}`,
+        `              runbook_url: ${JSON.stringify(`${DEFAULT_RULES_CONFIG.runbookBaseUrl}#botpressactiveseriesnearlimit`)}`
       )
       const at = testFile(threshold - 2, rules)
-      at.push('    alert_rule_test:', '      - eval_time: 20m', '        alertname: BotpressActiveSeriesNearLimit', '        exp_alerts: []')
+      at.push(
+        '    alert_rule_test:',
+        '      - eval_time: 20m',
+        '        alertname: BotpressActiveSeriesNearLimit',
+        '        exp_alerts: []'
+      )
       await writeFile(join(dir, 'over.test.yaml'), over.join('\n') + '\n')
       await writeFile(join(dir, 'at.test.yaml'), at.join('\n') + '\n')
       const out = await promtool('test', 'rules', join(dir, 'over.test.yaml'), join(dir, 'at.test.yaml'))
@@ -174,7 +206,10 @@ describe('BotpressActiveSeriesNearLimit (promtool, series built here)', () => {
 
 describe('the configuration', () => {
   it('renames every series the rules read and write', () => {
-    const config: RulesConfig = { ...DEFAULT_RULES_CONFIG, metrics: { ...DEFAULT_RULES_CONFIG.metrics, messages: 'msg_in', errors: 'oops' } }
+    const config: RulesConfig = {
+      ...DEFAULT_RULES_CONFIG,
+      metrics: { ...DEFAULT_RULES_CONFIG.metrics, messages: 'msg_in', errors: 'oops' }
+    }
     const text = rulesYaml(config)
     expect(text).toContain('botId_channel:oops_per_msg_in:ratio5m')
     expect(text).toContain('last_over_time(msg_in_metric[15m])')
@@ -187,16 +222,21 @@ describe('the configuration', () => {
       ...DEFAULT_RULES_CONFIG,
       errorRate: { window: '10m', threshold: 0.2, minMessages: 7, for: '0s' },
       activeSeries: { limit: 150_000, ratio: 0.7, window: '20m', for: '15m' },
-      llmCost: { window: '7d', budgetUsd: 50, for: '1h' },
+      llmCost: { window: '7d', budgetUsd: 50, for: '1h' }
     }
-    const alert = (name: string) => buildRules(config).groups.flatMap((g) => g.rules).find((r) => 'alert' in r && r.alert === name) as AlertingRule
+    const alert = (name: string) =>
+      buildRules(config)
+        .groups.flatMap((g) => g.rules)
+        .find((r) => 'alert' in r && r.alert === name) as AlertingRule
     expect(alert('BotpressHighErrorRate').expr).toBe(
       'botId_channel:bot_error_per_message_received:ratio10m > 0.2\nand on (botId, channel)\n' +
-        'sum by (botId, channel) (count_over_time(message_received_metric[10m])) >= 7',
+        'sum by (botId, channel) (count_over_time(message_received_metric[10m])) >= 7'
     )
     expect(alert('BotpressHighErrorRate').for).toBeUndefined()
     expect(alert('BotpressActiveSeriesNearLimit').expr).toMatch(/\) > 105000$/)
-    expect(alert('BotpressLlmCostOverBudget').expr).toBe('sum by (botId) (sum_over_time(gen_ai_client_cost_usd[7d])) > 50')
+    expect(alert('BotpressLlmCostOverBudget').expr).toBe(
+      'sum by (botId) (sum_over_time(gen_ai_client_cost_usd[7d])) > 50'
+    )
     expect(alert('BotpressLlmCostOverBudget').for).toBe('1h')
     expect(alert('BotpressLlmCostOverBudget').annotations.description).toContain('the budget of 50 USD')
   })
@@ -207,10 +247,10 @@ describe('the configuration', () => {
       metrics: { ...DEFAULT_RULES_CONFIG.metrics, latency: 'response latency' },
       silent: { ...DEFAULT_RULES_CONFIG.silent, window: '15 minutes' },
       errorRate: { ...DEFAULT_RULES_CONFIG.errorRate, threshold: 5 },
-      llmCost: { ...DEFAULT_RULES_CONFIG.llmCost, budgetUsd: -1 },
+      llmCost: { ...DEFAULT_RULES_CONFIG.llmCost, budgetUsd: -1 }
     }
     expect(() => buildRules(bad)).toThrow(
-      /metrics\.latency must be a Send Metric name[\s\S]*silent\.window is not a PromQL duration[\s\S]*errorRate\.threshold must be between 0 and 1[\s\S]*llmCost\.budgetUsd must be a number above 0/,
+      /metrics\.latency must be a Send Metric name[\s\S]*silent\.window is not a PromQL duration[\s\S]*errorRate\.threshold must be between 0 and 1[\s\S]*llmCost\.budgetUsd must be a number above 0/
     )
   })
 })
@@ -218,8 +258,10 @@ describe('the configuration', () => {
 describe('the dashboard', () => {
   it("links to Grafana's alert list, filtered on the namespace the loader writes to", () => {
     expect(buildDashboard().links).toEqual([
-      expect.objectContaining({ title: 'Alerts', type: 'link', url: '/alerting/list?search=namespace%3Abotpress' }),
+      expect.objectContaining({ title: 'Alerts', type: 'link', url: '/alerting/list?search=namespace%3Abotpress' })
     ])
-    expect(readFileSync(resolve(__dirname, '../scripts/load-rules.sh'), 'utf8')).toContain(`\nNAMESPACE=${RULES_NAMESPACE}\n`)
+    expect(readFileSync(resolve(__dirname, '../scripts/load-rules.sh'), 'utf8')).toContain(
+      `\nNAMESPACE=${RULES_NAMESPACE}\n`
+    )
   })
 })

@@ -24,7 +24,8 @@ const API_KEY = `glc_secretsTestKey_${randomBytes(16).toString('hex')}`
 const BASIC = Buffer.from(`${USER_ID}:${API_KEY}`).toString('base64')
 
 /** Every 12-character window of a secret: a shortened or partly masked copy is caught too. */
-const windows = (secret: string): string[] => Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12))
+const windows = (secret: string): string[] =>
+  Array.from({ length: secret.length - 11 }, (_, i) => secret.slice(i, i + 12))
 const FRAGMENTS = [...windows(API_KEY), ...windows(BASIC)]
 const leaksIn = (text: string): string[] => FRAGMENTS.filter((fragment) => text.includes(fragment))
 
@@ -37,50 +38,76 @@ interface Scenario {
 
 /** What a misconfigured gateway or proxy might answer: the credentials it was sent. */
 const ECHO = 'echo-of-credentials'
-const echo = (prefix: string) => `${prefix} (${ECHO}): got Authorization "Basic ${BASIC}" for user ${USER_ID} with token ${API_KEY}`
+const echo = (prefix: string) =>
+  `${prefix} (${ECHO}): got Authorization "Basic ${BASIC}" for user ${USER_ID} with token ${API_KEY}`
 
 const SCENARIOS: Scenario[] = [
   {
     name: 'a refused key (401)',
-    behaviour: () => ({ kind: 'status', status: 401, body: '{"status":"error","error":"authentication error: invalid token"}' }),
-    message: /refused the credentials \(401\).*User ID.*API key.*metrics:write/u,
+    behaviour: () => ({
+      kind: 'status',
+      status: 401,
+      body: '{"status":"error","error":"authentication error: invalid token"}'
+    }),
+    message: /refused the credentials \(401\).*User ID.*API key.*metrics:write/u
   },
   {
     name: 'a refused key (401) whose answer echoes the credentials',
     behaviour: () => ({ kind: 'status', status: 401, body: echo('invalid credentials') }),
-    message: /refused the credentials \(401\)/u,
+    message: /refused the credentials \(401\)/u
   },
   {
     name: 'a server error (500, retried) whose answer echoes the credentials',
     behaviour: () => ({ kind: 'status', status: 500, body: echo('internal error') }),
-    message: /unavailable \(500\)/u,
+    message: /unavailable \(500\)/u
   },
-  { name: 'a network error (nothing listens on the port)', behaviour: undefined, message: /Could not reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/u },
-  { name: 'a timeout (the server never answers)', behaviour: () => ({ kind: 'hang' }), message: /No answer from 127\.0\.0\.1:\d+ within 3 s/u },
+  {
+    name: 'a network error (nothing listens on the port)',
+    behaviour: undefined,
+    message: /Could not reach 127\.0\.0\.1:\d+ \(ECONNREFUSED\)/u
+  },
+  {
+    name: 'a timeout (the server never answers)',
+    behaviour: () => ({ kind: 'hang' }),
+    message: /No answer from 127\.0\.0\.1:\d+ within 3 s/u
+  }
 ]
 
 const OPERATIONS = [
-  { name: 'register', call: (url: string, config: unknown) => callIntegration(url, 'register', config), prefix: 'Could not install the Grafana Cloud integration: ' },
+  {
+    name: 'register',
+    call: (url: string, config: unknown) => callIntegration(url, 'register', config),
+    prefix: 'Could not install the Grafana Cloud integration: '
+  },
   {
     name: 'Send Metric',
-    call: (url: string, config: unknown) => triggerAction(url, config, 'sendMetric', { name: 'secret_probe', channel: 'web', value: 2 }),
-    prefix: 'Send Metric failed: ',
+    call: (url: string, config: unknown) =>
+      triggerAction(url, config, 'sendMetric', { name: 'secret_probe', channel: 'web', value: 2 }),
+    prefix: 'Send Metric failed: '
   },
   {
     name: 'Send Raw Data',
-    call: (url: string, config: unknown) => triggerAction(url, config, 'sendRawData', { data: 'secret_probe,room=a value=1' }),
-    prefix: 'Send Raw Data failed: ',
+    call: (url: string, config: unknown) =>
+      triggerAction(url, config, 'sendRawData', { data: 'secret_probe,room=a value=1' }),
+    prefix: 'Send Raw Data failed: '
   },
   {
     name: 'Send LLM Usage',
-    call: (url: string, config: unknown) => triggerAction(url, config, 'sendLlmUsage', { model: 'secret_probe', inputTokens: 3 }),
-    prefix: 'Send LLM Usage failed: ',
-  },
+    call: (url: string, config: unknown) =>
+      triggerAction(url, config, 'sendLlmUsage', { model: 'secret_probe', inputTokens: 3 }),
+    prefix: 'Send LLM Usage failed: '
+  }
 ] as const
 
 let integration: IntegrationProcess
 const servers: RecordingServer[] = []
-const results: Array<{ scenario: Scenario; operation: (typeof OPERATIONS)[number]['name']; prefix: string; answer: IntegrationAnswer; server?: RecordingServer }> = []
+const results: Array<{
+  scenario: Scenario
+  operation: (typeof OPERATIONS)[number]['name']
+  prefix: string
+  answer: IntegrationAnswer
+  server?: RecordingServer
+}> = []
 
 /** Where each scenario's writes go, and the server answering there (none: nothing listens). */
 const targets = new Map<Scenario, { url: string; server?: RecordingServer }>()
@@ -145,9 +172,16 @@ describe('the API key never leaks from the built bundle', () => {
   const answerLeaks = (echoing: boolean): string[] =>
     results
       .filter(({ scenario }) => scenario.name.includes('echoes') === echoing)
-      .map(({ scenario, operation, answer }) => ({ call: `${operation} with ${scenario.name}`, fragments: leaksIn(answer.text), text: answer.text }))
+      .map(({ scenario, operation, answer }) => ({
+        call: `${operation} with ${scenario.name}`,
+        fragments: leaksIn(answer.text),
+        text: answer.text
+      }))
       .filter((r) => r.fragments.length > 0)
-      .map((r) => `${r.call}: ${r.fragments.length} fragments, e.g. ${JSON.stringify(r.fragments[0])}, in ${r.text.slice(0, 400)}`)
+      .map(
+        (r) =>
+          `${r.call}: ${r.fragments.length} fragments, e.g. ${JSON.stringify(r.fragments[0])}, in ${r.text.slice(0, 400)}`
+      )
   const outputLeaks = (echoing: boolean): string[] =>
     integration
       .output()
@@ -196,7 +230,7 @@ describe('committed test snapshots', () => {
       /\bBasic\s+[A-Za-z0-9+/]{12,}={0,2}/u, // an Authorization header value
       /\bBearer\s+[A-Za-z0-9._~+/-]{12,}/u,
       /\bglc_[A-Za-z0-9+/=_-]{20,}/u, // a Grafana Cloud access policy token
-      /"?apiKey"?\s*[:=]\s*["'`](?!\*+["'`])[^"'`]{8,}["'`]/u, // a key value in a configuration
+      /"?apiKey"?\s*[:=]\s*["'`](?!\*+["'`])[^"'`]{8,}["'`]/u // a key value in a configuration
     ]
     const findings = texts.flatMap(({ path, text }) =>
       credential.flatMap((pattern) => {
@@ -204,7 +238,9 @@ describe('committed test snapshots', () => {
         return found ? [`${path}: ${found[0].slice(0, 40)}…`] : []
       })
     )
-    console.log(`[secrets] ${snapshotFiles.length} snapshot files and ${texts.length - snapshotFiles.length} inline snapshots checked`)
+    console.log(
+      `[secrets] ${snapshotFiles.length} snapshot files and ${texts.length - snapshotFiles.length} inline snapshots checked`
+    )
     expect(findings).toEqual([])
   })
 })

@@ -23,9 +23,13 @@ function alive(pid: number): boolean {
   }
 }
 
-async function exportVm(url: string, authorization: string | undefined, match: string): Promise<Array<{ metric: Record<string, string>; values: number[]; timestamps: number[] }>> {
+async function exportVm(
+  url: string,
+  authorization: string | undefined,
+  match: string
+): Promise<Array<{ metric: Record<string, string>; values: number[]; timestamps: number[] }>> {
   const res = await fetch(`${url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
-    headers: authorization ? { authorization } : {},
+    headers: authorization ? { authorization } : {}
   })
   expect(res.status).toBe(200)
   const text = await res.text()
@@ -54,7 +58,7 @@ describe('VictoriaMetrics', () => {
     const wrong = await fetch(`${vm.url}/influx/write`, {
       method: 'POST',
       headers: { authorization: `Basic ${Buffer.from(`${vm.username}:nope`).toString('base64')}` },
-      body: 'm,a=b f=1',
+      body: 'm,a=b f=1'
     })
     expect(wrong.status).toBe(401)
     await wrong.text()
@@ -63,7 +67,7 @@ describe('VictoriaMetrics', () => {
     const w = await fetch(`${vm.url}/influx/write?precision=ms`, {
       method: 'POST',
       headers: { authorization: vm.authorization! },
-      body: `srv_test,channel=web f=42 ${ts}\n`,
+      body: `srv_test,channel=web f=42 ${ts}\n`
     })
     expect(w.status).toBe(204)
     await vm.flush()
@@ -92,7 +96,9 @@ describe('VictoriaMetrics', () => {
       }
       await vm.flush()
       const exported = (await exportVm(vm.url, undefined, 'dup_test_f')).reduce((n, s) => n + s.timestamps.length, 0)
-      const q = await fetch(`${vm.url}/api/v1/query?${new URLSearchParams({ query: 'dup_test_f[1h]', time: String((ts + 1000) / 1000) })}`)
+      const q = await fetch(
+        `${vm.url}/api/v1/query?${new URLSearchParams({ query: 'dup_test_f[1h]', time: String((ts + 1000) / 1000) })}`
+      )
       const body = (await q.json()) as { data: { result: Array<{ values: unknown[] }> } }
       const queried = body.data.result.reduce((n, s) => n + s.values.length, 0)
       counts[dedup ? 'dedup' : 'plain'] = { exported, queried }
@@ -121,7 +127,10 @@ describe('InfluxDB 1.6', () => {
     const influx = await startInfluxDB()
     started.push(influx)
     expect(influx.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-    const create = await fetch(`${influx.url}/query`, { method: 'POST', body: new URLSearchParams({ q: 'CREATE DATABASE t' }) })
+    const create = await fetch(`${influx.url}/query`, {
+      method: 'POST',
+      body: new URLSearchParams({ q: 'CREATE DATABASE t' })
+    })
     expect(create.status).toBe(200)
     await create.text()
     const ok = await fetch(`${influx.url}/write?db=t&precision=ms`, { method: 'POST', body: 'm,a=b f=1 1700000000000' })
@@ -161,9 +170,21 @@ describe('Prometheus 2.42', () => {
       const prom = await startPrometheus({ tsdbPath: tsdb })
       started.push(prom)
       expect(prom.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
-      const q = await fetch(`${prom.url}/api/v1/query?${new URLSearchParams({ query: 'srv_test[10m]', time: String(t0 + 120) })}`)
-      const body = (await q.json()) as { data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> } }
-      expect(body.data.result).toEqual([{ metric: { __name__: 'srv_test', a: 'x' }, values: [[t0, '1'], [t0 + 60, '2']] }])
+      const q = await fetch(
+        `${prom.url}/api/v1/query?${new URLSearchParams({ query: 'srv_test[10m]', time: String(t0 + 120) })}`
+      )
+      const body = (await q.json()) as {
+        data: { result: Array<{ metric: Record<string, string>; values: Array<[number, string]> }> }
+      }
+      expect(body.data.result).toEqual([
+        {
+          metric: { __name__: 'srv_test', a: 'x' },
+          values: [
+            [t0, '1'],
+            [t0 + 60, '2']
+          ]
+        }
+      ])
       const pid = prom.pid
       const dir = prom.dataDir
       await prom.stop()

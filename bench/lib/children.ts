@@ -38,7 +38,7 @@ export const spawnNode = async (script: string, options: { env?: Record<string, 
   const spawnedAt = now()
   const child = spawn(process.execPath, ['-e', script], {
     env: { PATH: process.env.PATH ?? '', ...options.env, PORT: String(port) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', 'pipe', 'pipe']
   })
   killOnExit(child)
   let output = ''
@@ -50,7 +50,10 @@ export const spawnNode = async (script: string, options: { env?: Record<string, 
     })
   })
   const listening = new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`child did not listen within 20 s: ${output.slice(-2000)}`)), 20_000)
+    const timer = setTimeout(
+      () => reject(new Error(`child did not listen within 20 s: ${output.slice(-2000)}`)),
+      20_000
+    )
     child.stdout!.on('data', (chunk: Buffer) => {
       const at = now()
       output = (output + chunk.toString('utf8')).slice(-4000)
@@ -75,11 +78,12 @@ export const spawnNode = async (script: string, options: { env?: Record<string, 
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return
       process.kill(child.pid, 'SIGTERM')
       const killer = setTimeout(() => {
-        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null) process.kill(child.pid, 'SIGKILL')
+        if (child.pid !== undefined && child.exitCode === null && child.signalCode === null)
+          process.kill(child.pid, 'SIGKILL')
       }, 5_000)
       await exited
       clearTimeout(killer)
-    },
+    }
   }
 }
 

@@ -9,7 +9,12 @@ export interface Answer {
 /** One socket by default: calls one after another, as a bot's cards run within a conversation. */
 export const keepAliveAgent = (maxSockets = 1): Agent => new Agent({ keepAlive: true, maxSockets })
 
-export const post = (agent: Agent | undefined, url: string, headers: Record<string, string>, body: string): Promise<Answer> =>
+export const post = (
+  agent: Agent | undefined,
+  url: string,
+  headers: Record<string, string>,
+  body: string
+): Promise<Answer> =>
   new Promise<Answer>((resolve, reject) => {
     const payload = Buffer.from(body, 'utf8')
     const req = request(

@@ -9,7 +9,7 @@ export const metricInput = (name = 'flow_completed') => ({
   userId: 'user_4b1e2d',
   version: '1.4.2',
   value: 250.5,
-  tags: { flow: 'checkout', step: 'payment' },
+  tags: { flow: 'checkout', step: 'payment' }
 })
 
 /**

@@ -28,6 +28,6 @@ export const describeMachine = (): Machine => {
     cores: cpus().length,
     memory: `${(totalmem() / 1024 ** 3).toFixed(1)} GiB`,
     node: process.version,
-    os: `${pretty}, Linux ${release()}`,
+    os: `${pretty}, Linux ${release()}`
   }
 }

@@ -64,6 +64,6 @@ export const startProxy = async (options: ProxyOptions): Promise<Proxy> => {
       server.closeAllConnections()
       await new Promise<void>((resolve) => server.close(() => resolve()))
       agent.destroy()
-    },
+    }
   }
 }

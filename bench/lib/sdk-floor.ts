@@ -72,7 +72,11 @@ export const buildSdkFloor = async (): Promise<SdkFloor> => {
   try {
     const home = join(root, 'bp-home')
     const env = { ...process.env, BP_TELEMETRY: 'false' }
-    await run(BP, ['init', '--type', 'integration', '--name', 'floor', '-y', '--botpressHome', home], { cwd: root, env, timeout: 60_000 })
+    await run(BP, ['init', '--type', 'integration', '--name', 'floor', '-y', '--botpressHome', home], {
+      cwd: root,
+      env,
+      timeout: 60_000
+    })
     const dir = join(root, 'floor')
     await writeFile(join(dir, 'integration.definition.ts'), DEFINITION)
     await writeFile(join(dir, 'src', 'index.ts'), IMPLEMENTATION)
@@ -85,4 +89,3 @@ export const buildSdkFloor = async (): Promise<SdkFloor> => {
     throw new Error(`could not generate the sdk floor: ${e.message}\n${e.stdout ?? ''}${e.stderr ?? ''}`)
   }
 }
-

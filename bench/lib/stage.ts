@@ -37,7 +37,12 @@ export interface Stage {
 }
 
 /** Calls an integration served at `url` with an action body; throws unless the answer is 200. */
-const callAction = async (agent: Agent | undefined, url: string, headers: Record<string, string>, body: string): Promise<Answer> => {
+const callAction = async (
+  agent: Agent | undefined,
+  url: string,
+  headers: Record<string, string>,
+  body: string
+): Promise<Answer> => {
   const answer = await post(agent, `${url}/`, headers, body)
   if (answer.status !== 200) throw new Error(`${url} answered ${answer.status}: ${answer.text.slice(0, 300)}`)
   return answer
@@ -47,7 +52,11 @@ export const actionBody = (type: string, input: unknown): string => JSON.stringi
 export const floorBody = (lines: string): string => actionBody('write', { lines })
 
 const oursHeaders = (writeUrl: string, vm: VictoriaMetrics, includeConversationAndUserIds: boolean) =>
-  headersFor('action_triggered', { grafanaUrl: writeUrl, grafanaUserId: vm.username, apiKey: vm.password, includeConversationAndUserIds }, BOT_ID)
+  headersFor(
+    'action_triggered',
+    { grafanaUrl: writeUrl, grafanaUserId: vm.username, apiKey: vm.password, includeConversationAndUserIds },
+    BOT_ID
+  )
 
 const withoutTimestamps = (body: string): string =>
   body
@@ -69,7 +78,7 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
       oneWayDelayMs: ONE_WAY_DELAY_MS,
       onRequest: ({ body }) => {
         lastWrite = body.toString('utf8')
-      },
+      }
     })
     stops.push(() => proxy.close())
     const oursChild: NodeChild = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE } })
@@ -95,7 +104,7 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
       oursUrl: oursChild.url,
       oursPid: oursChild.pid,
       floorPid: floorChild.pid,
-      stop,
+      stop
     }
   } catch (error) {
     await stop()

@@ -20,7 +20,13 @@ export const median = (values: readonly number[]): number => {
 
 /** Milliseconds with a precision that suits the magnitude. */
 export const ms = (value: number): string =>
-  !Number.isFinite(value) ? 'n/a' : value >= 100 ? `${value.toFixed(0)} ms` : value >= 10 ? `${value.toFixed(1)} ms` : `${value.toFixed(3)} ms`
+  !Number.isFinite(value)
+    ? 'n/a'
+    : value >= 100
+      ? `${value.toFixed(0)} ms`
+      : value >= 10
+        ? `${value.toFixed(1)} ms`
+        : `${value.toFixed(3)} ms`
 
 export const ratio = (value: number): string => (Number.isFinite(value) ? `${value.toFixed(3)}×` : 'n/a')
 
@@ -34,4 +40,5 @@ export const count = (value: number): string =>
 /** High-resolution wall clock in milliseconds. */
 export const now = (): number => Number(process.hrtime.bigint()) / 1e6
 
-export const sleep = (milliseconds: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, milliseconds))
+export const sleep = (milliseconds: number): Promise<void> =>
+  new Promise((resolve) => setTimeout(resolve, milliseconds))

@@ -14,7 +14,7 @@ describe('sanitizeName follows Grafana', () => {
     ['naïve', 'na_ve'],
     ['🚀launch', '_launch'],
     ['a\uD800b', 'a_b'],
-    ['*measurement', '_measurement'],
+    ['*measurement', '_measurement']
   ])('%j → %j', (input, expected) => {
     expect(sanitizeName(input)).toBe(expected)
   })
@@ -38,7 +38,7 @@ describe('labelValue: what Grafana stores', () => {
     ['a backslash becomes a slash', 'C:\\Users', 'C:/Users'],
     ['a trailing backslash becomes a slash', 'a\\', 'a/'],
     ['a lone surrogate becomes U+FFFD', 'a\uD83Db', 'a\uFFFDb'],
-    ['U+2028 is kept (it is not a line break for the parser)', 'a\u2028b', 'a\u2028b'],
+    ['U+2028 is kept (it is not a line break for the parser)', 'a\u2028b', 'a\u2028b']
   ])('%s', (_, input, expected) => {
     expect(labelValue(input)).toBe(expected)
   })
@@ -52,7 +52,7 @@ describe('escape: how a text goes on the wire', () => {
     ['a b', 'a\\ b'],
     [' ', '\\ '],
     ['trailing ', 'trailing\\ '],
-    ['"quoted"', '"quoted"'],
+    ['"quoted"', '"quoted"']
   ])('tag %j → %j', (input, expected) => {
     expect(escape.tag(input)).toBe(expected)
   })
@@ -66,7 +66,9 @@ describe('seriesKey and encodeLine', () => {
   test('sort the tags by key and escape each value', () => {
     const key = seriesKey('flow_completed', { channel: 'web,chat', botId: 'bot 1' })
     expect(key).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat')
-    expect(encodeLine(key, { metric: 1 }, 1_700_000_000_123)).toBe('flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123')
+    expect(encodeLine(key, { metric: 1 }, 1_700_000_000_123)).toBe(
+      'flow_completed,botId=bot\\ 1,channel=web\\,chat metric=1 1700000000123'
+    )
   })
 
   test('without tags', () => {
@@ -84,7 +86,7 @@ describe('seriesKey and encodeLine', () => {
     [1e21, '1e+21'],
     [1.5e-7, '1.5e-7'],
     [Number.MAX_VALUE, '1.7976931348623157e+308'],
-    [-0, '0'],
+    [-0, '0']
   ])('formats the float %d as %j', (value, text) => {
     expect(encodeLine('m', { f: value }, 1)).toBe(`m f=${text} 1`)
   })

@@ -20,7 +20,7 @@ const escapeChars =
 export const escape = {
   measurement: escapeChars(/[, ]/gu),
   /** Tag keys, tag values and field keys. */
-  tag: escapeChars(/[,= ]/gu),
+  tag: escapeChars(/[,= ]/gu)
 } as const
 
 /**

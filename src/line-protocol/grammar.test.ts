@@ -19,7 +19,7 @@ describe("InfluxDB's parser, ported", () => {
     ['cpu\\"load v=1', 'cpu"load'],
     ['a\\,b\\ c v=1', 'a,b c'],
     ['a\\\\=b v=1', 'a\\=b'],
-    ['C:\\path v=1', 'C:\\path'],
+    ['C:\\path v=1', 'C:\\path']
   ])('Name() unescapes \\, \\" \\space and \\= in the measurement: %s', (text, measurement) => {
     expect(parsePoint(text).measurement).toBe(measurement)
   })
@@ -34,7 +34,7 @@ describe("InfluxDB's parser, ported", () => {
     ['m f=1', 1],
     ['m,t=a f=1', 5],
     ['m,t=a,u=b\\ c  f=1', 12],
-    ['a\\ b,t=a\\,b f=1', 11],
+    ['a\\ b,t=a\\,b f=1', 11]
   ])('the key (measurement and tags) of %j ends at %i', (text, keyEnd) => {
     const point = parsePoint(text)
     expect(point.keyEnd).toBe(keyEnd)
@@ -43,7 +43,7 @@ describe("InfluxDB's parser, ported", () => {
 
   test.each([
     ['m f=1.5,g=2i,h=t,s="x",u=3u', ['float', 'integer', 'boolean', 'string', 'unsigned']],
-    ['m a\\\\="x=1,b",c=2', ['float', 'float']],
+    ['m a\\\\="x=1,b",c=2', ['float', 'float']]
   ])('types each value walkFields finds as the field iterator does: %s', (text, types) => {
     expect(parsePoint(text).fields.map((field) => field.type)).toEqual(types)
   })
@@ -53,7 +53,7 @@ describe("InfluxDB's parser, ported", () => {
     expect(point.fieldEquals).toEqual([5, 15])
     expect(point.fields.map((field) => [field.key, field.equalsAt])).toEqual([
       ['a\\="x', 8],
-      ['b",c', 15],
+      ['b",c', 15]
     ])
   })
 
@@ -66,7 +66,7 @@ describe("InfluxDB's parser, ported", () => {
     ['m a\\\\="x=i,b",c=2', 'unable to parse integer value ""'],
     ['m a\\\\="x=-1u,b",c=2', 'unable to parse unsigned value "-1"'],
     ['m a\\\\="x=+1,b",c=2', 'unable to parse bool value "+1"'],
-    ['m a\\\\="x=,b",c=2', 'missing field value'],
+    ['m a\\\\="x=,b",c=2', 'missing field value']
   ])('refuses a value walkFields finds that Fields() cannot read: %j', (text, reason) => {
     const error = refusal(text)
     expect(error.reason).toContain(reason)
@@ -83,7 +83,7 @@ describe("InfluxDB's parser, ported", () => {
   test.each([
     ['m f=1 123', 6],
     ['m f=1  -5  ', 7],
-    ['m f=1', undefined],
+    ['m f=1', undefined]
   ])('finds the timestamp of %j', (text, at) => {
     expect(parsePoint(text).timestampAt).toBe(at)
   })
@@ -98,7 +98,7 @@ describe("InfluxDB's parser, ported", () => {
       'm f=1',
       'm f="a\nb"',
       'm,t=a\\\nb f=1',
-      'n g=2',
+      'n g=2'
     ])
   })
 })

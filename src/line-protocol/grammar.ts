@@ -445,7 +445,10 @@ const scanTime = (text: string, from: number): number | undefined => {
     return undefined
   }
   if (!/^-?[0-9]+ *$/u.test(text.slice(start))) {
-    throw new GrammarError(start, `unexpected text after the fields: ${JSON.stringify(text.slice(start).trim().slice(0, 40))}.`)
+    throw new GrammarError(
+      start,
+      `unexpected text after the fields: ${JSON.stringify(text.slice(start).trim().slice(0, 40))}.`
+    )
   }
   return start
 }
@@ -469,6 +472,6 @@ export const parsePoint = (text: string): Point => {
     fields,
     fieldEquals,
     fieldsEnd,
-    timestampAt,
+    timestampAt
   }
 }

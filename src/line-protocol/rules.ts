@@ -110,7 +110,11 @@ const checkTags = ({ tags, measurementEnd }: Point): Array<[string, string]> => 
       throw new RuleViolation('reserved-name', index, 'the tag key "time" is reserved by InfluxDB line protocol.')
     }
     if (label.startsWith('__')) {
-      throw new RuleViolation('reserved-name', index, `the tag ${JSON.stringify(key)} becomes the label ${label}; names starting with __ are reserved.`)
+      throw new RuleViolation(
+        'reserved-name',
+        index,
+        `the tag ${JSON.stringify(key)} becomes the label ${label}; names starting with __ are reserved.`
+      )
     }
     if (label === INSTANCE_LABEL) {
       throw new RuleViolation(
@@ -121,13 +125,21 @@ const checkTags = ({ tags, measurementEnd }: Point): Array<[string, string]> => 
     }
     const clash = labels.findIndex(([other]) => other === label)
     if (clash !== -1) {
-      throw new RuleViolation('duplicate-label', index, `the tags ${JSON.stringify(tags[clash]!.key)} and ${JSON.stringify(key)} both become the label ${label}.`)
+      throw new RuleViolation(
+        'duplicate-label',
+        index,
+        `the tags ${JSON.stringify(tags[clash]!.key)} and ${JSON.stringify(key)} both become the label ${label}.`
+      )
     }
     if (exceedsBytes(label, limits.maxLabelNameBytes)) {
       throw new RuleViolation('too-long', index, `the tag key is longer than ${limits.maxLabelNameBytes} bytes.`)
     }
     if (exceedsBytes(value, limits.maxValueBytes)) {
-      throw new RuleViolation('too-long', index, `the value of tag ${label} is longer than ${limits.maxValueBytes} bytes.`)
+      throw new RuleViolation(
+        'too-long',
+        index,
+        `the value of tag ${label} is longer than ${limits.maxValueBytes} bytes.`
+      )
     }
     labels.push([label, value])
   }
@@ -177,7 +189,11 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
       )
     }
     if (type === 'unsigned') {
-      throw new RuleViolation('unsigned-field', valueIndex, 'unsigned integers (12u) are dropped by Grafana without a word: use 12i or 12.')
+      throw new RuleViolation(
+        'unsigned-field',
+        valueIndex,
+        'unsigned integers (12u) are dropped by Grafana without a word: use 12i or 12.'
+      )
     }
     if (fields.some((field) => field.key === key)) {
       throw new RuleViolation('duplicate-field', index, `duplicate field ${JSON.stringify(key)}.`)
@@ -185,7 +201,11 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
     const name = seriesName(point.measurement, key)
     const clash = series.indexOf(name)
     if (clash !== -1) {
-      throw new RuleViolation('duplicate-field', index, `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`)
+      throw new RuleViolation(
+        'duplicate-field',
+        index,
+        `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`
+      )
     }
     if (keyBytes + utf8Bytes(rawKey) > limits.maxSeriesKeyBytes) {
       throw new RuleViolation(
@@ -206,7 +226,11 @@ export const checkPoint = (text: string, point: Point): CheckedLine => {
   const tags = checkTags(point)
   const { fields, series } = checkFields(text, point)
   if (point.timestampAt !== undefined) {
-    throw new RuleViolation('timestamp', point.timestampAt, 'the line has a timestamp: remove it, the integration adds the time of sending.')
+    throw new RuleViolation(
+      'timestamp',
+      point.timestampAt,
+      'the line has a timestamp: remove it, the integration adds the time of sending.'
+    )
   }
   for (const name of series) {
     if (exceedsBytes(name, limits.maxValueBytes)) {

@@ -51,7 +51,7 @@ describe("Go's strconv, as InfluxDB calls it on field values", () => {
     ['infin', false],
     ['1"', false],
     ['1 ', false],
-    ['0o17', false],
+    ['0o17', false]
   ])('ParseFloat(%j) succeeds: %s', (text, ok) => {
     expect(parseFloatOk(text)).toBe(ok)
   })
@@ -66,7 +66,7 @@ describe("Go's strconv, as InfluxDB calls it on field values", () => {
     ['', false],
     ['1_0', false],
     ['1.0', false],
-    ['0x10', false],
+    ['0x10', false]
   ])('ParseInt(%j, 10, 64) succeeds: %s', (text, ok) => {
     expect(parseIntOk(text)).toBe(ok)
   })
@@ -77,7 +77,7 @@ describe("Go's strconv, as InfluxDB calls it on field values", () => {
     ['18446744073709551616', false],
     ['+1', false],
     ['-0', false],
-    ['', false],
+    ['', false]
   ])('ParseUint(%j, 10, 64) succeeds: %s', (text, ok) => {
     expect(parseUintOk(text)).toBe(ok)
   })
@@ -90,7 +90,7 @@ describe("Go's strconv, as InfluxDB calls it on field values", () => {
     ['FALSE', true],
     ['tRUE', false],
     ['yes', false],
-    ['', false],
+    ['', false]
   ])('ParseBool(%j) succeeds: %s', (text, ok) => {
     expect(parseBoolOk(text)).toBe(ok)
   })

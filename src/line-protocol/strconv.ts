@@ -13,7 +13,10 @@ const MANTISSA_BITS = 53
 // Go allows `_` between two digits, or between a base prefix and a digit.
 const DIGITS = String.raw`\d(?:_?\d)*`
 const HEX_DIGITS = String.raw`[0-9a-fA-F](?:_?[0-9a-fA-F])*`
-const DECIMAL_FLOAT = new RegExp(String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`, 'u')
+const DECIMAL_FLOAT = new RegExp(
+  String.raw`^[+-]?(?:${DIGITS}(?:\.(?:${DIGITS})?)?|\.${DIGITS})(?:[eE][+-]?${DIGITS})?$`,
+  'u'
+)
 // A hexadecimal float needs its `p` exponent (a power of two).
 const HEX_FLOAT = new RegExp(
   String.raw`^[+-]?0[xX](?:_?(${HEX_DIGITS})(?:\.(${HEX_DIGITS})?)?|\.(${HEX_DIGITS}))[pP]([+-]?${DIGITS})$`,

@@ -31,10 +31,22 @@ describe('accepted lines', () => {
   test.each([
     ['a float field', 'm f=1', ['m_f']],
     ['a field called value', 'requests value=2', ['requests']],
-    ['tags and several fields', 'checkout,flow=cart,step=pay amount=35.2,items=3i,ok=true', ['checkout_amount', 'checkout_items', 'checkout_ok']],
-    ['negative, fractional and scientific floats', 'm a=-1.5,b=.5,c=5.,d=1e5,e=1E-5,f=-0,g=1.7976931348623157e308', ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g']],
+    [
+      'tags and several fields',
+      'checkout,flow=cart,step=pay amount=35.2,items=3i,ok=true',
+      ['checkout_amount', 'checkout_items', 'checkout_ok']
+    ],
+    [
+      'negative, fractional and scientific floats',
+      'm a=-1.5,b=.5,c=5.,d=1e5,e=1E-5,f=-0,g=1.7976931348623157e308',
+      ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g']
+    ],
     ['the int64 range', 'm a=9223372036854775807i,b=-9223372036854775808i', ['m_a', 'm_b']],
-    ['every boolean spelling', 'm a=t,b=T,c=true,d=True,e=TRUE,f=f,g=F,h=false,i=False,j=FALSE', ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g', 'm_h', 'm_i', 'm_j']],
+    [
+      'every boolean spelling',
+      'm a=t,b=T,c=true,d=True,e=TRUE,f=f,g=F,h=false,i=False,j=FALSE',
+      ['m_a', 'm_b', 'm_c', 'm_d', 'm_e', 'm_f', 'm_g', 'm_h', 'm_i', 'm_j']
+    ],
     ['an escaped comma in the measurement', 'a\\,b f=1', ['a_b_f']],
     ['escapes in tag keys and values', 'm,k\\ 1=v\\,1\\=\\ x f=1', ['m_f']],
     ['an escaped field key', 'm f\\ 1\\,x\\=y=1', ['m_f_1_x_y']],
@@ -48,7 +60,7 @@ describe('accepted lines', () => {
     ['an = first in a tag value', 'm,t==x f=1', ['m_f']],
     ['an escaped = in the measurement', 'cpu\\=load v=1', ['cpu_load_v']],
     ['an escaped quote in the measurement', 'cpu\\"load v=1', ['cpu_load_v']],
-    ['27 tags', `m,${Array.from({ length: 27 }, (_, i) => `t${i}=v`).join(',')} f=1`, ['m_f']],
+    ['27 tags', `m,${Array.from({ length: 27 }, (_, i) => `t${i}=v`).join(',')} f=1`, ['m_f']]
   ])('%s', (_, line, series) => {
     const [parsed] = parseRawData(line)
     expect(parsed!.series).toEqual(series)
@@ -58,7 +70,7 @@ describe('accepted lines', () => {
     const lines = parseRawData('# header\n\n  \nm f=1\n   # indented comment\nn g=2i\n')
     expect(lines.map((line) => [line.number, line.text])).toEqual([
       [4, 'm f=1'],
-      [6, 'n g=2i'],
+      [6, 'n g=2i']
     ])
   })
 
@@ -69,12 +81,14 @@ describe('accepted lines', () => {
   test.each([
     ['m f=1', 'm'],
     ['m,t=a,u=b\\ c  f=1 ', 'm,t=a,u=b\\ c'],
-    ['  a\\,b,t=x\\,y f=1', 'a\\,b,t=x\\,y'],
+    ['  a\\,b,t=x\\,y f=1', 'a\\,b,t=x\\,y']
   ])('says where the measurement and tags of %j end, where the instance tag goes', (body, key) => {
     const [line] = parseRawData(body)
     expect(line!.text.slice(0, line!.keyEnd)).toBe(key)
     expect(line!.text[line!.keyEnd]).toBe(' ')
-    const sent = parsePoint(`${line!.text.slice(0, line!.keyEnd)},instance=0123456789abc${line!.text.slice(line!.keyEnd)}`)
+    const sent = parsePoint(
+      `${line!.text.slice(0, line!.keyEnd)},instance=0123456789abc${line!.text.slice(line!.keyEnd)}`
+    )
     expect(sent.tags.at(-1)).toMatchObject({ key: 'instance', value: '0123456789abc' })
     expect(sent.fields.map((field) => field.key)).toEqual(['f'])
   })
@@ -89,7 +103,7 @@ describe('accepted lines', () => {
     expect(line!.fields).toEqual([
       { key: 'f', type: 'float' },
       { key: 'g', type: 'integer' },
-      { key: 'h', type: 'boolean' },
+      { key: 'h', type: 'boolean' }
     ])
     expect(line!.text).toBe('m,a\\ b=x\\,y\\=z\\ w f=2.5,g=7i,h=false')
   })
@@ -135,13 +149,38 @@ describe('refused lines name the line, the column and the reason', () => {
     ['a tab between parts', 'm\tf=1', 'control-character', /tab/],
     ['a NUL byte', 'm,t=a\u0000 f=1', 'control-character', /U\+0000/],
     ['a tag value too long', `m,t=${'x'.repeat(2049)} f=1`, 'too-long', /2048/],
-    ['too many tags', `m,${Array.from({ length: 28 }, (_, i) => `t${i}=v`).join(',')} f=1`, 'too-many-labels', /at most 27 .*instance tag/],
-    ['the instance tag', 'm,instance=a f=1', 'reserved-name', /the tag "instance" is reserved: the integration labels every line with the instance that wrote it/],
-    ['a value walkFields reads past an escaped =', 'm \\\\="=1"', 'syntax', /^unable to parse floating point value "1\\"": InfluxDB's parser reads it as the value of a field "\\\\=\\""/],
-    ['fields scanFields and walkFields split differently', 'm a\\\\="x=1,b",c=2', 'ambiguous-fields', /Grafana's parser would read a field "a\\\\=\\"x" here/],
+    [
+      'too many tags',
+      `m,${Array.from({ length: 28 }, (_, i) => `t${i}=v`).join(',')} f=1`,
+      'too-many-labels',
+      /at most 27 .*instance tag/
+    ],
+    [
+      'the instance tag',
+      'm,instance=a f=1',
+      'reserved-name',
+      /the tag "instance" is reserved: the integration labels every line with the instance that wrote it/
+    ],
+    [
+      'a value walkFields reads past an escaped =',
+      'm \\\\="=1"',
+      'syntax',
+      /^unable to parse floating point value "1\\"": InfluxDB's parser reads it as the value of a field "\\\\=\\""/
+    ],
+    [
+      'fields scanFields and walkFields split differently',
+      'm a\\\\="x=1,b",c=2',
+      'ambiguous-fields',
+      /Grafana's parser would read a field "a\\\\=\\"x" here/
+    ],
     ['NaN where walkFields splits differently', 'm a\\\\="x=nan,b",c=2', 'ambiguous-fields', /ambiguous fields/],
-    ['an empty field key where walkFields splits differently', 'm a\\\\="x=1,=3,b",c=2', 'ambiguous-fields', /ambiguous fields/],
-    ['a lone quote as the last value walkFields finds', 'm a\\\\="x=1,b="', 'ambiguous-fields', /ambiguous fields/],
+    [
+      'an empty field key where walkFields splits differently',
+      'm a\\\\="x=1,=3,b",c=2',
+      'ambiguous-fields',
+      /ambiguous fields/
+    ],
+    ['a lone quote as the last value walkFields finds', 'm a\\\\="x=1,b="', 'ambiguous-fields', /ambiguous fields/]
   ])('%s', (_, line, rule, reason) => {
     const error = refusal(line)
     expect(error.rule).toBe(rule)
@@ -180,7 +219,7 @@ describe('refused lines name the line, the column and the reason', () => {
   test.each([
     ['tags in another order', 'm,a=1,b=2 f=1\nm,b=2,a=1 f=3'],
     ['tag keys that become the same label', 'm,a\\ b=1 f=1\nm,a_b=1 f=2'],
-    ['a field named value and the bare measurement', 'm_x,t=1 value=1\nm,t=1 x=2'],
+    ['a field named value and the bare measurement', 'm_x,t=1 value=1\nm,t=1 x=2']
   ])('the same series written twice: %s', (_, body) => {
     expect(refusal(body).rule).toBe('duplicate-series')
   })
@@ -194,7 +233,10 @@ describe('refused lines name the line, the column and the reason', () => {
 
   test('the key length limit counts the instance tag the card adds', () => {
     // Only tags reach it: a measurement or field key that long breaks the series-name limit first.
-    const tags = Array.from({ length: 22 }, (_, i) => `,k${String(i).padStart(2, '0')}${'k'.repeat(997)}=${'v'.repeat(1900)}`).join('')
+    const tags = Array.from(
+      { length: 22 },
+      (_, i) => `,k${String(i).padStart(2, '0')}${'k'.repeat(997)}=${'v'.repeat(1900)}`
+    ).join('')
     const line = (keyBytes: number) => `m${tags},z=${'v'.repeat(keyBytes - `m${tags},z=`.length)} f=1`
     // InfluxDB: key, 4 bytes, field key: at most 65535 bytes; the card adds 23 (,instance=<13 characters>).
     const most = 65535 - 4 - 'f'.length - ',instance=0123456789abc'.length
@@ -214,7 +256,7 @@ describe('refused lines name the line, the column and the reason', () => {
     ['a backslash before the line break', 'm,t=a\\\nb f=1', 1, 2, /backslash/],
     ['a comment that opens a quote', '# a b="x\nm f=1\nn g=1', 1, 3, /skip them all as a comment/],
     ['after plain lines', 'a f=1\nb g=2\nm,t=a\\\nb f=1\nc f=1', 3, 4, /backslash/],
-    ['after a line with escapes and quotes', 'a,t=x\\ y f=1\n# "q"\nm f="a\nb"', 3, 4, /open quote/],
+    ['after a line with escapes and quotes', 'a,t=x\\ y f=1\n# "q"\nm f="a\nb"', 3, 4, /open quote/]
   ])('a line that Grafana would join with the next: %s', (_, body, line, ends, reason) => {
     const error = refusal(body)
     expect(error.rule).toBe('line-break')

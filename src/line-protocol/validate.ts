@@ -37,7 +37,13 @@ const parseLine = (text: string, number: number, indent: number): ParsedLine => 
     checkCharacters(text)
     const point = parsePoint(text)
     const checked = checkPoint(text, point)
-    return { number, text: text.slice(0, point.fieldsEnd), measurement: point.measurement, keyEnd: point.keyEnd, ...checked }
+    return {
+      number,
+      text: text.slice(0, point.fieldsEnd),
+      measurement: point.measurement,
+      keyEnd: point.keyEnd,
+      ...checked
+    }
   } catch (error) {
     if (error instanceof GrammarError || error instanceof RuleViolation) {
       const rule = error instanceof RuleViolation ? error.rule : 'syntax'

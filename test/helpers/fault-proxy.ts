@@ -103,20 +103,34 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
     new Promise<{ status: number; headers: Record<string, string | string[]>; body: Buffer }>((resolve, reject) => {
       const headers: Record<string, string | string[]> = {}
       for (const [name, value] of Object.entries(req.headers)) {
-        if (value !== undefined && !['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(name)) {
+        if (
+          value !== undefined &&
+          !['host', 'connection', 'keep-alive', 'content-length', 'transfer-encoding'].includes(name)
+        ) {
           headers[name] = value
         }
       }
       headers['content-length'] = String(body.length)
       const out = httpRequest(
-        { protocol: upstream.protocol, hostname: upstream.hostname, port: upstream.port, method: req.method, path, headers, timeout: upstreamTimeoutMs },
+        {
+          protocol: upstream.protocol,
+          hostname: upstream.hostname,
+          port: upstream.port,
+          method: req.method,
+          path,
+          headers,
+          timeout: upstreamTimeoutMs
+        },
         (res) => {
           const chunks: Buffer[] = []
           res.on('data', (chunk: Buffer) => chunks.push(chunk))
           res.on('end', () => {
             const responseHeaders: Record<string, string | string[]> = {}
             for (const [name, value] of Object.entries(res.headers)) {
-              if (value !== undefined && !['connection', 'keep-alive', 'transfer-encoding', 'content-length'].includes(name)) {
+              if (
+                value !== undefined &&
+                !['connection', 'keep-alive', 'transfer-encoding', 'content-length'].includes(name)
+              ) {
                 responseHeaders[name] = value
               }
             }
@@ -172,7 +186,9 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
         return
       case 'forward':
       case 'forward-then-drop': {
-        const refusal = WRITE_PATH.test(match?.[2] ?? '') ? mimir.admit(body.toString('utf8'), new URLSearchParams(query)) : undefined
+        const refusal = WRITE_PATH.test(match?.[2] ?? '')
+          ? mimir.admit(body.toString('utf8'), new URLSearchParams(query))
+          : undefined
         if (refusal !== undefined) {
           res.writeHead(400, { 'content-type': 'text/plain' }).end(refusal)
           return
@@ -181,7 +197,9 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
         try {
           answer = await forward(req, path, body)
         } catch (error) {
-          res.writeHead(502, { 'content-type': 'text/plain' }).end(`fault proxy: upstream failed: ${(error as Error).message}`)
+          res
+            .writeHead(502, { 'content-type': 'text/plain' })
+            .end(`fault proxy: upstream failed: ${(error as Error).message}`)
           return
         }
         record.upstreamStatus = answer.status
@@ -244,6 +262,6 @@ export const startFaultProxy = async (target: string, options: FaultProxyOptions
       }
       server.closeAllConnections()
       await closed
-    },
+    }
   }
 }

@@ -20,7 +20,9 @@ describe("Mimir's rule for samples that share a millisecond", () => {
   test('refuses a whole request when a sample reuses a millisecond with another value', () => {
     const mimir = new MimirSamples()
     mimir.admit('m,a=1 metric=1 1000', ms)
-    expect(mimir.admit('other metric=5 1000\nm,a=1 metric=2 1000', ms)).toMatch(/err-mimir-sample-duplicate-timestamp: the series m_metric\{a="1"\}/u)
+    expect(mimir.admit('other metric=5 1000\nm,a=1 metric=2 1000', ms)).toMatch(
+      /err-mimir-sample-duplicate-timestamp: the series m_metric\{a="1"\}/u
+    )
     expect(mimir.counts()).toEqual({ accepted: 1, merged: 0, refusedRequests: 1 })
     expect(mimir.admit('other metric=5 1000', ms)).toBeUndefined()
   })
