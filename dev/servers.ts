@@ -41,6 +41,11 @@ export interface VictoriaMetrics extends RunningServer {
   flush(): Promise<void>
   /** Every raw sample of the series matching `match`, from /api/v1/export after a flush. */
   exportSeries(match: string): Promise<ExportedSeries[]>
+  /**
+   * The export once `ready` holds for it: VictoriaMetrics 1.79 shows fresh writes a moment after a
+   * flush (seen: up to ~1 s). Polls, bounded in count and time; returns the last export at the end.
+   */
+  exportWhen(match: string, ready: (series: ExportedSeries[]) => boolean): Promise<ExportedSeries[]>
 }
 
 /** One series of VictoriaMetrics' /api/v1/export (JSON lines). */
@@ -58,6 +63,8 @@ export const parseExport = (text: string): ExportedSeries[] =>
     .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
 
 export interface VictoriaMetricsOptions {
+  /** With auth: the numeric user name (a Grafana Cloud user ID); default a random one. */
+  username?: string
   /** Default true: a random numeric username and a password checked by -httpAuth.* (passed via the environment). */
   auth?: boolean
   /**
@@ -83,6 +90,9 @@ const STOP_KILL_WAIT_MS = 5_000
 const READY_TIMEOUT_MS = 30_000
 const READY_MAX_POLLS = 300
 const READY_POLL_INTERVAL_MS = 100
+const EXPORT_WAIT_MS = 20_000
+const EXPORT_MAX_POLLS = 80
+const EXPORT_POLL_INTERVAL_MS = 250
 const LOG_TAIL_BYTES = 16 * 1024
 const START_ATTEMPTS = 3 // a free port can be taken between picking and binding: retry with a new one
 
@@ -256,7 +266,7 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
   const dedup = opts.dedup ?? true
   const bin = opts.bin ?? process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics'
   // Numeric, like a Grafana Cloud user ID, so the integration's configuration accepts it.
-  const username = auth ? String(randomInt(1_000_000, 10_000_000)) : ''
+  const username = auth ? (opts.username ?? String(randomInt(1_000_000, 10_000_000))) : ''
   const password = auth ? randomBytes(18).toString('base64url') : ''
   const authorization = auth ? `Basic ${Buffer.from(`${username}:${password}`).toString('base64')}` : undefined
 
@@ -307,6 +317,15 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       if (!res.ok) throw new Error(`victoria-metrics export: HTTP ${res.status} ${body.slice(0, 200)}`)
       return parseExport(body)
     }
+    const exportWhen = async (match: string, ready: (series: ExportedSeries[]) => boolean) => {
+      const deadline = Date.now() + EXPORT_WAIT_MS
+      let series = await exportSeries(match)
+      for (let attempt = 0; attempt < EXPORT_MAX_POLLS && !ready(series) && Date.now() < deadline; attempt++) {
+        await new Promise((resolve) => setTimeout(resolve, EXPORT_POLL_INTERVAL_MS))
+        series = await exportSeries(match)
+      }
+      return series
+    }
     const result: VictoriaMetrics = {
       url,
       port,
@@ -317,6 +336,7 @@ export async function startVictoriaMetrics(opts: VictoriaMetricsOptions = {}): P
       authorization,
       flush,
       exportSeries,
+      exportWhen,
       stop,
       logTail: (n?: number) => child.logTail(n)
     }

@@ -3,33 +3,22 @@
  * `start(port)`, in its own process) called exactly as Botpress Cloud calls it, writing to a real
  * VictoriaMetrics 1.79 with Basic auth and dedup, read back through `/api/v1/export`.
  *
- * The integration's user ID is the Basic-auth username, and it must be digits: VictoriaMetrics
- * is therefore started with `-httpAuth.username=<numeric id>` on its command line (a command-line
- * flag wins over the random username servers.ts passes through the environment; the user ID is
- * not a secret, the password stays in the environment). `vm.flush()` and `vm.authorization` use
- * the helper's random username, so this file flushes and reads with its own header.
+ * The integration's user ID is the Basic-auth username (digits, like a Grafana Cloud user ID).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { triggerAction, callIntegration, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
 import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
 import { instanceOf } from './helpers/instance'
 
 const USER_ID = '7406113'
 const HEADER_BOT_ID = 'bot-e2e-header'
 
-interface ExportedSeries {
-  metric: Record<string, string>
-  values: number[]
-  timestamps: number[]
-}
-
 let vm: VictoriaMetrics
 let integration: IntegrationProcess
 /** The name the integration process labels its samples with. */
 let instance: string
-let authorization: string
 let configuration: {
   grafanaUrl: string
   grafanaUserId: string
@@ -49,49 +38,7 @@ const call = async (answer: Promise<IntegrationAnswer>): Promise<IntegrationAnsw
   return result
 }
 
-const flush = async (): Promise<void> => {
-  const response = await fetch(`${vm.url}/internal/force_flush`, {
-    headers: { authorization },
-    signal: AbortSignal.timeout(10_000)
-  })
-  await response.text()
-  expect(response.status).toBe(200)
-}
-
-/** VictoriaMetrics writes `+Inf`, `-Inf` and `NaN` as bare words, which JSON.parse refuses. */
-const parseExport = (text: string): ExportedSeries[] =>
-  text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
-
-const exportSeries = async (match: string): Promise<ExportedSeries[]> => {
-  const response = await fetch(`${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': match })}`, {
-    headers: { authorization },
-    signal: AbortSignal.timeout(30_000)
-  })
-  const text = await response.text()
-  expect(response.status, text).toBe(200)
-  return parseExport(text)
-}
-
-/**
- * Fresh writes become visible to export a moment after `force_flush` in VM 1.79 (seen: up to
- * ~1 s), so poll — bounded in count and time — until `ready` holds, then return the export.
- */
-const exportWhen = async (match: string, ready: (series: ExportedSeries[]) => boolean): Promise<ExportedSeries[]> => {
-  const deadline = Date.now() + 20_000
-  let series: ExportedSeries[] = []
-  for (let attempt = 0; attempt < 80 && Date.now() < deadline; attempt++) {
-    await flush()
-    series = await exportSeries(match)
-    if (ready(series)) {
-      return series
-    }
-    await sleep(250)
-  }
-  return series
-}
+const exportWhen = (match: string, ready: (series: ExportedSeries[]) => boolean) => vm.exportWhen(match, ready)
 
 const canonical = (series: ExportedSeries[]): ExportedSeries[] =>
   series
@@ -111,7 +58,7 @@ const outputOf = (answer: IntegrationAnswer): Record<string, unknown> => {
 const writeSentinel = async (name: string, timestamp: number): Promise<void> => {
   const response = await fetch(`${vm.url}/influx/write?precision=ms`, {
     method: 'POST',
-    headers: { authorization },
+    headers: { authorization: vm.authorization! },
     body: `${name},src=e2e f=1 ${timestamp}`
   })
   await response.text()
@@ -119,8 +66,7 @@ const writeSentinel = async (name: string, timestamp: number): Promise<void> => 
 }
 
 beforeAll(async () => {
-  vm = await startVictoriaMetrics({ auth: true, dedup: true, extraArgs: [`-httpAuth.username=${USER_ID}`] })
-  authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
+  vm = await startVictoriaMetrics({ username: USER_ID })
   configuration = { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
   integration = await startIntegrationProcess()
   instance = await instanceOf(integration)
@@ -373,7 +319,7 @@ describe('Send LLM Usage, end to end', () => {
     const response = await fetch(
       `${vm.url}/api/v1/query?${new URLSearchParams({ query, time: String(Math.ceil(Date.now() / 1000)) })}`,
       {
-        headers: { authorization },
+        headers: { authorization: vm.authorization! },
         signal: AbortSignal.timeout(10_000)
       }
     )

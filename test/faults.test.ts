@@ -21,13 +21,13 @@
  * cases cost a full attempt timeout each). Finally, the integration process's output and every
  * answer it gave are searched for the API key (and its Basic-auth encoding).
  *
- * VictoriaMetrics is started with `-httpAuth.username=<numeric user ID>` (the integration's
- * user ID must be digits); the random password from servers.ts is the API key.
+ * VictoriaMetrics' Basic-auth user is a numeric user ID (the integration's must be digits); the
+ * random password from dev/servers.ts is the API key.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { triggerAction, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
 import { deliveryPolicy } from '../src/retry-policy'
 import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy'
 
@@ -132,12 +132,6 @@ const FAULT_CASES: readonly FaultCase[] = [
   }
 ]
 
-interface ExportedSeries {
-  metric: Record<string, string>
-  values: number[]
-  timestamps: number[]
-}
-
 interface Run {
   readonly card: Card
   readonly fault: FaultCase
@@ -153,40 +147,11 @@ const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve,
 let vm: VictoriaMetrics
 let proxy: FaultProxy
 let integration: IntegrationProcess
-let authorization: string
 const runs: Run[] = []
 /** The final export of every series this file wrote, after the writes settled. */
 let stored: ExportedSeries[] = []
 
-/** VictoriaMetrics writes `+Inf`, `-Inf` and `NaN` as bare words, which JSON.parse refuses. */
-const parseExport = (text: string): ExportedSeries[] =>
-  text
-    .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
-
-const exportAll = async (): Promise<ExportedSeries[]> => {
-  const flushed = await fetch(`${vm.url}/internal/force_flush`, {
-    headers: { authorization },
-    signal: AbortSignal.timeout(10_000)
-  })
-  await flushed.text()
-  if (!flushed.ok) {
-    throw new Error(`force_flush: HTTP ${flushed.status}`)
-  }
-  const response = await fetch(
-    `${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~"fault_.*"}' })}`,
-    {
-      headers: { authorization },
-      signal: AbortSignal.timeout(30_000)
-    }
-  )
-  const text = await response.text()
-  if (!response.ok) {
-    throw new Error(`export: HTTP ${response.status} ${text.slice(0, 200)}`)
-  }
-  return parseExport(text)
-}
+const exportAll = (): Promise<ExportedSeries[]> => vm.exportSeries('{__name__=~"fault_.*"}')
 
 const seriesOf = (all: ExportedSeries[], prefix: string) => all.filter((s) => s.metric.__name__!.startsWith(prefix))
 
@@ -228,8 +193,7 @@ const messageOf = (answer: IntegrationAnswer): string => {
 }
 
 beforeAll(async () => {
-  vm = await startVictoriaMetrics({ auth: true, dedup: true, extraArgs: [`-httpAuth.username=${USER_ID}`] })
-  authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
+  vm = await startVictoriaMetrics({ username: USER_ID })
   proxy = await startFaultProxy(vm.url, { maxHangMs: 60_000 })
   integration = await startIntegrationProcess()
 

@@ -52,7 +52,13 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headersFor, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { startInfluxDB, startVictoriaMetrics, type RunningServer, type VictoriaMetrics } from '../dev/servers'
+import {
+  startInfluxDB,
+  startVictoriaMetrics,
+  type ExportedSeries,
+  type RunningServer,
+  type VictoriaMetrics
+} from '../dev/servers'
 import { instanceOf } from './helpers/instance'
 
 const DEFAULT_SEED = 20261125
@@ -726,17 +732,10 @@ const startProxy = async (target: string): Promise<{ url: string; recorded: Reco
 // The run
 // ---------------------------------------------------------------------------------------------
 
-interface ExportedSeries {
-  metric: Record<string, string>
-  values: Array<number | string>
-  timestamps: number[]
-}
-
 let vm: VictoriaMetrics
 let influx: RunningServer
 let integration: IntegrationProcess
 let proxy: Awaited<ReturnType<typeof startProxy>>
-let authorization: string
 /** The integration process's instance name. */
 let instance: string
 let cases: Case[] = []
@@ -860,8 +859,7 @@ const accepted = () =>
 beforeAll(
   async () => {
     const started = Date.now()
-    vm = await startVictoriaMetrics({ auth: true, dedup: true, extraArgs: [`-httpAuth.username=${USER_ID}`] })
-    authorization = `Basic ${Buffer.from(`${USER_ID}:${vm.password}`).toString('base64')}`
+    vm = await startVictoriaMetrics({ username: USER_ID })
     influx = await startInfluxDB()
     proxy = await startProxy(vm.url)
     integration = await startIntegrationProcess()
@@ -1025,26 +1023,7 @@ describe(`Send Metric injection, property-based (seed ${SEED})`, () => {
         if (answers.get(c.index)?.status === 200)
           expected.set(labelKey({ __name__: c.verdict.series, ...vmLabels(c.verdict.labels) }), c)
       }
-      const readAll = async (): Promise<ExportedSeries[]> => {
-        const flush = await fetch(`${vm.url}/internal/force_flush`, {
-          headers: { authorization },
-          signal: AbortSignal.timeout(10_000)
-        })
-        await flush.text()
-        const response = await fetch(
-          `${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__!=""}' })}`,
-          {
-            headers: { authorization },
-            signal: AbortSignal.timeout(60_000)
-          }
-        )
-        const text = await response.text()
-        expect(response.status).toBe(200)
-        return text
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l.replace(/([[,])([+-]?Inf|NaN)(?=[\],])/gu, '$1"$2"')) as ExportedSeries)
-      }
+      const readAll = (): Promise<ExportedSeries[]> => vm.exportSeries('{__name__!=""}')
       // Fresh writes show a moment after force_flush in VM 1.79: poll, bounded in count and time,
       // until every expected series is there, then read once more to catch late extras.
       let series: ExportedSeries[] = []
@@ -1549,26 +1528,7 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
           }
         }
       }
-      const readLlm = async (): Promise<ExportedSeries[]> => {
-        const flush = await fetch(`${vm.url}/internal/force_flush`, {
-          headers: { authorization },
-          signal: AbortSignal.timeout(10_000)
-        })
-        await flush.text()
-        const response = await fetch(
-          `${vm.url}/api/v1/export?${new URLSearchParams({ 'match[]': '{__name__=~"gen_ai_client_.+"}' })}`,
-          {
-            headers: { authorization },
-            signal: AbortSignal.timeout(60_000)
-          }
-        )
-        const text = await response.text()
-        expect(response.status).toBe(200)
-        return text
-          .split('\n')
-          .filter((l) => l.trim() !== '')
-          .map((l) => JSON.parse(l) as ExportedSeries)
-      }
+      const readLlm = (): Promise<ExportedSeries[]> => vm.exportSeries('{__name__=~"gen_ai_client_.+"}')
       let series = await readLlm()
       const deadline = Date.now() + 60_000 * SCALE
       for (

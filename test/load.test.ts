@@ -94,19 +94,9 @@ const load = async (
 const retries = (): number =>
   instances.reduce((total, instance) => total + instance.output().split('Grafana Cloud write:').length - 1, 0)
 
-/**
- * The series matching `match` once they hold `expected` samples: VictoriaMetrics shows the last
- * writes a moment after a flush. Bounded; returns what is there at the deadline.
- */
-const storedSeries = async (match: string, expected: number): Promise<ExportedSeries[]> => {
-  const deadline = Date.now() + 15_000
-  let series = await vm.exportSeries(match)
-  for (let attempt = 0; attempt < 60 && samplesIn(series) < expected && Date.now() < deadline; attempt++) {
-    await new Promise((resolve) => setTimeout(resolve, 250))
-    series = await vm.exportSeries(match)
-  }
-  return series
-}
+/** The series matching `match` once they hold `expected` samples (VictoriaMetrics shows the last writes a moment late). */
+const storedSeries = (match: string, expected: number): Promise<ExportedSeries[]> =>
+  vm.exportWhen(match, (series) => samplesIn(series) >= expected)
 
 const samplesIn = (series: ExportedSeries[]): number => series.reduce((total, s) => total + s.values.length, 0)
 const sumOf = (series: ExportedSeries[]): number =>
