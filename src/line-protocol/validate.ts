@@ -65,12 +65,15 @@ const lineBreakError = (block: string, number: number, indent: number): LineProt
   )
 }
 
-/** A line's labels as one text that does not depend on their order. */
+/**
+ * A line's labels as one text that does not depend on their order. Label names have no `=` and
+ * values no control character (rules.ts), so `=` and NUL keep the pairs apart.
+ */
 const labelsKey = (tags: ParsedLine['tags']): string =>
   tags
-    .map(([label, value]) => `${label}=${JSON.stringify(value)}`)
+    .map(([label, value]) => `${label}=${value}`)
     .sort()
-    .join(',')
+    .join('\u0000')
 
 /**
  * Parses a Send Raw Data body. Blank lines and `#` comments are skipped; any invalid line
