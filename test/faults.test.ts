@@ -1,5 +1,5 @@
 /**
- * Faults (issue 3, items 5 and 6): the BUILT bundle (`.botpress/dist/index.js` in its own
+ * Faults: the BUILT bundle (`.botpress/dist/index.js` in its own
  * process) writes through test/helpers/fault-proxy.ts to a real VictoriaMetrics 1.79 (Basic
  * auth on, `-dedup.minScrapeInterval=1ms` on: an identical sample is kept once, as Mimir does;
  * servers.ts verifies that this works in 1.79). For each fault and each card:
