@@ -94,6 +94,26 @@ function eventsOverTime(title: string, intro: string): timeseries.PanelBuilder {
     .gridPos({ x: 0, y: 0, w: 12, h: 9 })
 }
 
+/** One bar per value of `label`: a total over the time range, its value column named `valueName`. */
+function totalsByLabel(
+  title: string,
+  intro: string,
+  label: string,
+  valueName: string,
+  color: string
+): barchart.PanelBuilder {
+  return withQueries(new barchart.PanelBuilder(), title, intro)
+    .xField(label)
+    .min(0)
+    .showValue(common.VisibilityMode.Always)
+    .colorScheme(fixedColor(color))
+    .withTransformation({
+      id: 'organize',
+      options: { excludeByName: { Time: true }, renameByName: { Value: valueName }, indexByName: {} }
+    })
+    .gridPos({ x: 0, y: 0, w: 12, h: 9 })
+}
+
 function funnelStat(title: string, intro: string): stat.PanelBuilder {
   return withQueries(new stat.PanelBuilder(), title, intro)
     .reduceOptions(lastValue())
@@ -169,23 +189,16 @@ export function buildDashboard(): dashboard.Dashboard {
     ).id(next())
   )
   b.withPanel(
-    withQueries(
-      new barchart.PanelBuilder(),
+    totalsByLabel(
       T.eventsByVersionTotal,
-      'Total events per bot version over the time range.'
+      'Total events per bot version over the time range.',
+      'version',
+      'events',
+      'orange'
     )
       .id(next())
-      .xField('version')
       .unit('short')
       .decimals(0)
-      .min(0)
-      .showValue(common.VisibilityMode.Always)
-      .colorScheme(fixedColor('orange'))
-      .withTransformation({
-        id: 'organize',
-        options: { excludeByName: { Time: true }, renameByName: { Value: 'events' }, indexByName: {} }
-      })
-      .gridPos({ x: 0, y: 0, w: 12, h: 9 })
   )
   b.withPanel(
     withQueries(
@@ -312,21 +325,7 @@ export function buildDashboard(): dashboard.Dashboard {
       'The cost of the LLM calls per bot version over the time range: compare a release with the last one.'
     ]
   ] as const) {
-    b.withPanel(
-      withQueries(new barchart.PanelBuilder(), title, intro)
-        .id(next())
-        .xField(label)
-        .unit('currencyUSD')
-        .decimals(4)
-        .min(0)
-        .showValue(common.VisibilityMode.Always)
-        .colorScheme(fixedColor('purple'))
-        .withTransformation({
-          id: 'organize',
-          options: { excludeByName: { Time: true }, renameByName: { Value: 'cost (USD)' }, indexByName: {} }
-        })
-        .gridPos({ x: 0, y: 0, w: 12, h: 9 })
-    )
+    b.withPanel(totalsByLabel(title, intro, label, 'cost (USD)', 'purple').id(next()).unit('currencyUSD').decimals(4))
   }
   b.withPanel(
     withQueries(

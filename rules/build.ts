@@ -82,7 +82,7 @@ function checkConfig(c: RulesConfig): void {
   duration('countWindow', c.countWindow)
   if (!/^https?:\/\/[^\s#]+$/.test(c.runbookBaseUrl))
     problems.push(`runbookBaseUrl must be an http(s) URL without a fragment: ${JSON.stringify(c.runbookBaseUrl)}`)
-  for (const section of [
+  const windowed = [
     'silent',
     'errorRate',
     'latency',
@@ -90,19 +90,11 @@ function checkConfig(c: RulesConfig): void {
     'activeSeries',
     'writesStopped',
     'llmCost'
-  ] as const) {
+  ] as const
+  for (const section of windowed) {
     duration(`${section}.window`, c[section].window)
   }
-  for (const section of [
-    'silent',
-    'errorRate',
-    'latency',
-    'trafficDrop',
-    'activeSeries',
-    'writesStopped',
-    'llmCost',
-    'samplesDiscarded'
-  ] as const) {
+  for (const section of [...windowed, 'samplesDiscarded'] as const) {
     duration(`${section}.for`, c[section].for)
   }
   duration('silent.lookback', c.silent.lookback)

@@ -3,15 +3,14 @@
  * 15 days of history at one sample per 60 s, exported in all three formats from each server and
  * compared sample by sample with the ground truth; round trips; faults; the token's secrecy.
  */
-import { execFile, spawn } from 'node:child_process'
-import { lstatSync, readFileSync } from 'node:fs'
+import { execFile } from 'node:child_process'
+import { lstatSync } from 'node:fs'
 import { cp, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
 import { createServer, request as httpRequest, type Server } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { descendants } from '../dev/processes'
 import {
   freePort,
   startPrometheus,
@@ -19,6 +18,7 @@ import {
   type RunningServer,
   type VictoriaMetrics
 } from '../dev/servers'
+import { runScript, type ScriptRun } from './helpers/run-script'
 
 const execFileP = promisify(execFile)
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')
@@ -314,13 +314,8 @@ function parseOpenMetrics(text: string): Map<string, number> {
 const PARSE = { csv: parseCsv, jsonl: parseJsonl, openmetrics: parseOpenMetrics } as const
 
 // ---------------------------------------------------------------- running the script
-interface RunResult {
-  code: number | null
-  stdout: string
-  stderr: string
-  ms: number
-  cmdlineHits: number
-  processesSeen: number
+interface RunResult extends ScriptRun {
+  readonly ms: number
 }
 
 function secondsIso(ms: number): string {
@@ -335,36 +330,14 @@ async function runExport(
   timeoutMs = 60_000
 ): Promise<RunResult> {
   const t0 = Date.now()
-  const child = spawn('bash', [SCRIPT, ...args], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  let done = false
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => ((done = true), res(code))))
-  const killer = setTimeout(() => child.kill('SIGKILL'), timeoutMs)
-  let cmdlineHits = 0
-  const pidsSeen = new Set<string>()
-  if (secret) {
-    while (!done) {
-      for (const pid of descendants(child.pid!)) {
-        try {
-          const cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8')
-          pidsSeen.add(`${pid}:${cmd.split('\0')[0]}`)
-          if (cmd.includes(secret)) cmdlineHits++
-        } catch {
-          // gone meanwhile
-        }
-      }
-      await new Promise((r) => setTimeout(r, 2))
-    }
-  }
-  const code = await exited
-  clearTimeout(killer)
-  return { code, stdout, stderr, ms: Date.now() - t0, cmdlineHits, processesSeen: pidsSeen.size }
+  const run = await runScript(
+    SCRIPT,
+    args,
+    { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), ...env },
+    secret,
+    timeoutMs
+  )
+  return { ...run, ms: Date.now() - t0 }
 }
 
 // ---------------------------------------------------------------- servers and data

@@ -571,6 +571,16 @@ interface Case {
   readonly verdict: Verdict
 }
 
+/** Extra labels as a case passes them: the object itself, or its JSON text as Studio sends it. */
+const tagsInput = (kind: 'object' | 'json', entries: Array<[string, unknown]>): unknown =>
+  kind === 'object'
+    ? objectOf(entries)
+    : `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`
+
+/** The configuration of a case: the base one, with the IDs setting when the draft sets it. */
+const configurationFor = (base: Record<string, unknown>, includeIds: boolean | undefined): Record<string, unknown> =>
+  includeIds === undefined ? base : { ...base, includeConversationAndUserIds: includeIds }
+
 const EMPTY_BOT_IDS = [undefined, '', '{{event.botId}}', '  {{x}} ']
 
 const makeCase = (
@@ -597,17 +607,9 @@ const makeCase = (
   } else {
     set('botId', draft.botId)
     const entries: Array<[string, unknown]> = [...draft.tags.entries, ['fzid', `c${index}`]]
-    set(
-      'tags',
-      draft.tags.kind === 'object'
-        ? objectOf(entries)
-        : `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`
-    )
+    set('tags', tagsInput(draft.tags.kind, entries))
   }
-  const configuration =
-    draft.includeIds === undefined
-      ? baseConfiguration
-      : { ...baseConfiguration, includeConversationAndUserIds: draft.includeIds }
+  const configuration = configurationFor(baseConfiguration, draft.includeIds)
   const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
   const includeIds = draft.includeIds !== false
   return {
@@ -1360,16 +1362,8 @@ const makeLlmCase = (draft: LlmDraft, index: number, baseConfiguration: Record<s
   set('cost', draft.costMilli === undefined ? undefined : draft.costMilli / 1000)
   set('durationMs', draft.durationMs)
   const entries: Array<[string, unknown]> = [...draft.tags.entries, ['fzid', `l${index}`]]
-  set(
-    'tags',
-    draft.tags.kind === 'object'
-      ? objectOf(entries)
-      : `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${JSON.stringify(v)}`).join(',')}}`
-  )
-  const configuration =
-    draft.includeIds === undefined
-      ? baseConfiguration
-      : { ...baseConfiguration, includeConversationAndUserIds: draft.includeIds }
+  set('tags', tagsInput(draft.tags.kind, entries))
+  const configuration = configurationFor(baseConfiguration, draft.includeIds)
   const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
   return {
     index,

@@ -3,16 +3,16 @@
  * the requests it sends (one per rule group, path, auth, body), what it says when refused, and
  * that the token is in no child's command line or environment.
  */
-import { spawn, execFileSync } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { parse } from 'yaml'
-import { descendants } from '../dev/processes'
 import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
 import { RULES_PATH, USAGE_RULES_PATH } from '../rules/build'
+import { runScript, type ScriptRun } from './helpers/run-script'
 
 const SCRIPT = resolve(__dirname, '../scripts/load-rules.sh')
 const USER_ID = '1234567'
@@ -22,50 +22,15 @@ let work: string
 let curlLog: string
 let token: string
 
-interface Run {
-  readonly code: number | null
-  readonly stdout: string
-  readonly stderr: string
-  /** Times the token was seen in the command line of the script or a child. */
-  readonly cmdlineHits: number
-}
-
-/**
- * Runs the script with a `curl` first in PATH that logs its arguments and environment, then
- * runs the real curl; meanwhile samples every descendant's command line for the token.
- */
-async function load(args: string[], env: Record<string, string>): Promise<Run> {
-  const child = spawn('bash', [SCRIPT, ...args], {
-    env: {
-      PATH: `${join(work, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      HOME: tmpdir(),
-      CURL_LOG: curlLog,
-      ...env
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-  let done = false
-  const exited = new Promise<number | null>((res) => child.on('close', (code) => ((done = true), res(code))))
-  const killer = setTimeout(() => child.kill('SIGKILL'), 30_000)
-  let cmdlineHits = 0
-  for (let i = 0; !done && i < 20_000; i++) {
-    for (const pid of descendants(child.pid!)) {
-      try {
-        if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(token)) cmdlineHits++
-      } catch {
-        // gone meanwhile
-      }
-    }
-    await new Promise((r) => setTimeout(r, 2))
-  }
-  const code = await exited
-  clearTimeout(killer)
-  return { code, stdout, stderr, cmdlineHits }
-}
+/** Runs the script with a `curl` first in PATH that logs its arguments and environment, then runs the real curl. */
+const load = (args: string[], env: Record<string, string>): Promise<ScriptRun> =>
+  runScript(
+    SCRIPT,
+    args,
+    { PATH: `${join(work, 'bin')}:${process.env.PATH ?? '/usr/bin:/bin'}`, HOME: tmpdir(), CURL_LOG: curlLog, ...env },
+    token,
+    30_000
+  )
 
 const env = (extra: Record<string, string> = {}) => ({
   GRAFANA_PROM_URL: `${server.url}/api/prom`,

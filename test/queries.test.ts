@@ -133,20 +133,20 @@ afterAll(async () => {
   await vm?.stop()
 })
 
+/** The dashboard's variables with every bot, channel and version selected. */
+const EVERYTHING: Omit<SubstituteVars, 'metric'> = {
+  bot: ALL,
+  channel: ALL,
+  version: ALL,
+  funnel_from: 'flow_started_metric',
+  funnel_to: 'flow_completed_metric',
+  interval: '5m',
+  range: '1h'
+}
+
 describe('dashboard panel queries return data', () => {
   const variants: Array<[string, Omit<SubstituteVars, 'metric'>]> = [
-    [
-      'everything selected',
-      {
-        bot: ALL,
-        channel: ALL,
-        version: ALL,
-        funnel_from: 'flow_started_metric',
-        funnel_to: 'flow_completed_metric',
-        interval: '5m',
-        range: '1h'
-      }
-    ],
+    ['everything selected', EVERYTHING],
     [
       'one bot, channel and version',
       {
@@ -187,16 +187,7 @@ describe('dashboard panel queries return data', () => {
   }
 
   test('the funnel counts what the cards sent', async () => {
-    const vars = {
-      bot: ALL,
-      channel: ALL,
-      version: ALL,
-      funnel_from: 'flow_started_metric',
-      funnel_to: 'flow_completed_metric',
-      interval: '5m',
-      range: '1h',
-      metric: 'flow_completed_metric'
-    }
+    const vars = { ...EVERYTHING, metric: 'flow_completed_metric' }
     const byPanel = new Map(resolvedQueries(vars).map((q) => [q.panel, q.promql]))
     const single = async (panelStart: string) => {
       const promql = [...byPanel].find(([panel]) => panel.startsWith(panelStart))![1]
@@ -209,15 +200,7 @@ describe('dashboard panel queries return data', () => {
   })
 
   test('the totals and the mean are exact across instances', async () => {
-    const vars = {
-      bot: ALL,
-      channel: ALL,
-      version: ALL,
-      funnel_from: 'flow_started_metric',
-      funnel_to: 'flow_completed_metric',
-      interval: '5m',
-      range: '1h'
-    }
+    const vars = EVERYTHING
     const promqlOf = (metric: string, panel: string, refId = 'A') =>
       resolvedQueries({ ...vars, metric }).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
     const byVersion = await instant(promqlOf('flow_completed_metric', 'Events by bot version'))
@@ -230,16 +213,7 @@ describe('dashboard panel queries return data', () => {
   })
 
   test("the LLM usage row's figures are exact across instances", async () => {
-    const vars = {
-      bot: ALL,
-      channel: ALL,
-      version: ALL,
-      funnel_from: 'flow_started_metric',
-      funnel_to: 'flow_completed_metric',
-      interval: '1h',
-      range: '1h',
-      metric: 'flow_completed_metric'
-    }
+    const vars = { ...EVERYTHING, interval: '1h', metric: 'flow_completed_metric' }
     const promqlOf = (panel: string, refId = 'A') =>
       resolvedQueries(vars).find((q) => q.panel.startsWith(panel) && q.refId === refId)!.promql
     const by = async (label: string, promql: string) =>
