@@ -781,7 +781,9 @@ const vmSameValue = (expected: number, stored: number): boolean =>
  * One action, exactly as dev/botpress.ts's triggerAction sends it (its headersFor, the
  * same body), over a keep-alive node:http agent: fetch costs ~4 ms a call here, this ~1.4 ms.
  */
-const callAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY })
+// An idle socket is dropped before the served bundle's server closes it (node's keepAliveTimeout,
+// 5 s): a request on a socket the server is closing fails with "socket hang up".
+const callAgent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY, timeout: 4_000 })
 const trigger = (
   baseUrl: string,
   configuration: unknown,
