@@ -27,15 +27,23 @@
  * counted one metric at a time (a panel repeated over the hidden `each_metric` variable);
  * the sorted table counts series per metric with last_over_time, which keeps the name.
  */
+import { DEFAULT_RULES_CONFIG } from '../rules/config'
+import {
+  LLM_LABELS,
+  LLM_SERIES,
+  SEND_METRIC_SERIES_PATTERN,
+  sendMetricSeries,
+  TOKEN_TYPE_LABEL
+} from '../src/series-names'
 
 /** Label filter every panel query carries: the bot, channel and version variables. */
 export const FILTER = 'botId=~"$bot", channel=~"$channel", version=~"$version"'
 
 /** Matches every series the Send Metric card produces. */
-export const ALL_METRICS = '__name__=~".+_metric"'
+export const ALL_METRICS = `__name__=~"${SEND_METRIC_SERIES_PATTERN}"`
 
 /** Matches a series of every call of either card, for the bot, channel and version lists. */
-export const LABELLED_SERIES = '__name__=~".+_metric|gen_ai_client_operations"'
+export const LABELLED_SERIES = `__name__=~"${SEND_METRIC_SERIES_PATTERN}|${LLM_SERIES.operations}"`
 
 /** How Grafana must run a query: over the time range (one point per $__interval) or once at its end. */
 export type QueryKind = 'range' | 'instant'
@@ -82,11 +90,11 @@ const TITLES = {
 
 export const PANEL_TITLES = TITLES
 
-const byModel = (expr: string) => `sum by (gen_ai_request_model) (${expr})`
+const byModel = (expr: string) => `sum by (${LLM_LABELS.model}) (${expr})`
 const tokens = (type: string) =>
-  byModel(`sum_over_time(gen_ai_client_token_usage{gen_ai_token_type="${type}", ${FILTER}}[$__interval])`)
+  byModel(`sum_over_time(${LLM_SERIES.tokens}{${TOKEN_TYPE_LABEL}="${type}", ${FILTER}}[$__interval])`)
 const llmCostTotal = (label: string) =>
-  `sort_desc(sum by (${label}) (sum_over_time(${sel('gen_ai_client_cost_usd')}[$__range])))`
+  `sort_desc(sum by (${label}) (sum_over_time(${sel(LLM_SERIES.cost)}[$__range])))`
 
 const fromTotal = `sum(${count(sel('$funnel_from'), '$__range')})`
 const toTotal = `sum(${count(sel('$funnel_to'), '$__range')})`
@@ -224,7 +232,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
   {
     panel: TITLES.llmCost,
     refId: 'A',
-    expr: byModel(`sum_over_time(${sel('gen_ai_client_cost_usd')}[$__interval])`),
+    expr: byModel(`sum_over_time(${sel(LLM_SERIES.cost)}[$__interval])`),
     kind: 'range',
     format: 'time_series',
     legendFormat: '{{gen_ai_request_model}}',
@@ -252,7 +260,7 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
   {
     panel: TITLES.llmLatency,
     refId: 'A',
-    expr: `quantile by (gen_ai_request_model) (0.95, quantile_over_time(0.95, ${sel('gen_ai_client_operation_duration_seconds')}[$__interval]))`,
+    expr: `quantile by (${LLM_LABELS.model}) (0.95, quantile_over_time(0.95, ${sel(LLM_SERIES.duration)}[$__interval]))`,
     kind: 'range',
     format: 'time_series',
     legendFormat: '{{gen_ai_request_model}}',
@@ -301,7 +309,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     query: `label_values({${ALL_METRICS}}, __name__)`,
     multi: false,
     includeAll: false,
-    defaultValue: 'flow_started_metric',
+    defaultValue: sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowStarted),
     description: 'The series the time series panels show (one Send Metric name plus "_metric").'
   },
   {
@@ -337,7 +345,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     query: `label_values({${ALL_METRICS}}, __name__)`,
     multi: false,
     includeAll: false,
-    defaultValue: 'flow_started_metric',
+    defaultValue: sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowStarted),
     description: 'First step of the funnel (e.g. flow_started_metric).'
   },
   {
@@ -346,7 +354,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     query: `label_values({${ALL_METRICS}}, __name__)`,
     multi: false,
     includeAll: false,
-    defaultValue: 'flow_completed_metric',
+    defaultValue: sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowCompleted),
     description: 'Step the funnel should reach (e.g. flow_completed_metric).'
   },
   {

@@ -14,6 +14,7 @@
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { LLM_SERIES, SEND_METRIC_SERIES_PATTERN, sendMetricSeries } from '../src/series-names'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from './config'
 
 export const RULES_PATH = join(__dirname, 'botpress-rules.yaml')
@@ -27,7 +28,7 @@ export const ALERTS_GROUP = 'botpress-alerts'
 export const USAGE_GROUP = 'botpress-grafana-cloud-usage'
 
 /** Matches every series the Send Metric card produces (never a recorded `a:b:c` name). */
-const ALL_CARD_METRICS = '{__name__=~".+_metric"}'
+const ALL_CARD_METRICS = `{__name__=~"${SEND_METRIC_SERIES_PATTERN}"}`
 /** Everything written through Grafana Cloud's influx endpoint: Send Raw Data's series too. */
 const ALL_INFLUX = '{__mimir_source__="influx"}'
 
@@ -121,17 +122,17 @@ const quantileName = (q: number): string => `p${String(Math.round(q * 1000) / 10
 export function recordedNames(c: RulesConfig = DEFAULT_RULES_CONFIG) {
   const m = c.metrics
   return {
-    count: (metric: string) => `botId_channel_version:${metric}_metric:count${c.countWindow}`,
-    sum: (metric: string) => `botId_channel_version:${metric}_metric:sum${c.countWindow}`,
+    count: (metric: string) => `botId_channel_version:${sendMetricSeries(metric)}:count${c.countWindow}`,
+    sum: (metric: string) => `botId_channel_version:${sendMetricSeries(metric)}:sum${c.countWindow}`,
     errorRatio: `botId_channel:${m.errors}_per_${m.messages}:ratio${c.errorRate.window}`,
-    latencyQuantile: `botId_channel:${m.latency}_metric:${quantileName(c.latency.quantile)}_${c.latency.window}`,
-    latencyMedian: `botId_channel:${m.latency}_metric:p50_${c.latency.window}`,
-    latencyMean: `botId_channel:${m.latency}_metric:mean${c.latency.window}`
+    latencyQuantile: `botId_channel:${sendMetricSeries(m.latency)}:${quantileName(c.latency.quantile)}_${c.latency.window}`,
+    latencyMedian: `botId_channel:${sendMetricSeries(m.latency)}:p50_${c.latency.window}`,
+    latencyMean: `botId_channel:${sendMetricSeries(m.latency)}:mean${c.latency.window}`
   }
 }
 
 const counted = (by: string, metric: string, window: string, offset = '') =>
-  `sum by (${by}) (count_over_time(${metric}_metric[${window}]${offset === '' ? '' : ` offset ${offset}`}))`
+  `sum by (${by}) (count_over_time(${sendMetricSeries(metric)}[${window}]${offset === '' ? '' : ` offset ${offset}`}))`
 
 const forClause = (d: string): { for?: string } => (/^0+[a-z]+$/.test(d) ? {} : { for: d })
 
@@ -141,12 +142,12 @@ function recordingGroup(c: RulesConfig): RuleGroup {
   const eventMetrics = [...new Set([m.messages, m.errors, m.latency, m.flowStarted, m.flowCompleted])]
   const byVersion = 'botId, channel, version'
   const byChannel = 'botId, channel'
-  const latency = `${m.latency}_metric[${c.latency.window}]`
+  const latency = `${sendMetricSeries(m.latency)}[${c.latency.window}]`
   const rules: RecordingRule[] = [
     ...eventMetrics.map((metric) => ({ record: names.count(metric), expr: counted(byVersion, metric, c.countWindow) })),
     {
       record: names.sum(m.latency),
-      expr: `sum by (${byVersion}) (sum_over_time(${m.latency}_metric[${c.countWindow}]))`
+      expr: `sum by (${byVersion}) (sum_over_time(${sendMetricSeries(m.latency)}[${c.countWindow}]))`
     },
     {
       record: names.errorRatio,
@@ -198,7 +199,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
   const m = c.metrics
   const names = recordedNames(c)
   const byChannel = 'botId, channel'
-  const messages = `${m.messages}_metric`
+  const messages = `${sendMetricSeries(m.messages)}`
   const percent = (share: number) => `${Math.round(share * 10_000) / 100} %`
   const rules: AlertingRule[] = [
     alert(
@@ -286,7 +287,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
       c,
       'BotpressLlmCostOverBudget',
       'warning',
-      `sum by (botId) (sum_over_time(gen_ai_client_cost_usd[${c.llmCost.window}])) > ${c.llmCost.budgetUsd}`,
+      `sum by (botId) (sum_over_time(${LLM_SERIES.cost}[${c.llmCost.window}])) > ${c.llmCost.budgetUsd}`,
       c.llmCost.for,
       `Bot {{ $labels.botId }} spent {{ $value | printf "%.2f" }} USD on LLM calls in ${c.llmCost.window}`,
       `The cost of the LLM calls the Send LLM Usage card recorded for this bot over the last ${c.llmCost.window} is above ` +

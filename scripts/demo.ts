@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
-import { INSTANCE_LABEL } from '../src/sample-clock'
+import { INSTANCE_LABEL } from '../src/label-names'
 import { generateContentOutput } from '../test/fixtures/generate-content-output'
 import { ensurePrerequisites, locate, prerequisites } from './prerequisites'
 

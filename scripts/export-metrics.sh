@@ -47,9 +47,11 @@ What to export:
                      so consecutive runs (--from A --to B, then --from B --to C) never overlap.
   --match SELECTOR   series selector; repeat for a union (each series exported once).
                      Default: every series the integration's cards produce, the union of
-                       {__name__=~".+_metric"}      (Send Metric: <name>_metric)
+                       {__name__=~".+_metric"}      (Send Metric: <name>_metric, the event
+                                                     name with [^A-Za-z0-9_] turned into _)
                        {__mimir_source__="influx"}  (everything written via the influx
-                                                     endpoint, i.e. Send Raw Data too)
+                                                     endpoint: Send Raw Data's series and
+                                                     Send LLM Usage: gen_ai_client_*)
                      (queried as {__name__=~".+_metric"} and
                       {__mimir_source__="influx",__name__!~".+_metric"}: nothing twice)
                      Everything: --match '{__name__=~".+"}'

@@ -3,6 +3,7 @@ import { startRecordingServer, type RecordingServer } from '../dev/recording-ser
 import { freePort } from '../dev/servers'
 import { writeLines } from './client'
 import type { Configuration } from './config'
+import { describeFailure } from './errors'
 import type { RetryPolicy } from './retry-policy'
 
 const API_KEY = 'glc_client_test_key_7d1e'
@@ -27,12 +28,14 @@ beforeEach(() => {
   server.script([])
 })
 
-const failure = async (promise: Promise<unknown>): Promise<Error> => {
+/** The message a bot builder reads for the write's failure. */
+const failure = async (promise: Promise<unknown>): Promise<{ message: string }> => {
   try {
     await promise
   } catch (error) {
-    expect((error as Error).message).not.toContain(API_KEY)
-    return error as Error
+    const message = describeFailure('Send Metric failed', error, { grafanaUserId: config.userId, apiKey: API_KEY })
+    expect(message).not.toContain(API_KEY)
+    return { message }
   }
   throw new Error('expected the write to fail')
 }

@@ -1,6 +1,6 @@
 /**
- * Delivery to Grafana's influx write endpoint: one POST of line protocol, retried per the
- * retry policy, and every failure described for the bot builder without the API key.
+ * Delivery to Grafana Cloud: one POST to an endpoint, retried per the retry policy. A failure is
+ * thrown as a {@link DeliveryError}; src/errors.ts says what it means to the bot builder.
  */
 import type { AxiosError, AxiosInstance } from 'axios'
 // require, not import: esbuild would bundle axios' ESM sources beside the CommonJS build that
@@ -8,9 +8,41 @@ import type { AxiosError, AxiosInstance } from 'axios'
 import axios = require('axios')
 import axiosRetry from 'axios-retry'
 import type { Configuration } from './config'
-import { UserFacingError } from './errors'
 import { deliveryPolicy, retryOptions, type RetryPolicy } from './retry-policy'
-import { oneLine, scrubSecrets } from './secrets'
+
+/** Where a write goes, as whom, and how messages name it and its fixes. */
+export interface Endpoint {
+  readonly url: string
+  readonly userId: string
+  readonly apiKey: string
+  /** The service, as delivery logs name it. */
+  readonly name: string
+  /** What the endpoint is, e.g. "influx write endpoint". */
+  readonly what: string
+  /** The configuration fields of the URL and of the user ID. */
+  readonly urlField: string
+  readonly userIdField: string
+  /** The token scope a write needs. */
+  readonly scope: string
+  /** Where the right URL is found. */
+  readonly urlAdvice: string
+}
+
+/** A write that did not land, with what the last attempt met (an axios error, or anything thrown). */
+export class DeliveryError extends Error {
+  public override readonly name = 'DeliveryError'
+  public constructor(
+    public readonly endpoint: Endpoint,
+    public readonly policy: RetryPolicy,
+    public readonly failure: unknown
+  ) {
+    super(`delivery to ${new URL(endpoint.url).host} failed`)
+  }
+
+  public get axiosError(): AxiosError | undefined {
+    return axios.isAxiosError(this.failure) ? this.failure : undefined
+  }
+}
 
 interface DeliveryLog {
   warn(message: string): void
@@ -21,101 +53,65 @@ export interface WriteOptions {
   readonly log?: DeliveryLog
 }
 
+export interface Request {
+  readonly contentType: string
+  readonly params?: Readonly<Record<string, string>>
+}
+
 const http: AxiosInstance = axios.create({
-  // The body is line protocol already; axios must not touch it.
+  // Bodies are encoded already; axios must not touch them.
   transformRequest: [(data: string) => data],
   responseType: 'text',
   maxRedirects: 0
 })
 axiosRetry(http)
 
-const MAX_RESPONSE_TEXT = 300
-
-/** What the server said, on one line and short, with the credentials scrubbed in case it echoes them. */
-const responseText = (error: AxiosError, config: Configuration): string => {
-  const data = error.response?.data
-  const text = typeof data === 'string' ? data : data === undefined ? '' : JSON.stringify(data)
-  return oneLine(scrubSecrets(text, config.userId, config.apiKey), MAX_RESPONSE_TEXT)
-}
-
-const attemptsText = (error: AxiosError): string => {
-  const attempts = (error.config?.['axios-retry']?.retryCount ?? 0) + 1
-  return attempts === 1 ? '' : ` after ${attempts} attempts`
-}
-
-/** Turns a failed write into a message that says what went wrong and what to do. */
-const describeWriteFailure = (error: unknown, config: Configuration, policy: RetryPolicy): UserFacingError => {
-  const host = new URL(config.writeUrl).host
-  if (!axios.isAxiosError(error)) {
-    return new UserFacingError(`Sending to ${host} failed unexpectedly: ${String((error as Error)?.message ?? error)}`)
-  }
-  const status = error.response?.status
-  const said = responseText(error, config)
-  const saidText = said === '' ? '' : ` Grafana said: "${said}"`
-  const attempts = attemptsText(error)
-  if (status === undefined) {
-    if (error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT') {
-      return new UserFacingError(
-        `No answer from ${host} within ${policy.attemptTimeoutMs / 1000} s${attempts}. Grafana Cloud may be slow or unreachable; the event was not confirmed.`
-      )
-    }
-    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
-      return new UserFacingError(
-        `The connection to ${host} was lost (${error.code})${attempts}: the event may have been stored (once at most) or not. Check Grafana Cloud's status if it keeps happening.`
-      )
-    }
-    return new UserFacingError(
-      `Could not reach ${host} (${error.code ?? 'network error'})${attempts}. Check the Endpoint URL and that the host is up.`
-    )
-  }
-  if (status === 401 || status === 403) {
-    return new UserFacingError(
-      `Grafana refused the credentials (${status}). Check the User ID and the API key in the integration's configuration; the key needs the metrics:write scope.${saidText}`
-    )
-  }
-  if (status === 404) {
-    return new UserFacingError(
-      `There is no influx write endpoint at ${config.writeUrl} (404). Use the URL starting with https://influx- from Grafana Cloud's HTTP Metrics page.${saidText}`
-    )
-  }
-  if (status === 413) {
-    return new UserFacingError(`The data is too large for Grafana (413): send fewer lines per card.${saidText}`)
-  }
-  if (status === 429) {
-    return new UserFacingError(
-      `Grafana Cloud is rate limiting this stack (429)${attempts}: the event was not stored. Send less often, or check the stack's limits (active series, samples per second).${saidText}`
-    )
-  }
-  if (status >= 500) {
-    return new UserFacingError(
-      `Grafana Cloud is unavailable (${status})${attempts}: the event was not stored. Try again later.${saidText}`
-    )
-  }
-  if (status === 400) {
-    return new UserFacingError(`Grafana rejected the data (400): nothing was stored.${saidText}`)
-  }
-  return new UserFacingError(`Grafana answered ${status}${attempts}: the event was not stored.${saidText}`)
-}
-
-/**
- * POSTs `body` (line protocol, timestamps in milliseconds). An empty body stores nothing and
- * proves the URL and credentials.
- */
-export const writeLines = async (config: Configuration, body: string, options: WriteOptions = {}): Promise<void> => {
+/** POSTs `body` to `endpoint` with Basic auth, retried while the policy allows. */
+export const post = async (
+  endpoint: Endpoint,
+  body: string,
+  request: Request,
+  options: WriteOptions = {}
+): Promise<void> => {
   const policy = options.policy ?? deliveryPolicy
   const onRetry = (attempt: number, error: AxiosError) =>
     options.log?.warn(
-      `Grafana Cloud write: ${error.response ? `HTTP ${error.response.status}` : (error.code ?? 'network error')}; attempt ${attempt} of at most ${policy.maxRetries + 1}.`
+      `${endpoint.name} write: ${error.response ? `HTTP ${error.response.status}` : (error.code ?? 'network error')}; attempt ${attempt} of at most ${policy.maxRetries + 1}.`
     )
   try {
-    await http.post(config.writeUrl, body, {
-      params: { precision: 'ms' },
-      auth: { username: config.userId, password: config.apiKey },
-      headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+    await http.post(endpoint.url, body, {
+      params: request.params,
+      auth: { username: endpoint.userId, password: endpoint.apiKey },
+      headers: { 'Content-Type': request.contentType },
       timeout: policy.attemptTimeoutMs,
       'axios-retry': retryOptions(policy, Date.now(), onRetry)
     })
   } catch (error) {
-    throw describeWriteFailure(error, config, policy)
+    throw new DeliveryError(endpoint, policy, error)
   }
 }
+
+/** Grafana Cloud's influx write endpoint of a configuration. */
+export const metricsEndpoint = (config: Configuration): Endpoint => ({
+  url: config.writeUrl,
+  userId: config.userId,
+  apiKey: config.apiKey,
+  name: 'Grafana Cloud',
+  what: 'influx write endpoint',
+  urlField: 'Endpoint URL',
+  userIdField: 'User ID',
+  scope: 'metrics:write',
+  urlAdvice: "the URL starting with https://influx- from Grafana Cloud's HTTP Metrics page"
+})
+
+/**
+ * POSTs line protocol (timestamps in milliseconds) to the metrics endpoint. An empty body
+ * stores nothing and proves the URL and credentials.
+ */
+export const writeLines = (config: Configuration, body: string, options: WriteOptions = {}): Promise<void> =>
+  post(
+    metricsEndpoint(config),
+    body,
+    { contentType: 'text/plain; charset=utf-8', params: { precision: 'ms' } },
+    options
+  )

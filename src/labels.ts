@@ -4,11 +4,22 @@
  * rules, so a label means the same on every series.
  */
 import { UserFacingError } from './errors'
-import { exceedsBytes, limits, utf8Bytes } from './limits'
+import {
+  duplicateLabelRefusal,
+  INSTANCE_LABEL,
+  labelNameRefusal,
+  labelValueRefusal,
+  quoted,
+  sanitizeName,
+  utf8Bytes,
+  type LabelRefusal
+} from './label-names'
 import { labelValue } from './line-protocol/encode'
-import { RESERVED_KEY, sanitizeName, WHITESPACE } from './line-protocol/names'
-import { INSTANCE_LABEL } from './sample-clock'
+import { FIELD_KEY_SEPARATOR_BYTES, MAX_SERIES_KEY_BYTES } from './line-protocol/names'
 import type { SendMetricInput } from './schemas'
+
+/** Extra labels a card may add (Mimir's default cap is 30 labels per series). */
+export const MAX_EXTRA_LABELS = 20
 
 /** The card fields that become labels (Send Metric's; other cards share them). */
 export type LabelInput = Pick<SendMetricInput, 'channel' | 'botId' | 'conversationId' | 'userId' | 'version' | 'tags'>
@@ -38,9 +49,6 @@ export const textOf = (value: string | number | undefined): string => {
 
 type TagValues = Record<string, string | number | boolean>
 
-/** A user's key as shown in an error message. */
-const quoted = (key: string): string => JSON.stringify(key.slice(0, 60))
-
 const parseTagsObject = (tags: LabelInput['tags']): TagValues => {
   if (tags === undefined) {
     return {}
@@ -67,12 +75,15 @@ const parseTagsObject = (tags: LabelInput['tags']): TagValues => {
   return parsed as TagValues
 }
 
+const extraLabelRefused = (key: string, { reason }: LabelRefusal): UserFacingError =>
+  new UserFacingError(`Extra label ${quoted(key)}: ${reason}`)
+
 /** The extra labels, checked, by their cleaned names; `taken` are the names the card sets itself. */
 const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Record<string, string> => {
   const tags = parseTagsObject(input)
   const keys = Object.keys(tags)
-  if (keys.length > limits.maxTags) {
-    throw new UserFacingError(`Extra labels: at most ${limits.maxTags} are allowed (got ${keys.length}).`)
+  if (keys.length > MAX_EXTRA_LABELS) {
+    throw new UserFacingError(`Extra labels: at most ${MAX_EXTRA_LABELS} are allowed (got ${keys.length}).`)
   }
   const labels: Record<string, string> = {}
   const keyOf = new Map<string, string>()
@@ -81,23 +92,10 @@ const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Recor
     if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
       throw new UserFacingError(`Extra label ${quoted(key)} must be a string, a number or a boolean.`)
     }
-    if (key === '') {
-      throw new UserFacingError('Extra labels: a label name is empty.')
-    }
     const name = sanitizeName(key)
-    if (WHITESPACE.test(key)) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: label names must not contain whitespace.`)
-    }
-    if (name.startsWith('__')) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: names starting with __ are reserved by Prometheus.`)
-    }
-    if (name === RESERVED_KEY) {
-      throw new UserFacingError(`Extra label ${quoted(key)}: the name time is reserved by the line protocol.`)
-    }
-    if (name === INSTANCE_LABEL) {
-      throw new UserFacingError(
-        `Extra label ${quoted(key)}: the name instance is reserved for the integration instance that wrote the sample; choose another name.`
-      )
+    const refusal = labelNameRefusal(key, name, { refuseWhitespace: true })
+    if (refusal !== undefined) {
+      throw extraLabelRefused(key, refusal)
     }
     if (taken.has(name)) {
       throw new UserFacingError(
@@ -106,14 +104,7 @@ const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Recor
     }
     const other = keyOf.get(name)
     if (other !== undefined) {
-      throw new UserFacingError(
-        `Extra labels ${quoted(other)} and ${quoted(key)} both become the label ${name}: rename one.`
-      )
-    }
-    if (exceedsBytes(name, limits.maxLabelNameBytes)) {
-      throw new UserFacingError(
-        `Extra label ${quoted(key)}: label names are limited to ${limits.maxLabelNameBytes} bytes.`
-      )
+      throw extraLabelRefused(key, duplicateLabelRefusal(other, name))
     }
     keyOf.set(name, key)
     labels[name] = String(value)
@@ -150,10 +141,9 @@ export const cardLabels = (
     if (stored === '') {
       continue
     }
-    if (exceedsBytes(stored, limits.maxValueBytes)) {
-      throw new UserFacingError(
-        `Label ${name} is ${utf8Bytes(stored)} bytes long: Grafana accepts label values up to ${limits.maxValueBytes} bytes.`
-      )
+    const refusal = labelValueRefusal(stored)
+    if (refusal !== undefined) {
+      throw new UserFacingError(`Label ${name}: ${refusal.reason}`)
     }
     labels[name] = stored
   }
@@ -162,11 +152,10 @@ export const cardLabels = (
 
 /** Refuses a series key (measurement and tags) that InfluxDB's MaxKeyLength would refuse with `field`. */
 export const checkSeriesKey = (key: string, field: string): void => {
-  // MaxKeyLength counts the key, a 4-byte separator and the field name.
-  const keyBytes = utf8Bytes(key) + 4 + utf8Bytes(field)
-  if (keyBytes > limits.maxSeriesKeyBytes) {
+  const keyBytes = utf8Bytes(key) + FIELD_KEY_SEPARATOR_BYTES + utf8Bytes(field)
+  if (keyBytes > MAX_SERIES_KEY_BYTES) {
     throw new UserFacingError(
-      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${limits.maxSeriesKeyBytes}: shorten the extra labels.`
+      `The name and labels together are ${keyBytes} bytes; Grafana accepts at most ${MAX_SERIES_KEY_BYTES}: shorten the extra labels.`
     )
   }
 }

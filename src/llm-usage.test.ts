@@ -81,6 +81,11 @@ describe('Send LLM Usage lines', () => {
     expect(lines[2]).toMatch(new RegExp(`,gen_ai_token_type=output,instance=${I} token_usage=20 ${T}$`))
   })
 
+  test('writes the sum of the input and output costs as the decimal it is, without float noise', () => {
+    const { body } = build({ inputCost: '0.000185', outputCost: 0.00034 })
+    expect(body.split('\n')[0]).toMatch(new RegExp(` operations=1,cost_usd=0\\.000525 ${T}$`))
+  })
+
   test('the total cost wins over its parts; without parts the response’s botpress.cost counts', () => {
     expect(build({ response: RESPONSE, cost: '0.25' }).body).toContain(' operations=1,cost_usd=0.25 ')
     const legacy = JSON.stringify({ model: 'm', botpress: { cost: 0.125 } })
@@ -166,13 +171,13 @@ describe('refusals', () => {
     [
       'model',
       { model: 'm'.repeat(2049) },
-      /Label gen_ai_request_model is 2049 bytes long: Grafana accepts label values up to 2048 bytes/
+      /Label gen_ai_request_model: the value is 2049 bytes long; label values are limited to 2048 bytes/
     ],
-    ['provider', { provider: 'é'.repeat(1025) }, /Label gen_ai_provider_name is 2050 bytes long/],
+    ['provider', { provider: 'é'.repeat(1025) }, /Label gen_ai_provider_name: the value is 2050 bytes long/],
     [
       'model from the response',
       { response: JSON.stringify({ model: 'x'.repeat(3000) }) },
-      /Label gen_ai_request_model is 3000 bytes/
+      /Label gen_ai_request_model: the value is 3000 bytes/
     ]
   ])('a %s over Grafana’s label limit', (_, input, message) => {
     expect(() => build(input)).toThrow(message)

@@ -15,36 +15,11 @@ import { UserFacingError } from './errors'
 import { cardLabels, checkSeriesKey, isUnrendered, textOf, type LabelContext } from './labels'
 import { encodeLine, seriesKey } from './line-protocol/encode'
 import { seriesName } from './line-protocol/names'
-import { numberField } from './number-field'
+import { decimalSum, numberField } from './number-field'
 import { parseWith } from './parse'
 import { sampleClock, type Stamp } from './sample-clock'
 import { llmResponseSchema, type LlmResponse, type SendLlmUsageInput } from './schemas'
-
-const MEASUREMENT = 'gen_ai_client'
-
-/**
- * The fields of the lines: the series are `gen_ai_client_<field>`. None is named `value`, which
- * Grafana stores as the bare measurement and VictoriaMetrics as `<measurement>_value`.
- */
-const LLM_FIELDS = {
-  /** 1 per call, so every call counts, whatever else is known about it. */
-  operations: 'operations',
-  duration: 'operation_duration_seconds',
-  cost: 'cost_usd',
-  tokens: 'token_usage'
-} as const
-
-/** The label that tells a token count's kind, as in the conventions' `gen_ai.token.type`. */
-const TOKEN_TYPE_LABEL = 'gen_ai_token_type'
-
-/** The labels the card fills from its own fields, by the conventions' attribute names. */
-const LLM_LABELS = {
-  provider: 'gen_ai_provider_name',
-  model: 'gen_ai_request_model',
-  operation: 'gen_ai_operation_name',
-  stopReason: 'gen_ai_response_finish_reason',
-  errorType: 'error_type'
-} as const
+import { LLM_FIELDS, LLM_LABELS, LLM_MEASUREMENT, TOKEN_TYPE_LABEL } from './series-names'
 
 const DEFAULT_OPERATION = 'chat'
 const JSON_HINT = 'e.g. {{JSON.stringify(workflow.llmOutput)}}'
@@ -143,7 +118,7 @@ const figuresOf = (input: SendLlmUsageInput, response: LlmResponse): Figures => 
   return {
     inputTokens: inputTokens ?? said.inputTokens,
     outputTokens: outputTokens ?? said.outputTokens,
-    costUsd: cost ?? (parts.length > 0 ? parts.reduce((sum, part) => sum + part, 0) : said.cost),
+    costUsd: cost ?? (parts.length > 0 ? decimalSum(parts) : said.cost),
     durationSeconds: durationMs === undefined ? undefined : durationMs / 1000
   }
 }
@@ -177,14 +152,14 @@ export const buildLlmUsageEvent = (input: SendLlmUsageInput, context: LabelConte
     { tags: { ...labels, [TOKEN_TYPE_LABEL]: 'input' }, values: { [LLM_FIELDS.tokens]: figures.inputTokens } },
     { tags: { ...labels, [TOKEN_TYPE_LABEL]: 'output' }, values: { [LLM_FIELDS.tokens]: figures.outputTokens } }
   ]
-    .map(({ tags, values }) => ({ key: seriesKey(MEASUREMENT, tags), fields: known(values) }))
+    .map(({ tags, values }) => ({ key: seriesKey(LLM_MEASUREMENT, tags), fields: known(values) }))
     .filter(({ fields }) => Object.keys(fields).length > 0)
   for (const { key, fields } of lines) {
     for (const field of Object.keys(fields)) {
       checkSeriesKey(key, field)
     }
   }
-  const series = lines.flatMap(({ fields }) => Object.keys(fields).map((field) => seriesName(MEASUREMENT, field)))
+  const series = lines.flatMap(({ fields }) => Object.keys(fields).map((field) => seriesName(LLM_MEASUREMENT, field)))
   return {
     body: lines.map(({ key, fields }) => encodeLine(key, fields, stamp.timestamp)).join('\n'),
     seriesNames: [...new Set(series)].sort(),

@@ -229,7 +229,7 @@ describe('extra labels (tags)', () => {
   })
 
   test('refuses a label value beyond 2048 bytes and accepts one at the limit', () => {
-    expect(() => build({ name: 'x', tags: { a: 'é'.repeat(1025) } })).toThrow(/Label a is 2050 bytes long/)
+    expect(() => build({ name: 'x', tags: { a: 'é'.repeat(1025) } })).toThrow(/Label a: the value is 2050 bytes long/)
     expect(build({ name: 'x', tags: { a: 'é'.repeat(1024) } }).labels.a).toHaveLength(1024)
   })
 })

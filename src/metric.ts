@@ -4,16 +4,14 @@
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
+import { exceedsBytes, MAX_LABEL_VALUE_BYTES, sanitizeName, WHITESPACE } from './label-names'
 import { cardLabels, checkSeriesKey, type LabelContext } from './labels'
-import { exceedsBytes, limits } from './limits'
 import { encodeLine, seriesKey } from './line-protocol/encode'
-import { sanitizeName, WHITESPACE } from './line-protocol/names'
+import { seriesName } from './line-protocol/names'
 import { numberField } from './number-field'
 import { sampleClock, type Stamp } from './sample-clock'
 import type { SendMetricInput } from './schemas'
-
-/** The field every Send Metric line carries; the series is therefore `<name>_metric`. */
-const METRIC_FIELD = 'metric'
+import { SEND_METRIC_FIELD } from './series-names'
 
 /** The bot running the card and the configuration's choice of labels. */
 export type MetricContext = LabelContext
@@ -37,11 +35,10 @@ const parseName = (name: string): { measurement: string; series: string } => {
       `Metric name must not contain whitespace (found U+${code} at position ${space.index + 1}): use _ instead, e.g. flow_completed.`
     )
   }
-  // Already clean, so appending `_metric` needs no sanitising.
-  const series = `${measurement}_${METRIC_FIELD}`
-  if (exceedsBytes(series, limits.maxValueBytes)) {
+  const series = seriesName(measurement, SEND_METRIC_FIELD)
+  if (exceedsBytes(series, MAX_LABEL_VALUE_BYTES)) {
     throw new UserFacingError(
-      `Metric name is too long: Grafana accepts series names up to ${limits.maxValueBytes} bytes.`
+      `Metric name is too long: Grafana accepts series names up to ${MAX_LABEL_VALUE_BYTES} bytes.`
     )
   }
   return { measurement, series }
@@ -66,9 +63,9 @@ export const buildMetricEvent = (input: SendMetricInput, context: LabelContext, 
   const value = parseValue(input.value)
   const labels = cardLabels(input, context, stamp.instance)
   const key = seriesKey(measurement, labels)
-  checkSeriesKey(key, METRIC_FIELD)
+  checkSeriesKey(key, SEND_METRIC_FIELD)
   return {
-    line: encodeLine(key, { [METRIC_FIELD]: value }, stamp.timestamp),
+    line: encodeLine(key, { [SEND_METRIC_FIELD]: value }, stamp.timestamp),
     seriesName: series,
     labels,
     timestamp: stamp.timestamp

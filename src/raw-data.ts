@@ -5,9 +5,10 @@
 import { writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
+import { INSTANCE_LABEL } from './label-names'
 import { escape } from './line-protocol/encode'
-import { LineProtocolError, parseRawData, type ParsedLine } from './line-protocol/validate'
-import { INSTANCE_LABEL, sampleClock, type Stamp } from './sample-clock'
+import { parseRawData, type ParsedLine } from './line-protocol/validate'
+import { sampleClock, type Stamp } from './sample-clock'
 
 export interface RawDataResult {
   readonly linesSent: number
@@ -19,23 +20,12 @@ export interface RawDataResult {
 const stampLine = (line: ParsedLine, stamp: Stamp): string =>
   `${line.text.slice(0, line.keyEnd)},${INSTANCE_LABEL}=${escape.tag(stamp.instance)}${line.text.slice(line.keyEnd)} ${stamp.timestamp}`
 
-const parseBody = (data: string): ParsedLine[] => {
-  try {
-    return parseRawData(data)
-  } catch (error) {
-    if (error instanceof LineProtocolError) {
-      throw new UserFacingError(`Invalid line protocol, nothing was sent: ${error.message}`)
-    }
-    throw error
-  }
-}
-
 export const sendRawData = async (
   config: Configuration,
   data: string,
   options: WriteOptions = {}
 ): Promise<RawDataResult> => {
-  const lines = parseBody(data)
+  const lines = parseRawData(data)
   if (lines.length === 0) {
     throw new UserFacingError('There is no data to send: every line is blank or a # comment.')
   }

@@ -22,16 +22,22 @@ export const deliveryPolicy: RetryPolicy = {
   maxRetries: 5
 }
 
+/** An attempt that got no answer within its timeout. */
+export const isTimeout = (error: AxiosError): boolean => error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'
+
 /** Network failures, timeouts, 429 and 5xx. Any other status is an answer that a retry will not change. */
 const isTransient = (error: AxiosError): boolean => {
   const status = error.response?.status
   if (status !== undefined) {
     return status === 429 || (status >= 500 && status <= 599)
   }
-  return error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT' || isNetworkError(error)
+  return isTimeout(error) || isNetworkError(error)
 }
 
 const retriesSoFar = (error: AxiosError): number => error.config?.['axios-retry']?.retryCount ?? 0
+
+/** How many attempts a delivery made before it failed with `error`. */
+export const attemptsMade = (error: AxiosError): number => retriesSoFar(error) + 1
 
 /** The axios-retry options for one delivery that started at `startedAt` (ms). */
 export const retryOptions = (

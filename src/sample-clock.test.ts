@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'vitest'
-import { INSTANCE_NAME_LENGTH, SampleClock } from './sample-clock'
+import { INSTANCE_NAME_LENGTH } from './label-names'
+import { SampleClock } from './sample-clock'
 
 /** A clock whose time is set by the test. */
 const clockAt = (start: number) => {

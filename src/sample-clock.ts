@@ -21,12 +21,7 @@
  * A retried write resends the same lines, so it lands on the sample of its first attempt.
  */
 import { randomBytes } from 'node:crypto'
-
-/** The label naming the instance that wrote a sample; queries sum it away. */
-export const INSTANCE_LABEL = 'instance'
-
-/** Characters in an instance name: a 64-bit number in base 36, zero-padded. */
-export const INSTANCE_NAME_LENGTH = 13
+import { INSTANCE_NAME_LENGTH } from './label-names'
 
 const MAX_LEAD_MS = 60_000
 

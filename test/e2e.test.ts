@@ -524,8 +524,16 @@ describe('Send LLM Usage, end to end', () => {
       { response: JSON.stringify({ usage: { inputTokens: -5 } }) },
       /LLM response usage\.inputTokens must be a whole number/
     ],
-    ['a model over 2048 bytes', { model: 'm'.repeat(2049) }, /Label gen_ai_request_model is 2049 bytes long/],
-    ['a provider over 2048 bytes', { provider: 'p'.repeat(2049) }, /Label gen_ai_provider_name is 2049 bytes long/]
+    [
+      'a model over 2048 bytes',
+      { model: 'm'.repeat(2049) },
+      /Label gen_ai_request_model: the value is 2049 bytes long/
+    ],
+    [
+      'a provider over 2048 bytes',
+      { provider: 'p'.repeat(2049) },
+      /Label gen_ai_provider_name: the value is 2049 bytes long/
+    ]
   ])('refuses %s: 400 with the message, and nothing stored', async (_, input, message) => {
     const answer = await call(
       triggerAction(

@@ -18,6 +18,9 @@ import {
   type RunningServer,
   type VictoriaMetrics
 } from '../dev/servers'
+import { buildLlmUsageEvent } from '../src/llm-usage'
+import { buildMetricEvent } from '../src/metric'
+import { SEND_METRIC_SERIES_PATTERN } from '../src/series-names'
 import { runScript, type ScriptRun } from './helpers/run-script'
 
 const execFileP = promisify(execFile)
@@ -83,7 +86,39 @@ const SERIES_DEFS: Array<{ labels: Labels; offsetMs: number; value: (i: number) 
   },
   { labels: { __name__: 'unrelated_series', job: 'node' }, offsetMs: 0, value: (i) => i, every: 60 } // not in the default selectors
 ]
-const DEFAULT_SELECTED = (l: Labels) => /.+_metric$/.test(l.__name__!) || l.__mimir_source__ === 'influx'
+const DEFAULT_SELECTED = (l: Labels) =>
+  new RegExp(`^(?:${SEND_METRIC_SERIES_PATTERN})$`).test(l.__name__!) || l.__mimir_source__ === 'influx'
+
+describe('the default selection', () => {
+  const script = async () => readFile(SCRIPT, 'utf8')
+  const stamp = { instance: '0000000000abc', timestamp: 1_700_000_000_000 }
+  const context = { botId: 'b', includeConversationAndUserIds: false }
+
+  it('is the Send Metric series the cards write, plus everything written through the influx endpoint', async () => {
+    const defaults = /^DEFAULT_MATCHES='([^']*)'$/mu.exec(await script())?.[1]?.split('\n')
+    expect(defaults).toEqual([
+      `{__name__=~"${SEND_METRIC_SERIES_PATTERN}"}`,
+      `{__mimir_source__="influx",__name__!~"${SEND_METRIC_SERIES_PATTERN}"}`
+    ])
+  })
+
+  it('selects what Send Metric writes by name, and Send LLM Usage only through the influx endpoint', () => {
+    const metric = buildMetricEvent({ name: 'checkout-done' }, context, stamp)
+    expect(DEFAULT_SELECTED({ __name__: metric.seriesName })).toBe(true)
+    const llm = buildLlmUsageEvent({ model: 'm', inputTokens: 1, cost: 1 }, context, stamp)
+    for (const name of llm.seriesNames) {
+      expect(DEFAULT_SELECTED({ __name__: name })).toBe(false)
+      expect(DEFAULT_SELECTED({ __name__: name, __mimir_source__: 'influx' })).toBe(true)
+    }
+  })
+
+  it('states the series naming in --help', async () => {
+    const { stdout } = await execFileP('bash', [SCRIPT, '--help'])
+    expect(stdout).toContain(`{__name__=~"${SEND_METRIC_SERIES_PATTERN}"}`)
+    expect(stdout).toContain('Send Metric: <name>_metric')
+    expect(stdout).toContain('Send LLM Usage: gen_ai_client_*')
+  })
+})
 
 const TRUTH: Series[] = SERIES_DEFS.map((d) => {
   const t: number[] = []

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
-import { INSTANCE_LABEL } from '../src/sample-clock'
+import { INSTANCE_LABEL } from '../src/label-names'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
 
 const PROCESSES = 4

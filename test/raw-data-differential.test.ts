@@ -18,9 +18,8 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startInfluxDB, type RunningServer } from '../dev/servers'
-import { sanitizeName } from '../src/line-protocol/names'
+import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH, sanitizeName } from '../src/label-names'
 import { LineProtocolError, parseRawData, type ParsedLine, type Rule } from '../src/line-protocol/validate'
-import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH } from '../src/sample-clock'
 import {
   escapeCases,
   generatedCases,

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'vitest'
+import { sanitizeName } from '../label-names'
 import { encodeLine, escape, labelValue, seriesKey } from './encode'
-import { sanitizeName, seriesName } from './names'
+import { seriesName } from './names'
 
 describe('sanitizeName follows Grafana', () => {
   test.each([

@@ -3,9 +3,9 @@
  * VictoriaMetrics read back identically, whatever the input. Modelled on influxdb-client-js
  * (`escape.ts`, `Point.ts`): one escaper per position, tags sorted by key.
  */
+import { CONTROL_CHARACTER } from '../label-names'
 
-// Control characters (C0, DEL, C1) could end the line or be read differently by each parser.
-const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/gu
+const CONTROL_CHARS = new RegExp(CONTROL_CHARACTER.source, 'gu')
 // Influx has no escape for a backslash: one that ends a value, or precedes `,` `=` or a space,
 // escapes the separator after it, and VictoriaMetrics reads `\\` as one backslash where Influx
 // keeps two. No encoding survives both parsers, so backslashes never reach the wire.

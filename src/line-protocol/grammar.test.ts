@@ -1,11 +1,12 @@
 import { describe, expect, test } from 'vitest'
-import { GrammarError, parsePoint, scanLine } from './grammar'
+import { LineProtocolError } from './error'
+import { parsePoint, scanLine } from './grammar'
 
-const refusal = (text: string): GrammarError => {
+const refusal = (text: string): LineProtocolError => {
   try {
     parsePoint(text)
   } catch (error) {
-    if (error instanceof GrammarError) {
+    if (error instanceof LineProtocolError) {
       return error
     }
     throw error

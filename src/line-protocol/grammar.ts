@@ -2,21 +2,11 @@
  * InfluxDB's line-protocol parser (`models/points.go` and `pkg/escape`, the package Grafana's
  * influx endpoint parses with), ported function by function under InfluxDB's names, so each
  * reads beside its original. It accepts what that parser accepts, reads names and values the
- * way it reads them, and refuses the rest with a {@link GrammarError} saying where and why.
+ * way it reads them, and refuses the rest with a {@link syntaxError} saying where and why.
  * What Grafana then does with an accepted line is for rules.ts.
  */
+import { syntaxError, type LineProtocolError } from './error'
 import { parseBoolOk, parseFloatOk, parseIntOk, parseUintOk } from './strconv'
-
-export class GrammarError extends Error {
-  public override readonly name = 'GrammarError'
-  public constructor(
-    /** Where in the line, in UTF-16 units. */
-    public readonly index: number,
-    public readonly reason: string
-  ) {
-    super(reason)
-  }
-}
 
 /** A field value's type, as InfluxDB's field iterator tells it from the value's text. */
 export type ValueType = 'float' | 'integer' | 'unsigned' | 'boolean' | 'string'
@@ -122,11 +112,11 @@ export const scanLine = (body: string, start: number): number => {
 /** `scanMeasurement`: a character right after a backslash is escaped, whatever that backslash is. */
 const scanMeasurement = (text: string): { end: number; hasTags: boolean } => {
   if (text[0] === ',') {
-    throw new GrammarError(0, 'missing measurement: a line starts with the metric name.')
+    throw syntaxError(0, 'missing measurement: a line starts with the metric name.')
   }
   for (let i = 1; ; i++) {
     if (i >= text.length) {
-      throw new GrammarError(i, 'missing fields: a line needs at least one field, e.g. "requests value=1".')
+      throw syntaxError(i, 'missing fields: a line needs at least one field, e.g. "requests value=1".')
     }
     if (text[i - 1] === '\\') {
       continue
@@ -146,13 +136,13 @@ const scanTags = (text: string, start: number, tags: Tag[]): number => {
   for (;;) {
     const keyStart = i
     if (i >= text.length || text[i] === ' ' || text[i] === ',' || text[i] === '=') {
-      throw new GrammarError(i, 'missing tag key.')
+      throw syntaxError(i, 'missing tag key.')
     }
     for (;;) {
       i++
       const escaped = text[i - 1] === '\\'
       if (i >= text.length || ((text[i] === ' ' || text[i] === ',') && !escaped)) {
-        throw new GrammarError(i, 'missing tag value: write key=value.')
+        throw syntaxError(i, 'missing tag value: write key=value.')
       }
       if (text[i] === '=' && !escaped) {
         break
@@ -162,25 +152,25 @@ const scanTags = (text: string, start: number, tags: Tag[]): number => {
     i++
     const valueStart = i
     if (i >= text.length || text[i] === ',' || text[i] === ' ') {
-      throw new GrammarError(i, `missing tag value for ${JSON.stringify(rawKey)}: empty values are not allowed.`)
+      throw syntaxError(i, `missing tag value for ${JSON.stringify(rawKey)}: empty values are not allowed.`)
     }
     for (;;) {
       i++
       if (i >= text.length) {
-        throw new GrammarError(i, 'missing fields: a line needs at least one field after the tags.')
+        throw syntaxError(i, 'missing fields: a line needs at least one field after the tags.')
       }
       if (text[i - 1] === '\\') {
         continue
       }
       if (text[i] === '=') {
-        throw new GrammarError(i, 'invalid tag format: an = inside a tag value must be escaped as \\=.')
+        throw syntaxError(i, 'invalid tag format: an = inside a tag value must be escaped as \\=.')
       }
       if (text[i] === ',' || text[i] === ' ') {
         break
       }
     }
     if (tags.some((tag) => tag.rawKey === rawKey)) {
-      throw new GrammarError(keyStart, `duplicate tag ${JSON.stringify(rawKey)}.`)
+      throw syntaxError(keyStart, `duplicate tag ${JSON.stringify(rawKey)}.`)
     }
     tags.push({ rawKey, key: unescapeTag(rawKey), value: unescapeTag(text.slice(valueStart, i)), index: keyStart })
     if (text[i] === ' ') {
@@ -190,8 +180,8 @@ const scanTags = (text: string, start: number, tags: Tag[]): number => {
   }
 }
 
-const invalidNumber = (at: number): GrammarError =>
-  new GrammarError(at, 'invalid number: use 12.5 (float), 12i (integer), or true/false.')
+const invalidNumber = (at: number): LineProtocolError =>
+  syntaxError(at, 'invalid number: use 12.5 (float), 12i (integer), or true/false.')
 
 /** `scanNumber`, with unsigned integers on, as in Grafana's parser; returns where the number ends. */
 const scanNumber = (text: string, start: number): number => {
@@ -238,7 +228,7 @@ const scanNumber = (text: string, start: number): number => {
       continue
     }
     if (i + 2 < text.length && (c === 'N' || c === 'n')) {
-      throw new GrammarError(i, 'NaN is not a valid value.')
+      throw syntaxError(i, 'NaN is not a valid value.')
     }
     if (!isNumeric(c)) {
       throw invalidNumber(i)
@@ -260,17 +250,17 @@ const scanNumber = (text: string, start: number): number => {
       throw invalidNumber(start)
     }
     if (i - 1 - start >= 19 && !parseIntOk(text.slice(start, i - 1))) {
-      throw new GrammarError(start, 'integer out of range: integers are 64-bit signed.')
+      throw syntaxError(start, 'integer out of range: integers are 64-bit signed.')
     }
   } else if (isUnsigned) {
     if (text[i - 1] !== 'u' || negative) {
       throw invalidNumber(start)
     }
     if (i - 1 - start >= 20 && !parseUintOk(text.slice(start, i - 1))) {
-      throw new GrammarError(start, 'unsigned integer out of range: unsigned integers are 64-bit.')
+      throw syntaxError(start, 'unsigned integer out of range: unsigned integers are 64-bit.')
     }
   } else if ((scientific || i - start >= 25) && !parseFloatOk(text.slice(start, i))) {
-    throw new GrammarError(start, 'invalid float: the number is out of range.')
+    throw syntaxError(start, 'invalid float: the number is out of range.')
   }
   return i
 }
@@ -279,7 +269,7 @@ const scanNumber = (text: string, start: number): number => {
 const scanBoolean = (text: string, start: number): number => {
   const first = text[start]
   if (first !== 't' && first !== 'f' && first !== 'T' && first !== 'F') {
-    throw new GrammarError(
+    throw syntaxError(
       start,
       'invalid value: use a number (12.5, 12i), true/false, or a quoted string (refused: Grafana drops strings).'
     )
@@ -290,7 +280,7 @@ const scanBoolean = (text: string, start: number): number => {
   }
   const word = text.slice(start, i)
   if (word.length > 1 && !['true', 'True', 'TRUE', 'false', 'False', 'FALSE'].includes(word)) {
-    throw new GrammarError(start, `invalid boolean ${JSON.stringify(word.slice(0, 20))}: use true or false.`)
+    throw syntaxError(start, `invalid boolean ${JSON.stringify(word.slice(0, 20))}: use true or false.`)
   }
   return i
 }
@@ -315,11 +305,11 @@ const scanFields = (text: string, from: number): { end: number; equals: number[]
     if (c === '=' && !quoted) {
       equals.push(i)
       if ((text[i - 1] === ' ' || text[i - 1] === ',') && text[i - 2] !== '\\') {
-        throw new GrammarError(i, 'missing field key before =.')
+        throw syntaxError(i, 'missing field key before =.')
       }
       const next = text[i + 1]
       if (next === undefined || next === ',' || next === ' ') {
-        throw new GrammarError(i + 1, 'missing field value after =.')
+        throw syntaxError(i + 1, 'missing field value after =.')
       }
       if (isNumeric(next) || next === '-' || next === 'N' || next === 'n') {
         i = scanNumber(text, i + 1)
@@ -339,10 +329,10 @@ const scanFields = (text: string, from: number): { end: number; equals: number[]
     i++
   }
   if (quoted) {
-    throw new GrammarError(i, 'unbalanced quotes in a string field.')
+    throw syntaxError(i, 'unbalanced quotes in a string field.')
   }
   if (equals.length === 0 || commas !== equals.length - 1) {
-    throw new GrammarError(i, 'invalid field format: write key=value pairs separated by commas.')
+    throw syntaxError(i, 'invalid field format: write key=value pairs separated by commas.')
   }
   return { end: i, equals }
 }
@@ -376,8 +366,8 @@ const scanFieldValue = (text: string, from: number, end: number): number => {
   return i
 }
 
-const misread = (at: number, key: string, problem: string): GrammarError =>
-  new GrammarError(
+const misread = (at: number, key: string, problem: string): LineProtocolError =>
+  syntaxError(
     at,
     `${problem}: InfluxDB's parser reads it as the value of a field ${JSON.stringify(key)} (mind backslashes before = and quotes).`
   )
@@ -421,7 +411,7 @@ const walkFields = (text: string, start: number, end: number): Field[] => {
     // scanFields skips `\\` as one escape and counts the `=` after it; walkFields sees an
     // escaped `=` there, so `f\\=1` passes the one and fails the other.
     if (i > end - 2) {
-      throw new GrammarError(keyStart, 'invalid field: no value after the field key (mind backslashes before =).')
+      throw syntaxError(keyStart, 'invalid field: no value after the field key (mind backslashes before =).')
     }
     const rawKey = text.slice(keyStart, i)
     const key = unescapeFieldKey(rawKey)
@@ -445,7 +435,7 @@ const scanTime = (text: string, from: number): number | undefined => {
     return undefined
   }
   if (!/^-?[0-9]+ *$/u.test(text.slice(start))) {
-    throw new GrammarError(
+    throw syntaxError(
       start,
       `unexpected text after the fields: ${JSON.stringify(text.slice(start).trim().slice(0, 40))}.`
     )

@@ -3,44 +3,26 @@
  * Grafana would accept and then drop, mangle or refuse, and room for what the card adds to every
  * line (the `instance` tag, the timestamp). Each is documented in hub.md.
  */
-import { exceedsBytes, limits, utf8Bytes } from '../limits'
-import { INSTANCE_LABEL, INSTANCE_NAME_LENGTH } from '../sample-clock'
+import {
+  CONTROL_CHARACTER,
+  duplicateLabelRefusal,
+  exceedsBytes,
+  INSTANCE_LABEL,
+  INSTANCE_NAME_LENGTH,
+  labelNameRefusal,
+  labelValueRefusal,
+  MAX_LABEL_VALUE_BYTES,
+  quoted,
+  RESERVED_KEY,
+  sanitizeName,
+  TIME_RESERVED,
+  utf8Bytes,
+  WHITESPACE,
+  type LabelRefusal
+} from '../label-names'
+import { LineProtocolError } from './error'
 import type { Point, ValueType } from './grammar'
-import { RESERVED_KEY, sanitizeName, seriesName, WHITESPACE } from './names'
-
-/**
- * Why a line is refused. `syntax` is InfluxDB's own grammar; every other rule is ours, stricter
- * than InfluxDB.
- */
-export type Rule =
-  | 'syntax'
-  | 'timestamp'
-  | 'measurement-whitespace'
-  | 'non-ascii-name'
-  | 'control-character'
-  | 'ambiguous-fields'
-  | 'string-field'
-  | 'unsigned-field'
-  | 'duplicate-field'
-  | 'duplicate-label'
-  | 'reserved-name'
-  | 'too-long'
-  | 'too-many-labels'
-  | 'duplicate-series'
-  | 'body-too-large'
-  | 'line-break'
-
-export class RuleViolation extends Error {
-  public override readonly name = 'RuleViolation'
-  public constructor(
-    public readonly rule: Rule,
-    /** Where in the line, in UTF-16 units. */
-    public readonly index: number,
-    public readonly reason: string
-  ) {
-    super(reason)
-  }
-}
+import { FIELD_KEY_SEPARATOR_BYTES, MAX_SERIES_KEY_BYTES, seriesName } from './names'
 
 export type FieldType = Exclude<ValueType, 'string' | 'unsigned'>
 
@@ -52,18 +34,15 @@ export interface CheckedLine {
   readonly series: readonly string[]
 }
 
-const CONTROL_CHAR = /[\u0000-\u001f\u007f-\u009f]/u
 const NON_ASCII = /[^\u0000-\u007f]/u
 // Mimir's default cap is 30 labels: __name__, __mimir_source__ and the card's instance take three.
 const MAX_TAGS_PER_LINE = 27
 /** The bytes the card adds to every line's key: `,instance=` and the instance name. */
 const INSTANCE_TAG_BYTES = `,${INSTANCE_LABEL}=`.length + INSTANCE_NAME_LENGTH
-/** InfluxDB's `seriesKeySize` counts a 4-byte separator between the key and a field key. */
-const FIELD_KEY_SEPARATOR_BYTES = 4
 
 /** Control characters, checked before the grammar: a line ending or a tab gets a hint of its own. */
 export const checkCharacters = (text: string): void => {
-  const control = CONTROL_CHAR.exec(text)
+  const control = CONTROL_CHARACTER.exec(text)
   if (control === null) {
     return
   }
@@ -75,13 +54,13 @@ export const checkCharacters = (text: string): void => {
       : char === '\t'
         ? ' (a tab): separate the parts of a line with single spaces'
         : ''
-  throw new RuleViolation('control-character', control.index, `control character U+${code}${hint}.`)
+  throw new LineProtocolError('control-character', control.index, `control character U+${code}${hint}.`)
 }
 
 /** `label` is `sanitizeName(name)`: a name it leaves as it is is ASCII already. */
 const checkAscii = (name: string, label: string, index: number, what: string): void => {
   if (label !== name && NON_ASCII.test(name)) {
-    throw new RuleViolation(
+    throw new LineProtocolError(
       'non-ascii-name',
       index,
       `the ${what} ${JSON.stringify(name.slice(0, 60))} has non-ASCII characters, which Grafana mangles byte by byte: use A-Z, a-z, 0-9 and _.`
@@ -92,7 +71,7 @@ const checkAscii = (name: string, label: string, index: number, what: string): v
 const checkMeasurement = ({ measurement, measurementEnd }: Point): void => {
   const label = sanitizeName(measurement)
   if (label !== measurement && WHITESPACE.test(measurement)) {
-    throw new RuleViolation(
+    throw new LineProtocolError(
       'measurement-whitespace',
       measurementEnd,
       'the measurement (metric name) contains whitespace, even escaped: use _ instead.'
@@ -101,50 +80,29 @@ const checkMeasurement = ({ measurement, measurementEnd }: Point): void => {
   checkAscii(measurement, label, 0, 'measurement')
 }
 
+/** A label rule broken by the tag at `index`. */
+const tagRefused = (key: string, index: number, { rule, reason }: LabelRefusal): LineProtocolError =>
+  new LineProtocolError(rule, index, `the tag ${quoted(key)}: ${reason}`)
+
 const checkTags = ({ tags, measurementEnd }: Point): Array<[string, string]> => {
   const labels: Array<[string, string]> = []
+  const keyOf = new Map<string, string>()
   for (const { key, value, index } of tags) {
     const label = sanitizeName(key)
     checkAscii(key, label, index, 'tag key')
-    if (key === RESERVED_KEY) {
-      throw new RuleViolation('reserved-name', index, 'the tag key "time" is reserved by InfluxDB line protocol.')
+    const refusal = labelNameRefusal(key, label, { refuseWhitespace: false }) ?? labelValueRefusal(value)
+    if (refusal !== undefined) {
+      throw tagRefused(key, index, refusal)
     }
-    if (label.startsWith('__')) {
-      throw new RuleViolation(
-        'reserved-name',
-        index,
-        `the tag ${JSON.stringify(key)} becomes the label ${label}; names starting with __ are reserved.`
-      )
+    const other = keyOf.get(label)
+    if (other !== undefined) {
+      throw tagRefused(key, index, duplicateLabelRefusal(other, label))
     }
-    if (label === INSTANCE_LABEL) {
-      throw new RuleViolation(
-        'reserved-name',
-        index,
-        `the tag ${JSON.stringify(key)} is reserved: the integration labels every line with the instance that wrote it.`
-      )
-    }
-    const clash = labels.findIndex(([other]) => other === label)
-    if (clash !== -1) {
-      throw new RuleViolation(
-        'duplicate-label',
-        index,
-        `the tags ${JSON.stringify(tags[clash]!.key)} and ${JSON.stringify(key)} both become the label ${label}.`
-      )
-    }
-    if (exceedsBytes(label, limits.maxLabelNameBytes)) {
-      throw new RuleViolation('too-long', index, `the tag key is longer than ${limits.maxLabelNameBytes} bytes.`)
-    }
-    if (exceedsBytes(value, limits.maxValueBytes)) {
-      throw new RuleViolation(
-        'too-long',
-        index,
-        `the value of tag ${label} is longer than ${limits.maxValueBytes} bytes.`
-      )
-    }
+    keyOf.set(label, key)
     labels.push([label, value])
   }
   if (tags.length > MAX_TAGS_PER_LINE) {
-    throw new RuleViolation(
+    throw new LineProtocolError(
       'too-many-labels',
       measurementEnd,
       `${tags.length} tags; Grafana accepts at most ${MAX_TAGS_PER_LINE} per series (with the instance tag the integration adds).`
@@ -162,7 +120,7 @@ const checkAmbiguity = ({ fields, fieldEquals }: Point): void => {
   for (let at = 0; at < Math.max(fields.length, fieldEquals.length); at++) {
     if (fields[at]?.equalsAt !== fieldEquals[at]) {
       const field = fields[Math.min(at, fields.length - 1)]!
-      throw new RuleViolation(
+      throw new LineProtocolError(
         'ambiguous-fields',
         field.index,
         `ambiguous fields: Grafana's parser would read a field ${JSON.stringify(field.key.slice(0, 60))} here, not the fields as written (mind a \\\\ right before =, and = or , inside quoted strings).`
@@ -179,39 +137,39 @@ const checkFields = (text: string, point: Point): Pick<CheckedLine, 'fields' | '
   for (const { rawKey, key, index, valueIndex, type } of point.fields) {
     checkAscii(key, sanitizeName(key), index, 'field key')
     if (key === RESERVED_KEY) {
-      throw new RuleViolation('reserved-name', index, 'the field key "time" is reserved by InfluxDB line protocol.')
+      throw new LineProtocolError(TIME_RESERVED.rule, index, `the field key "time": ${TIME_RESERVED.reason}`)
     }
     if (type === 'string') {
-      throw new RuleViolation(
+      throw new LineProtocolError(
         'string-field',
         valueIndex,
         `the field ${JSON.stringify(key)} is a string, which Grafana drops without a word: send a number instead.`
       )
     }
     if (type === 'unsigned') {
-      throw new RuleViolation(
+      throw new LineProtocolError(
         'unsigned-field',
         valueIndex,
         'unsigned integers (12u) are dropped by Grafana without a word: use 12i or 12.'
       )
     }
     if (fields.some((field) => field.key === key)) {
-      throw new RuleViolation('duplicate-field', index, `duplicate field ${JSON.stringify(key)}.`)
+      throw new LineProtocolError('duplicate-field', index, `duplicate field ${JSON.stringify(key)}.`)
     }
     const name = seriesName(point.measurement, key)
     const clash = series.indexOf(name)
     if (clash !== -1) {
-      throw new RuleViolation(
+      throw new LineProtocolError(
         'duplicate-field',
         index,
         `the fields ${JSON.stringify(fields[clash]!.key)} and ${JSON.stringify(key)} become the same series.`
       )
     }
-    if (keyBytes + utf8Bytes(rawKey) > limits.maxSeriesKeyBytes) {
-      throw new RuleViolation(
+    if (keyBytes + utf8Bytes(rawKey) > MAX_SERIES_KEY_BYTES) {
+      throw new LineProtocolError(
         'too-long',
         index,
-        `max key length exceeded: measurement, tags and field key exceed ${limits.maxSeriesKeyBytes} bytes with the instance tag the integration adds.`
+        `max key length exceeded: measurement, tags and field key exceed ${MAX_SERIES_KEY_BYTES} bytes with the instance tag the integration adds.`
       )
     }
     series.push(name)
@@ -226,18 +184,18 @@ export const checkPoint = (text: string, point: Point): CheckedLine => {
   const tags = checkTags(point)
   const { fields, series } = checkFields(text, point)
   if (point.timestampAt !== undefined) {
-    throw new RuleViolation(
+    throw new LineProtocolError(
       'timestamp',
       point.timestampAt,
       'the line has a timestamp: remove it, the integration adds the time of sending.'
     )
   }
   for (const name of series) {
-    if (exceedsBytes(name, limits.maxValueBytes)) {
-      throw new RuleViolation(
+    if (exceedsBytes(name, MAX_LABEL_VALUE_BYTES)) {
+      throw new LineProtocolError(
         'too-long',
         0,
-        `the series name ${name.slice(0, 40)}… is ${utf8Bytes(name)} bytes; Grafana accepts at most ${limits.maxValueBytes}.`
+        `the series name ${name.slice(0, 40)}… is ${utf8Bytes(name)} bytes; Grafana accepts at most ${MAX_LABEL_VALUE_BYTES}.`
       )
     }
   }

@@ -143,8 +143,8 @@ describe('refused lines name the line, the column and the reason', () => {
     ['fields that become one series', 'm a-b=1,a_b=2', 'duplicate-field', /same series/],
     ['tags that become one label', 'm,a-b=1,a_b=2 f=1', 'duplicate-label', /both become the label a_b/],
     ['a reserved label', 'm,__name__=x f=1', 'reserved-name', /reserved/],
-    ['the time tag', 'm,time=x f=1', 'reserved-name', /"time" is reserved/],
-    ['the time field', 'm time=1', 'reserved-name', /"time" is reserved/],
+    ['the time tag', 'm,time=x f=1', 'reserved-name', /the tag "time": the name time is reserved/],
+    ['the time field', 'm time=1', 'reserved-name', /the field key "time": the name time is reserved/],
     ['a carriage return', 'm f=1\r', 'control-character', /CRLF/],
     ['a tab between parts', 'm\tf=1', 'control-character', /tab/],
     ['a NUL byte', 'm,t=a\u0000 f=1', 'control-character', /U\+0000/],
@@ -159,7 +159,7 @@ describe('refused lines name the line, the column and the reason', () => {
       'the instance tag',
       'm,instance=a f=1',
       'reserved-name',
-      /the tag "instance" is reserved: the integration labels every line with the instance that wrote it/
+      /the tag "instance": the name instance is reserved for the integration instance that wrote the sample/
     ],
     [
       'a value walkFields reads past an escaped =',

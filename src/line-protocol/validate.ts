@@ -3,23 +3,16 @@
  * Grafana's influx endpoint uses) and our stricter rules (rules.ts), then the rules that span
  * the body. Every refusal says where and why.
  */
-import { limits, utf8Bytes } from '../limits'
-import { GrammarError, parsePoint, scanLine } from './grammar'
-import { checkCharacters, checkPoint, type CheckedLine, type Rule, RuleViolation } from './rules'
+import { utf8Bytes } from '../label-names'
+import { LineProtocolError } from './error'
+import { parsePoint, scanLine } from './grammar'
+import { checkCharacters, checkPoint, type CheckedLine } from './rules'
 
-export type { FieldType, Rule } from './rules'
+export { LineProtocolError, type Rule } from './error'
+export type { FieldType } from './rules'
 
-export class LineProtocolError extends Error {
-  public override readonly name = 'LineProtocolError'
-  public constructor(
-    public readonly rule: Rule,
-    public readonly line: number,
-    public readonly column: number,
-    public readonly reason: string
-  ) {
-    super(line > 0 ? `line ${line}, column ${column}: ${reason}` : reason)
-  }
-}
+/** A Send Raw Data body, in UTF-8 bytes. Grafana accepts far more; a bot action should not. */
+export const MAX_RAW_BODY_BYTES = 1024 * 1024
 
 export interface ParsedLine extends CheckedLine {
   /** 1-based line number in the body. */
@@ -45,10 +38,8 @@ const parseLine = (text: string, number: number, indent: number): ParsedLine => 
       ...checked
     }
   } catch (error) {
-    if (error instanceof GrammarError || error instanceof RuleViolation) {
-      const rule = error instanceof RuleViolation ? error.rule : 'syntax'
-      const column = [...text.slice(0, Math.max(0, error.index))].length + indent + 1
-      throw new LineProtocolError(rule, number, column, error.reason)
+    if (error instanceof LineProtocolError) {
+      throw error.placed(number, [...text.slice(0, Math.max(0, error.index))].length + indent + 1)
     }
     throw error
   }
@@ -59,10 +50,9 @@ const lineBreakError = (block: string, number: number, indent: number): LineProt
   const comment = block[indent] === '#' ? ', and would skip them all as a comment' : ''
   return new LineProtocolError(
     'line-break',
-    number,
-    indent + 1,
+    indent,
     `Grafana reads lines ${number} to ${last} as one line, because of an open quote or a backslash before the line break${comment}: close the quote or remove the backslash.`
-  )
+  ).placed(number, indent + 1)
 }
 
 /**
@@ -81,12 +71,11 @@ const labelsKey = (tags: ParsedLine['tags']): string =>
  */
 export const parseRawData = (body: string): ParsedLine[] => {
   const bytes = utf8Bytes(body)
-  if (bytes > limits.maxRawBodyBytes) {
+  if (bytes > MAX_RAW_BODY_BYTES) {
     throw new LineProtocolError(
       'body-too-large',
       0,
-      0,
-      `the data is ${bytes} bytes; send at most ${limits.maxRawBodyBytes} bytes (1 MiB) per card.`
+      `the data is ${bytes} bytes; send at most ${MAX_RAW_BODY_BYTES} bytes (1 MiB) per card.`
     )
   }
   const lines: ParsedLine[] = []
@@ -119,10 +108,9 @@ export const parseRawData = (body: string): ParsedLine[] => {
       if (earlier !== undefined) {
         throw new LineProtocolError(
           'duplicate-series',
-          number,
-          indent + 1,
+          indent,
           `line ${earlier.number} already writes the series ${series} with the same labels; both would get the same timestamp and one would be lost.`
-        )
+        ).placed(number, indent + 1)
       }
       lineBySeries.set(key, line)
     }

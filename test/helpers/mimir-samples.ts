@@ -7,7 +7,8 @@
  * sanitised, with the tags as labels, so two lines that Grafana stores as one series are one here.
  * Lines come from the integration: line protocol with millisecond timestamps, no string fields.
  */
-import { sanitizeName, seriesName } from '../../src/line-protocol/names'
+import { sanitizeName } from '../../src/label-names'
+import { seriesName } from '../../src/line-protocol/names'
 
 export interface SampleCounts {
   /** Samples at a millisecond their series had not used. */
