@@ -32,7 +32,33 @@ export const configurationSchema = z.object({
       'Adds the conversationId and userId labels to Send Metric events. Every new conversation then creates new series, ' +
         'and Grafana Cloud caps active series (10k on the free tier): turn this off for busy bots.'
     )
-    .placeholder('true')
+    .placeholder('true'),
+  logsUrl: z
+    .string()
+    .optional()
+    .title('Logs endpoint URL')
+    .describe(
+      'Optional: your stack\'s Grafana Cloud Logs (Loki) URL, from the stack\'s Loki "Details" page. It starts with https://logs-; ' +
+        'the host alone or the full URL ending in /loki/api/v1/push. Empty: logs are off (Send Log fails, no event is logged).'
+    )
+    .placeholder('https://logs-prod-006.grafana.net'),
+  logsUserId: z
+    .string()
+    .optional()
+    .title('Logs user ID')
+    .describe(
+      'The numeric user ID shown next to the Loki URL: it is not the metrics User ID. The API key then needs logs:write as well as metrics:write.'
+    )
+    .placeholder('654321'),
+  logEveryEvent: z
+    .boolean()
+    .default(false)
+    .title('Also log every event')
+    .describe(
+      'With logs configured: Send Metric and Send LLM Usage also write their event as a log line, with the conversation and user IDs ' +
+        'as structured metadata (no new series), so one conversation can be followed even with the ID labels off.'
+    )
+    .placeholder('false')
 })
 
 const templateText = (title: string, description: string, template: string) =>
@@ -246,6 +272,57 @@ export const llmResponseSchema = z.object({
   botpress: z.object({ cost: z.number().nullish() }).nullish()
 })
 
+export const LOG_LEVELS = ['critical', 'error', 'warning', 'info', 'debug'] as const
+
+export const sendLogInputSchema = z.object({
+  message: z
+    .string()
+    .title('Message')
+    .describe('The log line: any text, stored exactly (newlines, quotes and emoji included), up to 256 KB.')
+    .placeholder('Payment declined: card expired'),
+  level: z
+    .enum(LOG_LEVELS)
+    .default('info')
+    .title('Level')
+    .describe(
+      'critical, error, warning, info or debug: Grafana colours the line by it (detected_level). info when empty.'
+    )
+    .placeholder('info'),
+  event: optionalText(
+    'Event',
+    'A short name for what happened, e.g. payment_declined (the metric-name rules: no whitespace). Stored as the event metadata.',
+    'payment_declined'
+  ),
+  ...builtInLabelFields,
+  attributes: z
+    .union([z.record(z.union([z.string(), z.number()])), z.string()], {
+      errorMap: () => ({ message: 'must be a JSON object of string or number values (or its JSON text)' })
+    })
+    .optional()
+    .title('Attributes')
+    .describe(
+      'More details as a JSON object of text or number values, e.g. {"orderId": "A-1042", "amount": 35.2}: stored with the line as ' +
+        'structured metadata (filterable, no new stream). At most 20; names follow the label-name rules.'
+    )
+    .placeholder('{"orderId": "A-1042"}')
+})
+
+export const sendLogOutputSchema = z.object({
+  streamLabels: z
+    .record(z.string())
+    .title('Stream labels')
+    .describe('The indexed labels of the stream the line was written to (service_name, botId, channel, version).'),
+  metadataKeys: z
+    .array(z.string())
+    .title('Metadata keys')
+    .describe('The structured metadata stored with the line (conversationId, userId, event, attributes).'),
+  timestamp: z
+    .string()
+    .title('Timestamp')
+    .describe('The time of the line in nanoseconds since the Unix epoch, as Loki stores it.')
+})
+
+export type SendLogInput = z.infer<typeof sendLogInputSchema>
 export type SendMetricInput = z.infer<typeof sendMetricInputSchema>
 export type SendLlmUsageInput = z.infer<typeof sendLlmUsageInputSchema>
 export type LlmResponse = z.infer<typeof llmResponseSchema>

@@ -20,6 +20,7 @@ import {
 } from '../dev/servers'
 import { buildLlmUsageEvent } from '../src/llm-usage'
 import { buildMetricEvent } from '../src/metric'
+import { sendLlmUsageInputSchema, sendMetricInputSchema } from '../src/schemas'
 import { SEND_METRIC_SERIES_PATTERN } from '../src/series-names'
 import { runScript, type ScriptRun } from './helpers/run-script'
 
@@ -103,9 +104,13 @@ describe('the default selection', () => {
   })
 
   it('selects what Send Metric writes by name, and Send LLM Usage only through the influx endpoint', () => {
-    const metric = buildMetricEvent({ name: 'checkout-done' }, context, stamp)
+    const metric = buildMetricEvent(sendMetricInputSchema.parse({ name: 'checkout-done' }), context, stamp)
     expect(DEFAULT_SELECTED({ __name__: metric.seriesName })).toBe(true)
-    const llm = buildLlmUsageEvent({ model: 'm', inputTokens: 1, cost: 1 }, context, stamp)
+    const llm = buildLlmUsageEvent(
+      sendLlmUsageInputSchema.parse({ model: 'm', inputTokens: 1, cost: 1 }),
+      context,
+      stamp
+    )
     for (const name of llm.seriesNames) {
       expect(DEFAULT_SELECTED({ __name__: name })).toBe(false)
       expect(DEFAULT_SELECTED({ __name__: name, __mimir_source__: 'influx' })).toBe(true)
