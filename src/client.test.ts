@@ -19,7 +19,9 @@ beforeAll(async () => {
     writeUrl: `${server.url}/api/v1/push/influx/write`,
     userId: '1234567',
     apiKey: API_KEY,
-    includeConversationAndUserIds: true
+    includeConversationAndUserIds: true,
+    logs: undefined,
+    logEveryEvent: false
   }
 })
 afterAll(() => server.close())

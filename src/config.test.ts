@@ -95,7 +95,9 @@ describe('parseConfiguration', () => {
       writeUrl: WRITE,
       userId: '1234567',
       apiKey: 'glc_secret',
-      includeConversationAndUserIds: true
+      includeConversationAndUserIds: true,
+      logs: undefined,
+      logEveryEvent: false
     })
   })
 
@@ -124,5 +126,63 @@ describe('parseConfiguration', () => {
     const attempt = () => parseConfiguration({ grafanaUrl: HOST, apiKey: 'glc_secret' })
     expect(attempt).toThrow(/Invalid configuration: grafanaUserId/)
     expect(attempt).not.toThrow(/glc_secret/)
+  })
+})
+
+describe('logs configuration', () => {
+  const valid = { grafanaUrl: HOST, grafanaUserId: '1234567', apiKey: 'glc_secret' }
+  const LOKI = 'https://logs-prod-006.grafana.net'
+
+  test('both fields empty or missing: logs off, as for an install made before logs existed', () => {
+    expect(parseConfiguration(valid).logs).toBeUndefined()
+    expect(parseConfiguration({ ...valid, logsUrl: ' ', logsUserId: '' }).logs).toBeUndefined()
+    expect(parseConfiguration(valid).logEveryEvent).toBe(false)
+  })
+
+  test.each([
+    [LOKI, `${LOKI}/loki/api/v1/push`],
+    [`${LOKI}/`, `${LOKI}/loki/api/v1/push`],
+    [`${LOKI}/loki/api/v1/push`, `${LOKI}/loki/api/v1/push`],
+    ['http://127.0.0.1:3100', 'http://127.0.0.1:3100/loki/api/v1/push']
+  ])('%s pushes to %s', (logsUrl, pushUrl) => {
+    expect(parseConfiguration({ ...valid, logsUrl, logsUserId: ' 654321 ' }).logs).toEqual({
+      pushUrl,
+      userId: '654321'
+    })
+  })
+
+  test.each([
+    [{ logsUrl: LOKI }, /Logs user ID is empty: .*or clear Logs endpoint URL to turn logs off/],
+    [{ logsUserId: '654321' }, /Logs endpoint URL is empty: .*or clear Logs user ID to turn logs off/],
+    [{ logsUrl: LOKI, logsUserId: 'abc' }, /Logs user ID must be the numeric user ID/],
+    [{ logsUrl: 'http://logs.example.com', logsUserId: '1' }, /Logs endpoint URL must use https:\/\//],
+    [
+      { logsUrl: 'https://1:key@logs-prod-006.grafana.net', logsUserId: '1' },
+      /Logs endpoint URL must not contain a user name/
+    ],
+    [{ logsUrl: `${LOKI}?x=1`, logsUserId: '1' }, /Logs endpoint URL must not contain a query string/],
+    [
+      { logsUrl: 'https://influx-prod-13-prod-us-east-0.grafana.net', logsUserId: '1' },
+      /Logs endpoint URL is a metrics URL: put it in Endpoint URL/
+    ],
+    [
+      { logsUrl: 'https://prometheus-prod-13-prod-us-east-0.grafana.net/api/prom', logsUserId: '1' },
+      /Logs endpoint URL is a metrics URL: put it in Endpoint URL/
+    ],
+    [{ logsUrl: 'not a url', logsUserId: '1' }, /Logs endpoint URL is not a URL/]
+  ])('refuses %j', (fields, message) => {
+    expect(() => parseConfiguration({ ...valid, ...fields })).toThrow(message)
+  })
+
+  test('a logs URL in the metrics field names the logs field', () => {
+    expect(() => parseConfiguration({ ...valid, grafanaUrl: LOKI })).toThrow(
+      /Endpoint URL is a Loki \(logs\) URL: put it in Logs endpoint URL/
+    )
+  })
+
+  test('keeps the switch for the trail of every event', () => {
+    expect(parseConfiguration({ ...valid, logsUrl: LOKI, logsUserId: '1', logEveryEvent: true }).logEveryEvent).toBe(
+      true
+    )
   })
 })

@@ -47,70 +47,104 @@ export const textOf = (value: string | number | undefined): string => {
   return isUnrendered(text) ? '' : text
 }
 
-type TagValues = Record<string, string | number | boolean>
+type NamedValues = Record<string, unknown>
 
-const parseTagsObject = (tags: LabelInput['tags']): TagValues => {
-  if (tags === undefined) {
+/** How a card field of named values (extra labels, attributes) is named in messages and what it accepts. */
+export interface NamedValuesField {
+  /** Singular, as messages name one entry: "Extra label". */
+  readonly title: string
+  /** What an entry becomes: "label". */
+  readonly becomes: string
+  /** An example of the field's JSON. */
+  readonly example: string
+  /** The value types accepted, as a message says them: "a string, a number or a boolean". */
+  readonly kinds: string
+  readonly accepts: (value: unknown) => value is string | number | boolean
+}
+
+/** A field holding a JSON object, or its JSON text; empty when missing, blank or never rendered. */
+const parseJsonObject = (value: NamedValues | string | undefined, field: NamedValuesField): NamedValues => {
+  if (value === undefined) {
     return {}
   }
-  if (typeof tags !== 'string') {
-    return tags
+  if (typeof value !== 'string') {
+    return value
   }
-  if (tags.trim() === '' || isUnrendered(tags)) {
+  if (value.trim() === '' || isUnrendered(value)) {
     return {}
   }
   let parsed: unknown
   try {
-    parsed = JSON.parse(tags)
+    parsed = JSON.parse(value)
   } catch (error) {
     throw new UserFacingError(
-      `Extra labels must be a JSON object such as {"flow": "checkout"}; the text does not parse (${(error as Error).message}).`
+      `${field.title}s must be a JSON object such as ${field.example}; the text does not parse (${(error as Error).message}).`
     )
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
     throw new UserFacingError(
-      'Extra labels must be a JSON object such as {"flow": "checkout"}, not a list or a single value.'
+      `${field.title}s must be a JSON object such as ${field.example}, not a list or a single value.`
     )
   }
-  return parsed as TagValues
+  return parsed as NamedValues
 }
 
-const extraLabelRefused = (key: string, { reason }: LabelRefusal): UserFacingError =>
-  new UserFacingError(`Extra label ${quoted(key)}: ${reason}`)
+const refused = (field: NamedValuesField, key: string, { reason }: LabelRefusal): UserFacingError =>
+  new UserFacingError(`${field.title} ${quoted(key)}: ${reason}`)
 
-/** The extra labels, checked, by their cleaned names; `taken` are the names the card sets itself. */
-const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Record<string, string> => {
-  const tags = parseTagsObject(input)
-  const keys = Object.keys(tags)
+/**
+ * The entries of a field of named values, checked by the label-name rules, by their cleaned
+ * names; `taken` are the names the card sets itself.
+ */
+export const parseNamedValues = (
+  value: NamedValues | string | undefined,
+  field: NamedValuesField,
+  taken: ReadonlySet<string>
+): Record<string, string> => {
+  const entries = parseJsonObject(value, field)
+  const keys = Object.keys(entries)
   if (keys.length > MAX_EXTRA_LABELS) {
-    throw new UserFacingError(`Extra labels: at most ${MAX_EXTRA_LABELS} are allowed (got ${keys.length}).`)
+    throw new UserFacingError(`${field.title}s: at most ${MAX_EXTRA_LABELS} are allowed (got ${keys.length}).`)
   }
-  const labels: Record<string, string> = {}
+  const named: Record<string, string> = {}
   const keyOf = new Map<string, string>()
   for (const key of keys) {
-    const value = tags[key]
-    if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') {
-      throw new UserFacingError(`Extra label ${quoted(key)} must be a string, a number or a boolean.`)
+    const entry = entries[key]
+    if (!field.accepts(entry)) {
+      throw new UserFacingError(`${field.title} ${quoted(key)} must be ${field.kinds}.`)
     }
     const name = sanitizeName(key)
     const refusal = labelNameRefusal(key, name, { refuseWhitespace: true })
     if (refusal !== undefined) {
-      throw extraLabelRefused(key, refusal)
+      throw refused(field, key, refusal)
     }
     if (taken.has(name)) {
       throw new UserFacingError(
-        `Extra label ${quoted(key)} would replace the built-in label ${name}: set it in its own field or choose another name.`
+        `${field.title} ${quoted(key)} would replace the built-in ${field.becomes} ${name}: set it in its own field or choose another name.`
       )
     }
     const other = keyOf.get(name)
     if (other !== undefined) {
-      throw extraLabelRefused(key, duplicateLabelRefusal(other, name))
+      throw refused(field, key, duplicateLabelRefusal(other, name))
     }
     keyOf.set(name, key)
-    labels[name] = String(value)
+    named[name] = String(entry)
   }
-  return labels
+  return named
 }
+
+const EXTRA_LABELS: NamedValuesField = {
+  title: 'Extra label',
+  becomes: 'label',
+  example: '{"flow": "checkout"}',
+  kinds: 'a string, a number or a boolean',
+  accepts: (value): value is string | number | boolean =>
+    typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean'
+}
+
+/** The extra labels, checked, by their cleaned names; `taken` are the names the card sets itself. */
+export const parseTags = (input: LabelInput['tags'], taken: ReadonlySet<string>): Record<string, string> =>
+  parseNamedValues(input, EXTRA_LABELS, taken)
 
 /**
  * Every label of a card's samples, as Grafana stores them, sorted by name: the built-in

@@ -22,7 +22,8 @@ describe('parseWith', () => {
       grafanaUrl: 'u',
       grafanaUserId: '1',
       apiKey: 'k',
-      includeConversationAndUserIds: true
+      includeConversationAndUserIds: true,
+      logEveryEvent: false
     })
   })
 })
