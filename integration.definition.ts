@@ -5,6 +5,8 @@ import {
   sendMetricOutputSchema,
   sendLlmUsageInputSchema,
   sendLlmUsageOutputSchema,
+  sendLogInputSchema,
+  sendLogOutputSchema,
   sendRawDataInputSchema,
   sendRawDataOutputSchema
 } from './src/schemas'
@@ -14,7 +16,7 @@ export default new IntegrationDefinition({
   version: '1.0.0',
   title: 'Grafana Cloud',
   description:
-    "Send your bot's events, metrics and LLM usage (tokens, cost, latency) to Grafana Cloud, labelled by channel, bot, conversation and version.",
+    "Send your bot's events, metrics, LLM usage (tokens, cost, latency) and conversation logs to Grafana Cloud, labelled by channel, bot, conversation and version.",
   readme: 'hub.md',
   icon: 'icon.svg',
   configuration: {
@@ -34,6 +36,13 @@ export default new IntegrationDefinition({
         'Sends your own InfluxDB line protocol (without timestamps), validated line by line before anything is sent.',
       input: { schema: sendRawDataInputSchema },
       output: { schema: sendRawDataOutputSchema }
+    },
+    sendLog: {
+      title: 'Send Log',
+      description:
+        "Writes one line to Grafana Cloud Logs with its level, the conversation and user IDs and your attributes as structured metadata (no new stream per conversation). Needs the integration's logs settings.",
+      input: { schema: sendLogInputSchema },
+      output: { schema: sendLogOutputSchema }
     },
     sendLlmUsage: {
       title: 'Send LLM Usage',

@@ -34,9 +34,15 @@ export class DeliveryError extends Error {
   public constructor(
     public readonly endpoint: Endpoint,
     public readonly policy: RetryPolicy,
-    public readonly failure: unknown
+    public readonly failure: unknown,
+    /** What else the call did or did not store, for a card that writes to two endpoints. */
+    public readonly note: string = ''
   ) {
     super(`delivery to ${new URL(endpoint.url).host} failed`)
+  }
+
+  public withNote(note: string): DeliveryError {
+    return new DeliveryError(this.endpoint, this.policy, this.failure, note)
   }
 
   public get axiosError(): AxiosError | undefined {

@@ -79,7 +79,7 @@ export const describeFailure = (what: string, error: unknown, configuration: unk
     return `${what}: Invalid line protocol, nothing was sent: ${error.message}`
   }
   if (error instanceof DeliveryError) {
-    return `${what}: ${deliveryFailure(error)}`
+    return `${what}: ${deliveryFailure(error)}${error.note === '' ? '' : ` ${error.note}`}`
   }
   const { grafanaUserId, apiKey } = (configuration ?? {}) as { grafanaUserId?: unknown; apiKey?: unknown }
   const text = error instanceof Error ? `${error.name}: ${error.message}` : typeof error

@@ -3,10 +3,12 @@ import { writeLines } from './client'
 import { parseConfiguration } from './config'
 import { describeFailure } from './errors'
 import { sendLlmUsage } from './llm-usage'
+import { sendLog } from './log'
+import { pushLogs } from './loki'
 import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
-import { sendLlmUsageInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
+import { sendLlmUsageInputSchema, sendLogInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
 import * as bp from '.botpress'
 
 type Logger = bp.HandlerProps['logger']
@@ -35,6 +37,12 @@ export default new bp.Integration({
       const config = parseConfiguration(ctx.configuration)
       await writeLines(config, '')
       logger.forBot().info(`Grafana Cloud accepted the credentials for user ${config.userId} at ${config.writeUrl}.`)
+      if (config.logs !== undefined) {
+        await pushLogs(config.logs, config.apiKey, [])
+        logger
+          .forBot()
+          .info(`Grafana Cloud Logs accepted the credentials for user ${config.logs.userId} at ${config.logs.pushUrl}.`)
+      }
     }),
   unregister: async () => {},
   actions: {
@@ -49,6 +57,13 @@ export default new bp.Integration({
       run('Send Raw Data failed', ctx, logger, async () => {
         const config = parseConfiguration(ctx.configuration)
         return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, {
+          log: botLog(logger)
+        })
+      }),
+    sendLog: async ({ ctx, input, logger }) =>
+      run('Send Log failed', ctx, logger, async () => {
+        const config = parseConfiguration(ctx.configuration)
+        return sendLog(config, parseWith('Invalid input', sendLogInputSchema, input), ctx.botId, {
           log: botLog(logger)
         })
       }),

@@ -9,28 +9,39 @@
  *   gen_ai_client,<labels>,gen_ai_token_type=input token_usage=1234 <ms>
  *   gen_ai_client,<labels>,gen_ai_token_type=output token_usage=87 <ms>
  */
-import { writeLines, type WriteOptions } from './client'
+import type { WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { cardLabels, checkSeriesKey, isUnrendered, textOf, type LabelContext } from './labels'
 import { encodeLine, seriesKey } from './line-protocol/encode'
+import { buildLogEntry } from './log-entry'
+import type { LogEntry } from './loki'
 import { seriesName } from './line-protocol/names'
 import { decimalSum, numberField } from './number-field'
 import { parseWith } from './parse'
 import { sampleClock, type Stamp } from './sample-clock'
 import { llmResponseSchema, type LlmResponse, type SendLlmUsageInput } from './schemas'
 import { LLM_FIELDS, LLM_LABELS, LLM_MEASUREMENT, TOKEN_TYPE_LABEL } from './series-names'
+import { trailDetails, trailIsOn, writeEvent } from './trail'
 
 const DEFAULT_OPERATION = 'chat'
+
+/** The event name of an LLM call's log line in the trail. */
+export const LLM_TRAIL_EVENT = 'llm_usage'
 const JSON_HINT = 'e.g. {{JSON.stringify(workflow.llmOutput)}}'
 
-export interface LlmUsageEvent {
-  /** The write body: the call's line, then one line per token count. */
-  readonly body: string
+/** What a flow gets back from Send LLM Usage. */
+export interface LlmUsageResult {
   readonly seriesNames: string[]
   /** The labels of every line (token lines add gen_ai_token_type). */
   readonly labels: Readonly<Record<string, string>>
   readonly timestamp: number
+}
+
+export interface LlmUsageEvent extends LlmUsageResult {
+  /** The write body: the call's line, then one line per token count. */
+  readonly body: string
+  readonly figures: Figures
 }
 
 const parseResponse = (text: string | undefined): LlmResponse => {
@@ -162,10 +173,37 @@ export const buildLlmUsageEvent = (input: SendLlmUsageInput, context: LabelConte
   const series = lines.flatMap(({ fields }) => Object.keys(fields).map((field) => seriesName(LLM_MEASUREMENT, field)))
   return {
     body: lines.map(({ key, fields }) => encodeLine(key, fields, stamp.timestamp)).join('\n'),
+    figures,
     seriesNames: [...new Set(series)].sort(),
     labels,
     timestamp: stamp.timestamp
   }
+}
+
+/** The log line of an LLM call, for the trail: its labels and figures as metadata. */
+const trailEntry = (input: SendLlmUsageInput, event: LlmUsageEvent, context: LabelContext, stamp: Stamp): LogEntry => {
+  const { inputTokens, outputTokens, costUsd, durationSeconds } = event.figures
+  const figures = known({
+    gen_ai_usage_input_tokens: inputTokens,
+    gen_ai_usage_output_tokens: outputTokens,
+    cost_usd: costUsd,
+    duration_seconds: durationSeconds
+  })
+  return buildLogEntry(
+    {
+      card: 'sendLlmUsage',
+      level: event.labels[LLM_LABELS.errorType] === undefined ? 'info' : 'error',
+      message: LLM_TRAIL_EVENT,
+      event: LLM_TRAIL_EVENT,
+      fields: input,
+      details: trailDetails(
+        event.labels,
+        Object.fromEntries(Object.entries(figures).map(([name, value]) => [name, String(value)]))
+      )
+    },
+    context,
+    stamp
+  )
 }
 
 /** Sends one LLM call's usage and returns what a flow can use. */
@@ -174,12 +212,15 @@ export const sendLlmUsage = async (
   input: SendLlmUsageInput,
   botId: string,
   options: WriteOptions = {}
-): Promise<Omit<LlmUsageEvent, 'body'>> => {
-  const { body, ...event } = buildLlmUsageEvent(
-    input,
-    { botId, includeConversationAndUserIds: config.includeConversationAndUserIds },
-    sampleClock.next()
+): Promise<LlmUsageResult> => {
+  const context = { botId, includeConversationAndUserIds: config.includeConversationAndUserIds }
+  const stamp = sampleClock.next()
+  const event = buildLlmUsageEvent(input, context, stamp)
+  await writeEvent(
+    config,
+    event.body,
+    trailIsOn(config) ? trailEntry(input, event, context, stamp) : undefined,
+    options
   )
-  await writeLines(config, body, options)
-  return event
+  return { seriesNames: event.seriesNames, labels: event.labels, timestamp: event.timestamp }
 }

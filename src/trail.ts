@@ -1,0 +1,69 @@
+/**
+ * The trail: with logs configured and "Also log every event" on, Send Metric and Send LLM Usage
+ * write their event as a log line too, with the same stamp as their samples. Both writes go out
+ * at once; the card answers OK only when both are stored, and a failure says which one was.
+ */
+import { DeliveryError, writeLines, type WriteOptions } from './client'
+import type { Configuration } from './config'
+import { UserFacingError } from './errors'
+import { INSTANCE_LABEL, quoted } from './label-names'
+import { BUILT_IN_METADATA } from './log-entry'
+import { BUILT_IN_LABELS } from './labels'
+import { pushLogs, type LogEntry } from './loki'
+
+/** Whether the card's events are also logged. */
+export const trailIsOn = (config: Configuration): boolean => config.logEveryEvent && config.logs !== undefined
+
+/**
+ * A card's labels as log metadata: those the stream and the IDs do not carry already. `own` are
+ * the card's figures, named by the card.
+ */
+export const trailDetails = (
+  labels: Readonly<Record<string, string>>,
+  own: Readonly<Record<string, string>>
+): Record<string, string> => {
+  const details: Record<string, string> = { ...own }
+  for (const [name, value] of Object.entries(labels)) {
+    if (BUILT_IN_LABELS.has(name) || name === INSTANCE_LABEL) {
+      continue
+    }
+    if (BUILT_IN_METADATA.has(name) || name in own) {
+      throw new UserFacingError(
+        `Extra label ${quoted(name)} would replace the log metadata ${name} that "Also log every event" writes: rename the label.`
+      )
+    }
+    details[name] = value
+  }
+  return details
+}
+
+const notStored = (error: unknown, note: string): unknown =>
+  error instanceof DeliveryError ? error.withNote(note) : error
+
+/** Writes `body` to the metrics endpoint and, when given, `entry` to the logs endpoint, at once. */
+export const writeEvent = async (
+  config: Configuration,
+  body: string,
+  entry: LogEntry | undefined,
+  options: WriteOptions = {}
+): Promise<void> => {
+  if (entry === undefined || config.logs === undefined) {
+    await writeLines(config, body, options)
+    return
+  }
+  const [metrics, logs] = await Promise.allSettled([
+    writeLines(config, body, options),
+    pushLogs(config.logs, config.apiKey, [entry], options)
+  ])
+  if (metrics.status === 'rejected') {
+    throw notStored(
+      metrics.reason,
+      logs.status === 'fulfilled'
+        ? 'The log line was stored; the metric sample was not.'
+        : 'The log line was not stored either.'
+    )
+  }
+  if (logs.status === 'rejected') {
+    throw notStored(logs.reason, 'The metric sample was stored; its log line was not.')
+  }
+}
