@@ -7,10 +7,10 @@
 import type { Agent } from 'node:http'
 import { headersFor } from '../../dev/botpress'
 import { BUNDLE } from '../../dev/integration-process'
+import { startProxy } from '../../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../../dev/servers'
 import { BUNDLE_LAUNCHER, spawnNode, type NodeChild } from './children'
 import { post, type Answer } from './http'
-import { startProxy } from './proxy'
 import type { SdkFloor } from './sdk-floor'
 
 /** Half of the round trip the proxy adds to every write. */
@@ -73,8 +73,7 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
     const vm = await startVictoriaMetrics()
     stops.push(() => vm.stop())
     let lastWrite = ''
-    const proxy = await startProxy({
-      target: vm.url,
+    const proxy = await startProxy(vm.url, {
       oneWayDelayMs: ONE_WAY_DELAY_MS,
       onRequest: ({ body }) => {
         lastWrite = body.toString('utf8')
