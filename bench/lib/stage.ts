@@ -6,10 +6,9 @@
  */
 import type { Agent } from 'node:http'
 import { headersFor } from '../../dev/botpress'
-import { BUNDLE } from '../../dev/integration-process'
+import { startIntegrationProcess } from '../../dev/integration-process'
 import { startProxy } from '../../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../../dev/servers'
-import { BUNDLE_LAUNCHER, spawnNode, type NodeChild } from './children'
 import { post, type Answer } from './http'
 import type { SdkFloor } from './sdk-floor'
 
@@ -80,11 +79,10 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
       }
     })
     stops.push(() => proxy.close())
-    const oursChild: NodeChild = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE } })
+    const oursChild = await startIntegrationProcess()
     stops.push(() => oursChild.stop())
-    const floorChild: NodeChild = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE: sdkFloor.bundle } })
+    const floorChild = await startIntegrationProcess({ bundle: sdkFloor.bundle })
     stops.push(() => floorChild.stop())
-    await Promise.all([oursChild.listening, floorChild.listening])
     const writeUrl = `${proxy.url}/influx/write`
     const headers = { withIds: oursHeaders(writeUrl, vm, true), withoutIds: oursHeaders(writeUrl, vm, false) }
     const floorHeaders = headersFor('action_triggered', { url: writeUrl, user: vm.username, key: vm.password }, BOT_ID)
