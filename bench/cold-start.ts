@@ -4,8 +4,7 @@
  * ours (Send Metric) against the sdk floor writing the same line. Also the bundle sizes.
  */
 import { statSync } from 'node:fs'
-import { BUNDLE } from '../dev/integration-process'
-import { BUNDLE_LAUNCHER, spawnNode } from './lib/children'
+import { BUNDLE, startIntegrationProcess } from '../dev/integration-process'
 import { keepAliveAgent, post } from './lib/http'
 import { metricInput } from './lib/inputs'
 import { verdict, type Section } from './lib/report'
@@ -24,14 +23,13 @@ interface ColdStart {
 }
 
 const coldStart = async (bundle: string, headers: Record<string, string>, body: string): Promise<ColdStart> => {
-  const child = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE: bundle } })
+  const child = await startIntegrationProcess({ bundle })
   const agent = keepAliveAgent()
   try {
-    const listeningAt = await child.listening
     const answer = await post(agent, `${child.url}/`, headers, body)
     const end = now()
     if (answer.status !== 200) throw new Error(`first action answered ${answer.status}: ${answer.text.slice(0, 300)}`)
-    return { total: end - child.spawnedAt, first: end - listeningAt }
+    return { total: end - child.spawnedAt, first: end - child.listeningAt }
   } finally {
     agent.destroy()
     await child.stop()
@@ -97,8 +95,9 @@ export const runColdStart = async (stage: Stage, sdkFloor: SdkFloor, options: { 
     notes: [
       `${options.rounds} cold starts per side after one discarded round each, alternating (which goes first flips every round); ` +
         'with this few samples p99 is the slowest start or close to it.',
-      '`node -e <launcher>`: the launcher pins `listen()` to 127.0.0.1, prints a marker when the server listens, `require`s ' +
-        'the bundle and calls its `start(port)`. The bench sends the first action the moment the marker arrives; the time runs ' +
+      '`node -e <launcher>` (dev/integration-process.ts): the launcher pins `listen()` to 127.0.0.1, reports on a pipe of its ' +
+        'own when the server listens, `require`s the bundle and calls its `start(port)`. The bench sends the first action the ' +
+        'moment the report arrives; the time runs ' +
         "from `spawn()` to the answer read and includes the first write (a new connection, the proxy's 20 ms round trip). " +
         'Ours sends Send Metric; the sdk floor of section 1 writes the line ours writes for the same input.',
       "Bundle size: both built by `bp build` (the CLI's esbuild options); the floor's bundle holds the sdk, @botpress/client " +

@@ -10,8 +10,8 @@ import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { descendants } from '../dev/processes'
+import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
-import { startProxy, type ForwardedRequest } from './lib/proxy'
 import { verdict, type Row, type Section } from './lib/report'
 import { median, mib, now, p99, ratio, sleep } from './lib/stats'
 
@@ -126,7 +126,7 @@ const importData = async (vm: VictoriaMetrics, series: number): Promise<{ from: 
 const cfgQuote = (text: string): string => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
 
 /** A curl config (read from stdin) that makes `requests` one after another, answers to /dev/null. */
-const curlConfig = async (vm: VictoriaMetrics, requests: ForwardedRequest[], dir: string): Promise<string> => {
+const curlConfig = async (vm: VictoriaMetrics, requests: ProxiedRequest[], dir: string): Promise<string> => {
   const sections: string[] = []
   for (const [i, r] of requests.entries()) {
     const options = [
@@ -189,8 +189,8 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
     ]
 
     // The requests the script makes, learnt from one run through a recording proxy (which also warms VictoriaMetrics).
-    const requests: ForwardedRequest[] = []
-    const recorder = await startProxy({ target: vm.url, oneWayDelayMs: 0, onRequest: (r) => requests.push(r) })
+    const requests: ProxiedRequest[] = []
+    const recorder = await startProxy(vm.url, { onRequest: (r) => requests.push(r) })
     try {
       await timed(scriptArgs(recorder.url, 'csv', join(dir, 'recorded.csv')), '', dir)
     } finally {

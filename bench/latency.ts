@@ -4,7 +4,7 @@
  * same proxy. Calls one after another over one keep-alive socket per side, the two sides
  * alternating call by call; also the CPU each serving process spends per call.
  */
-import { cpuMs } from './lib/children'
+import { cpuMs } from '../dev/processes'
 import { keepAliveAgent } from './lib/http'
 import { metricInput, rawData } from './lib/inputs'
 import { verdict, type Row, type Section } from './lib/report'

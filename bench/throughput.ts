@@ -4,8 +4,8 @@
  * identical (same name and labels, value 1, ID labels off: the setting for busy bots), so two
  * calls stamped with the same millisecond are one sample in VictoriaMetrics' dedup, as in Mimir.
  */
+import { cpuMs } from '../dev/processes'
 import type { VictoriaMetrics } from '../dev/servers'
-import { cpuMs } from './lib/children'
 import { keepAliveAgent, type Answer } from './lib/http'
 import { metricInput } from './lib/inputs'
 import { verdict, type Section } from './lib/report'

@@ -12,8 +12,8 @@ import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
 import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
-import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { writeOrCheck } from '../dev/generated-files'
 import { RULES_NAMESPACE } from '../rules/build'
 import {
   PANEL_QUERIES,
@@ -373,28 +373,9 @@ export function dashboardJson(): string {
   return JSON.stringify(buildDashboard(), null, 2) + '\n'
 }
 
-function main(argv: string[]): number {
-  const json = dashboardJson()
-  if (argv.includes('--check')) {
-    let committed = ''
-    try {
-      committed = readFileSync(DASHBOARD_PATH, 'utf8')
-    } catch {
-      console.error(`${DASHBOARD_PATH} is missing: run npm run dashboard`)
-      return 1
-    }
-    if (committed !== json) {
-      console.error(
-        `${DASHBOARD_PATH} differs from what dashboards/build.ts builds: run npm run dashboard and commit it`
-      )
-      return 1
-    }
-    console.log(`${DASHBOARD_PATH} is up to date`)
-    return 0
-  }
-  writeFileSync(DASHBOARD_PATH, json)
-  console.log(`wrote ${DASHBOARD_PATH}`)
-  return 0
+if (require.main === module) {
+  process.exitCode = writeOrCheck(process.argv.slice(2), [{ path: DASHBOARD_PATH, text: dashboardJson() }], {
+    builder: 'dashboards/build.ts',
+    command: 'npm run dashboard'
+  })
 }
-
-if (require.main === module) process.exitCode = main(process.argv.slice(2))

@@ -25,3 +25,11 @@ export function descendants(root: number): number[] {
   }
   return out
 }
+
+/** CPU time (user + system) a process has used so far, ms; Linux clock ticks are 10 ms. */
+export const cpuMs = (pid: number): number => {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+  // fields[0] is field 3 (state): utime and stime are fields 14 and 15.
+  return (Number(fields[11]) + Number(fields[12])) * 10
+}

@@ -11,9 +11,9 @@
  * rate(), and every aggregation names the labels it keeps (`sum by (botId, channel, ...)`), so
  * instances, conversations, users and __mimir_source__ are summed away and counts are exact.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { stringify } from 'yaml'
+import { writeOrCheck } from '../dev/generated-files'
 import { LLM_SERIES, SEND_METRIC_SERIES_PATTERN, sendMetricSeries } from '../src/series-names'
 import { DEFAULT_RULES_CONFIG, type RulesConfig } from './config'
 
@@ -350,36 +350,13 @@ export function usageRulesYaml(c: RulesConfig = DEFAULT_RULES_CONFIG): string {
   )
 }
 
-function main(argv: string[]): number {
-  const outputs: Array<[string, string]> = [
-    [RULES_PATH, rulesYaml()],
-    [USAGE_RULES_PATH, usageRulesYaml()]
-  ]
-  if (argv.includes('--check')) {
-    let stale = 0
-    for (const [path, text] of outputs) {
-      let committed: string | undefined
-      try {
-        committed = readFileSync(path, 'utf8')
-      } catch {
-        committed = undefined
-      }
-      if (committed === text) {
-        console.log(`${path} is up to date`)
-      } else {
-        console.error(
-          `${path} ${committed === undefined ? 'is missing' : 'differs from what rules/build.ts builds'}: run npm run rules and commit it`
-        )
-        stale++
-      }
-    }
-    return stale === 0 ? 0 : 1
-  }
-  for (const [path, text] of outputs) {
-    writeFileSync(path, text)
-    console.log(`wrote ${path}`)
-  }
-  return 0
+if (require.main === module) {
+  process.exitCode = writeOrCheck(
+    process.argv.slice(2),
+    [
+      { path: RULES_PATH, text: rulesYaml() },
+      { path: USAGE_RULES_PATH, text: usageRulesYaml() }
+    ],
+    { builder: 'rules/build.ts', command: 'npm run rules' }
+  )
 }
-
-if (require.main === module) process.exitCode = main(process.argv.slice(2))

@@ -19,10 +19,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../dev/botpress'
+import { generateContentOutput } from '../dev/generate-content-output'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
 import { INSTANCE_LABEL } from '../src/label-names'
-import { generateContentOutput } from '../test/fixtures/generate-content-output'
 import { ensurePrerequisites, locate, prerequisites } from './prerequisites'
 
 const ROOT = resolve(__dirname, '..')

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'vitest'
-import { CONTENT_MARKER, generateContentOutput } from '../test/fixtures/generate-content-output'
+import { CONTENT_MARKER, generateContentOutput } from '../dev/generate-content-output'
 import type { LabelContext } from './labels'
 import { buildLlmUsageEvent } from './llm-usage'
 import { parseWith } from './parse'

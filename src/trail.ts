@@ -7,8 +7,8 @@ import { DeliveryError, writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { INSTANCE_LABEL, quoted } from './label-names'
-import { BUILT_IN_METADATA } from './log-entry'
 import { BUILT_IN_LABELS } from './labels'
+import { BUILT_IN_METADATA } from './log-entry'
 import { pushLogs, type LogEntry } from './loki'
 
 /** Whether the card's events are also logged. */

@@ -7,9 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { triggerAction, callIntegration, type IntegrationAnswer } from '../dev/botpress'
+import { CONTENT_MARKER, generateContentOutput } from '../dev/generate-content-output'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
-import { CONTENT_MARKER, generateContentOutput } from './fixtures/generate-content-output'
 import { instanceOf } from './helpers/instance'
 
 const USER_ID = '7406113'

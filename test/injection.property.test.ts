@@ -47,11 +47,11 @@
  * anywhere in the input is refused.
  */
 import fc from 'fast-check'
-import { createServer, request, Agent, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import { request, Agent } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headersFor, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import {
   startInfluxDB,
   startVictoriaMetrics,
@@ -666,68 +666,10 @@ const pinnedDrafts = (): Draft[] => {
 // A recording proxy in front of VictoriaMetrics: every write is kept byte for byte, then forwarded.
 // ---------------------------------------------------------------------------------------------
 
-interface Recorded {
-  readonly path: string
-  readonly body: Buffer
-  status?: number
-}
-
-const startProxy = async (target: string): Promise<{ url: string; recorded: Recorded[]; close(): Promise<void> }> => {
-  const targetUrl = new URL(target)
-  const agent = new Agent({ keepAlive: true, maxSockets: 16 })
-  const recorded: Recorded[] = []
-  const server: Server = createServer((req, res) => {
-    const chunks: Buffer[] = []
-    req.on('data', (c: Buffer) => chunks.push(c))
-    req.on('end', () => {
-      const entry: Recorded = { path: req.url ?? '', body: Buffer.concat(chunks) }
-      recorded.push(entry)
-      const forward = request(
-        {
-          host: targetUrl.hostname,
-          port: targetUrl.port,
-          method: req.method,
-          path: req.url,
-          agent,
-          timeout: 30_000,
-          headers: {
-            ...(req.headers.authorization ? { authorization: req.headers.authorization } : {}),
-            'content-type': req.headers['content-type'] ?? 'text/plain',
-            'content-length': String(entry.body.length)
-          }
-        },
-        (upstream) => {
-          const back: Buffer[] = []
-          upstream.on('data', (c: Buffer) => back.push(c))
-          upstream.on('end', () => {
-            entry.status = upstream.statusCode
-            res.writeHead(upstream.statusCode ?? 502, {
-              'content-type': upstream.headers['content-type'] ?? 'text/plain'
-            })
-            res.end(Buffer.concat(back))
-          })
-        }
-      )
-      forward.on('timeout', () => forward.destroy(new Error('upstream timeout')))
-      forward.on('error', () => {
-        entry.status = 502
-        if (!res.headersSent) res.writeHead(502)
-        res.end('proxy: upstream error')
-      })
-      forward.end(entry.body)
-    })
-  })
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    recorded,
-    close: () =>
-      new Promise<void>((resolve) => {
-        agent.destroy()
-        server.closeAllConnections()
-        server.close(() => resolve())
-      })
-  }
+const startRecordingProxy = async (target: string) => {
+  const recorded: ProxiedRequest[] = []
+  const proxy = await startProxy(target, { onRequest: (request) => recorded.push(request) })
+  return { url: proxy.url, recorded, close: () => proxy.close() }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -737,7 +679,7 @@ const startProxy = async (target: string): Promise<{ url: string; recorded: Reco
 let vm: VictoriaMetrics
 let influx: RunningServer
 let integration: IntegrationProcess
-let proxy: Awaited<ReturnType<typeof startProxy>>
+let proxy: Awaited<ReturnType<typeof startRecordingProxy>>
 /** The integration process's instance name. */
 let instance: string
 let cases: Case[] = []
@@ -865,7 +807,7 @@ beforeAll(
     const started = Date.now()
     vm = await startVictoriaMetrics({ username: USER_ID })
     influx = await startInfluxDB()
-    proxy = await startProxy(vm.url)
+    proxy = await startRecordingProxy(vm.url)
     integration = await startIntegrationProcess()
     const configuration = { grafanaUrl: `${proxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
     instance = await instanceOf(integration)
@@ -973,9 +915,9 @@ describe(`Send Metric injection, property-based (seed ${SEED})`, () => {
         if (
           new URL(r.path, 'http://x').pathname !== '/influx/write' ||
           query.get('precision') !== 'ms' ||
-          r.status !== 204
+          r.upstreamStatus !== 204
         ) {
-          failures.push(`unexpected write ${r.path} → ${r.status}: ${show(body, 200)}`)
+          failures.push(`unexpected write ${r.path} → ${r.upstreamStatus}: ${show(body, 200)}`)
           continue
         }
         if (/[\r\n]/.test(body)) {
@@ -1122,7 +1064,7 @@ describe(`Send Metric injection, property-based (seed ${SEED})`, () => {
 
       // Batches: InfluxDB stores the good lines of a batch that has a bad one ("partial write"),
       // so what is missing on read-back is exactly what it refused.
-      const lines = proxy.recorded.filter((r) => r.status === 204).map((r) => r.body)
+      const lines = proxy.recorded.filter((r) => r.upstreamStatus === 204).map((r) => r.body)
       const BATCH = 1000
       let refusedBatches = 0
       for (let i = 0; i < lines.length; i += BATCH) {
@@ -1407,7 +1349,7 @@ const pinnedLlmDrafts = (): LlmDraft[] => {
 }
 
 describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
-  let llmProxy: Awaited<ReturnType<typeof startProxy>>
+  let llmProxy: Awaited<ReturnType<typeof startRecordingProxy>>
   let llmCases: LlmCase[] = []
   const llmAnswers = new Map<number, IntegrationAnswer>()
   const describeLlmCase = (c: LlmCase): string =>
@@ -1420,7 +1362,7 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
     Number(labels.fzid?.startsWith('l') ? labels.fzid.slice(1) : NaN)
 
   beforeAll(async () => {
-    llmProxy = await startProxy(vm.url)
+    llmProxy = await startRecordingProxy(vm.url)
     const configuration = { grafanaUrl: `${llmProxy.url}/influx/write`, grafanaUserId: USER_ID, apiKey: vm.password }
     const drafts = [...pinnedLlmDrafts(), ...fc.sample(llmDraftArb, { seed: SEED + 1, numRuns: LLM_RUNS })]
     llmCases = drafts.map((d, i) => makeLlmCase(d, i, configuration))
@@ -1493,8 +1435,8 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
     for (const r of llmProxy.recorded) {
       const body = r.body.toString('utf8')
       const c = byIndex.get(caseOfLlmLabels({ fzid: /,fzid=(l\d+)[, ]/u.exec(body)?.[1] }))
-      if (!c || r.status !== 204 || seen.has(c.index)) {
-        failures.push(`a write no accepted case explains, or a second one (${r.status}): ${show(body, 400)}`)
+      if (!c || r.upstreamStatus !== 204 || seen.has(c.index)) {
+        failures.push(`a write no accepted case explains, or a second one (${r.upstreamStatus}): ${show(body, 400)}`)
         continue
       }
       seen.add(c.index)

@@ -14,8 +14,9 @@ import { join, resolve } from 'node:path'
 import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../dev/botpress'
+import type { Behaviour } from '../dev/http-stand-in'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
-import { startRecordingServer, type Behaviour, type RecordingServer } from '../dev/recording-server'
+import { startRecordingServer, type RecordingServer } from '../dev/recording-server'
 import { freePort } from '../dev/servers'
 
 const REPO = resolve(__dirname, '..')

@@ -6,11 +6,10 @@
  */
 import type { Agent } from 'node:http'
 import { headersFor } from '../../dev/botpress'
-import { BUNDLE } from '../../dev/integration-process'
+import { startIntegrationProcess } from '../../dev/integration-process'
+import { startProxy } from '../../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../../dev/servers'
-import { BUNDLE_LAUNCHER, spawnNode, type NodeChild } from './children'
 import { post, type Answer } from './http'
-import { startProxy } from './proxy'
 import type { SdkFloor } from './sdk-floor'
 
 /** Half of the round trip the proxy adds to every write. */
@@ -73,19 +72,17 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
     const vm = await startVictoriaMetrics()
     stops.push(() => vm.stop())
     let lastWrite = ''
-    const proxy = await startProxy({
-      target: vm.url,
+    const proxy = await startProxy(vm.url, {
       oneWayDelayMs: ONE_WAY_DELAY_MS,
       onRequest: ({ body }) => {
         lastWrite = body.toString('utf8')
       }
     })
     stops.push(() => proxy.close())
-    const oursChild: NodeChild = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE } })
+    const oursChild = await startIntegrationProcess()
     stops.push(() => oursChild.stop())
-    const floorChild: NodeChild = await spawnNode(BUNDLE_LAUNCHER, { env: { BUNDLE: sdkFloor.bundle } })
+    const floorChild = await startIntegrationProcess({ bundle: sdkFloor.bundle })
     stops.push(() => floorChild.stop())
-    await Promise.all([oursChild.listening, floorChild.listening])
     const writeUrl = `${proxy.url}/influx/write`
     const headers = { withIds: oursHeaders(writeUrl, vm, true), withoutIds: oursHeaders(writeUrl, vm, false) }
     const floorHeaders = headersFor('action_triggered', { url: writeUrl, user: vm.username, key: vm.password }, BOT_ID)

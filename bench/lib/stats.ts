@@ -37,8 +37,8 @@ export const mib = (bytes: number): string => `${(bytes / 1024 / 1024).toFixed(1
 export const count = (value: number): string =>
   value >= 1e6 ? `${(value / 1e6).toFixed(2)} M` : value >= 1e3 ? `${(value / 1e3).toFixed(1)} k` : value.toFixed(0)
 
-/** High-resolution wall clock in milliseconds. */
-export const now = (): number => Number(process.hrtime.bigint()) / 1e6
+/** Monotonic high-resolution clock in milliseconds, the one dev/integration-process.ts stamps with. */
+export const now = (): number => performance.now()
 
 export const sleep = (milliseconds: number): Promise<void> =>
   new Promise((resolve) => setTimeout(resolve, milliseconds))
