@@ -1,13 +1,14 @@
 import * as sdk from '@botpress/sdk'
-import { writeLines } from './client'
-import { parseConfiguration } from './config'
+import type { z } from '@botpress/sdk'
+import type { WriteOptions } from './client'
+import { parseConfiguration, type Configuration } from './config'
 import { describeFailure } from './errors'
 import { sendLlmUsage } from './llm-usage'
 import { sendLog } from './log'
-import { pushLogs } from './loki'
 import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
+import { proveEndpoints } from './register'
 import { sendLlmUsageInputSchema, sendLogInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
 import * as bp from '.botpress'
 
@@ -31,49 +32,38 @@ const run = async <T>(what: string, ctx: Context, logger: Logger, operation: () 
 
 const botLog = (logger: Logger) => ({ warn: (message: string) => logger.forBot().warn(message) })
 
+/**
+ * A card's handler: parse the configuration and the input with its published schema, call the
+ * card's one function, and report a failure as `what` failed.
+ */
+const card =
+  <S extends z.ZodTypeAny, R>(
+    what: string,
+    schema: S,
+    send: (config: Configuration, input: z.infer<S>, botId: string, options: WriteOptions) => Promise<R>
+  ) =>
+  async ({ ctx, input, logger }: { ctx: Context; input: unknown; logger: Logger }): Promise<R> =>
+    run(what, ctx, logger, async () =>
+      send(parseConfiguration(ctx.configuration), parseWith('Invalid input', schema, input), ctx.botId, {
+        log: botLog(logger)
+      })
+    )
+
 export default new bp.Integration({
   register: async ({ ctx, logger }) =>
     run('Could not install the Grafana Cloud integration', ctx, logger, async () => {
-      const config = parseConfiguration(ctx.configuration)
-      await writeLines(config, '')
-      logger.forBot().info(`Grafana Cloud accepted the credentials for user ${config.userId} at ${config.writeUrl}.`)
-      if (config.logs !== undefined) {
-        await pushLogs(config.logs, config.apiKey, [])
-        logger
-          .forBot()
-          .info(`Grafana Cloud Logs accepted the credentials for user ${config.logs.userId} at ${config.logs.pushUrl}.`)
+      for (const line of await proveEndpoints(parseConfiguration(ctx.configuration))) {
+        logger.forBot().info(line)
       }
     }),
   unregister: async () => {},
   actions: {
-    sendMetric: async ({ ctx, input, logger }) =>
-      run('Send Metric failed', ctx, logger, async () => {
-        const config = parseConfiguration(ctx.configuration)
-        return sendMetric(config, parseWith('Invalid input', sendMetricInputSchema, input), ctx.botId, {
-          log: botLog(logger)
-        })
-      }),
-    sendRawData: async ({ ctx, input, logger }) =>
-      run('Send Raw Data failed', ctx, logger, async () => {
-        const config = parseConfiguration(ctx.configuration)
-        return sendRawData(config, parseWith('Invalid input', sendRawDataInputSchema, input).data, {
-          log: botLog(logger)
-        })
-      }),
-    sendLog: async ({ ctx, input, logger }) =>
-      run('Send Log failed', ctx, logger, async () => {
-        const config = parseConfiguration(ctx.configuration)
-        return sendLog(config, parseWith('Invalid input', sendLogInputSchema, input), ctx.botId, {
-          log: botLog(logger)
-        })
-      }),
-    sendLlmUsage: async ({ ctx, input, logger }) =>
-      run('Send LLM Usage failed', ctx, logger, async () => {
-        const config = parseConfiguration(ctx.configuration)
-        return sendLlmUsage(config, parseWith('Invalid input', sendLlmUsageInputSchema, input), ctx.botId, {
-          log: botLog(logger)
-        })
-      })
+    sendMetric: card('Send Metric failed', sendMetricInputSchema, sendMetric),
+    sendRawData: card('Send Raw Data failed', sendRawDataInputSchema, (config, input, _botId, options) =>
+      sendRawData(config, input.data, options)
+    ),
+    sendLog: card('Send Log failed', sendLogInputSchema, sendLog),
+    sendLlmUsage: card('Send LLM Usage failed', sendLlmUsageInputSchema, sendLlmUsage)
   },
   channels: {},
   handler: async () => {}
