@@ -8,6 +8,8 @@
 import * as barchart from '@grafana/grafana-foundation-sdk/barchart'
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
+import * as logs from '@grafana/grafana-foundation-sdk/logs'
+import * as loki from '@grafana/grafana-foundation-sdk/loki'
 import * as prometheus from '@grafana/grafana-foundation-sdk/prometheus'
 import * as stat from '@grafana/grafana-foundation-sdk/stat'
 import * as table from '@grafana/grafana-foundation-sdk/table'
@@ -16,10 +18,13 @@ import { join } from 'node:path'
 import { writeOrCheck } from '../dev/generated-files'
 import { RULES_NAMESPACE } from '../rules/build'
 import {
+  LOG_PANEL_QUERIES,
   PANEL_QUERIES,
   PANEL_TITLES,
   VARIABLE_QUERIES,
+  logQueriesFor,
   queriesFor,
+  type LogPanelQuery,
   type PanelQuery,
   type VariableQuery
 } from './queries'
@@ -27,8 +32,11 @@ import {
 export const DASHBOARD_PATH = join(__dirname, 'botpress-grafana.json')
 export const DASHBOARD_UID = 'botpress-grafana-cloud'
 
-/** Every panel and every query reads from the data source chosen in the `datasource` variable. */
+/** Every metrics panel and query reads from the data source chosen in the `datasource` variable. */
 export const DATASOURCE: common.DataSourceRef = { type: 'prometheus', uid: '${datasource}' }
+
+/** Every logs panel and query reads from the Loki data source chosen in the `logs_datasource` variable. */
+export const LOGS_DATASOURCE: common.DataSourceRef = { type: 'loki', uid: '${logs_datasource}' }
 
 function target(q: PanelQuery): prometheus.DataqueryBuilder {
   const t = new prometheus.DataqueryBuilder()
@@ -43,21 +51,51 @@ function target(q: PanelQuery): prometheus.DataqueryBuilder {
   return t
 }
 
-/** Sets title, data source, description (from the queries) and targets, in refId order. */
-function withQueries<
-  B extends {
-    title(t: string): B
-    datasource(d: common.DataSourceRef): B
-    description(d: string): B
-    withTarget(t: prometheus.DataqueryBuilder): B
+function logTarget(q: LogPanelQuery): loki.DataqueryBuilder {
+  const t = new loki.DataqueryBuilder()
+    .datasource(LOGS_DATASOURCE)
+    .refId(q.refId)
+    .expr(q.expr)
+    .editorMode(loki.QueryEditorMode.Code)
+    .queryType(loki.LokiQueryType.Range)
+  if (q.direction !== undefined) {
+    t.direction(q.direction === 'forward' ? loki.LokiQueryDirection.Forward : loki.LokiQueryDirection.Backward)
   }
->(panel: B, title: string, intro: string): B {
-  const queries = queriesFor(title)
-  panel.title(title).datasource(DATASOURCE)
+  if (q.legendFormat !== undefined) t.legendFormat(q.legendFormat)
+  return t
+}
+
+interface QueriedPanel<B> {
+  title(t: string): B
+  datasource(d: common.DataSourceRef): B
+  description(d: string): B
+  withTarget(t: prometheus.DataqueryBuilder | loki.DataqueryBuilder): B
+}
+
+/** Sets title, data source, description (from the queries) and targets, in refId order. */
+function described<B extends QueriedPanel<B>, Q extends { refId: string; legendFormat?: string; returns: string }>(
+  panel: B,
+  title: string,
+  intro: string,
+  source: common.DataSourceRef,
+  queries: readonly Q[],
+  toTarget: (q: Q) => prometheus.DataqueryBuilder | loki.DataqueryBuilder
+): B {
+  panel.title(title).datasource(source)
   const returns = queries.map((q) => (queries.length > 1 ? `${q.legendFormat ?? q.refId}: ${q.returns}` : q.returns))
   panel.description([intro, ...returns].filter((s) => s !== '').join('\n\n'))
-  for (const q of queries) panel.withTarget(target(q))
+  for (const q of queries) panel.withTarget(toTarget(q))
   return panel
+}
+
+/** A metrics panel: its PromQL queries from PANEL_QUERIES, on the Prometheus data source. */
+function withQueries<B extends QueriedPanel<B>>(panel: B, title: string, intro: string): B {
+  return described(panel, title, intro, DATASOURCE, queriesFor(title), target)
+}
+
+/** A logs row panel: its LogQL queries from LOG_PANEL_QUERIES, on the Loki data source. */
+function withLogQueries<B extends QueriedPanel<B>>(panel: B, title: string, intro: string): B {
+  return described(panel, title, intro, LOGS_DATASOURCE, logQueriesFor(title), logTarget)
 }
 
 const legend = () =>
@@ -80,8 +118,9 @@ const fixedColor = (color: string) =>
 
 const lastValue = () => new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).values(false)
 
-function eventsOverTime(title: string, intro: string): timeseries.PanelBuilder {
-  return withQueries(new timeseries.PanelBuilder(), title, intro)
+/** Counts per interval as stacked bars. */
+function stackedBars(panel: timeseries.PanelBuilder): timeseries.PanelBuilder {
+  return panel
     .unit('short')
     .decimals(0)
     .min(0)
@@ -93,6 +132,32 @@ function eventsOverTime(title: string, intro: string): timeseries.PanelBuilder {
     .tooltip(tooltip())
     .gridPos({ x: 0, y: 0, w: 12, h: 9 })
 }
+
+function eventsOverTime(title: string, intro: string): timeseries.PanelBuilder {
+  return stackedBars(withQueries(new timeseries.PanelBuilder(), title, intro))
+}
+
+/** A logs panel: time and level of each line, wrapped, with its labels and metadata one click away. */
+function logLines(title: string, intro: string, order: common.LogsSortOrder): logs.PanelBuilder {
+  return withLogQueries(new logs.PanelBuilder(), title, intro)
+    .showTime(true)
+    .showLabels(false)
+    .showCommonLabels(false)
+    .wrapLogMessage(true)
+    .prettifyLogMessage(false)
+    .enableLogDetails(true)
+    .dedupStrategy(common.LogsDedupStrategy.None)
+    .sortOrder(order)
+}
+
+/** The colours Grafana's logs volume gives each level. */
+const LEVEL_COLORS: ReadonlyArray<[string, string]> = [
+  ['critical', 'purple'],
+  ['error', 'red'],
+  ['warning', 'orange'],
+  ['info', 'green'],
+  ['debug', 'blue']
+]
 
 /** One bar per value of `label`: a total over the time range, its value column named `valueName`. */
 function totalsByLabel(
@@ -147,7 +212,8 @@ export function buildDashboard(): dashboard.Dashboard {
     .description(
       'Chatbot metrics sent by the "Grafana Cloud for Botpress" integration: events per channel and bot version, ' +
         "value quantiles, top metrics and a funnel between two steps (Send Metric), and the LLM calls' tokens, cost " +
-        'and latency by model, channel and version (Send LLM Usage).'
+        'and latency by model, channel and version (Send LLM Usage); and the lines of Grafana Cloud Logs: one ' +
+        "conversation's trail, the errors, and the volume by level (Send Log)."
     )
     .tags(['botpress', 'chatbot', 'grafana-cloud-for-botpress'])
     .editable()
@@ -171,8 +237,21 @@ export function buildDashboard(): dashboard.Dashboard {
         .description('The Prometheus data source of your Grafana Cloud stack (grafanacloud-<stack>-prom).')
         .type('prometheus')
     )
+    .withVariable(
+      new dashboard.DatasourceVariableBuilder('logs_datasource')
+        .label('Logs data source')
+        .description('The Loki data source of your Grafana Cloud stack (grafanacloud-<stack>-logs), for the Logs row.')
+        .type('loki')
+    )
 
   for (const v of VARIABLE_QUERIES) b.withVariable(variable(v))
+  b.withVariable(
+    new dashboard.TextBoxVariableBuilder('conversation')
+      .label('Conversation')
+      .description(
+        'A conversation ID (the metadata conversationId), for the conversation trail: copy it from a log line or from Botpress.'
+      )
+  )
 
   let id = 0
   const next = () => ++id
@@ -350,12 +429,45 @@ export function buildDashboard(): dashboard.Dashboard {
       .gridPos({ x: 0, y: 0, w: 24, h: 9 })
   )
 
+  // ---- Logs (Loki) ----------------------------------------------------------------------------
+  b.withRow(new dashboard.RowBuilder('Logs').id(next()))
+  b.withPanel(
+    logLines(
+      T.logTrail,
+      'Type a conversation ID in the Conversation box (open a line of the errors panel to copy one).',
+      common.LogsSortOrder.Ascending
+    )
+      .id(next())
+      .gridPos({ x: 0, y: 0, w: 24, h: 12 })
+  )
+  b.withPanel(
+    logLines(
+      T.logErrors,
+      'Send Log lines of level error or critical, and LLM calls that failed (trail). Open a line for its ' +
+        'conversation, user, event and attributes.',
+      common.LogsSortOrder.Descending
+    )
+      .id(next())
+      .gridPos({ x: 0, y: 0, w: 12, h: 10 })
+  )
+  const volume = stackedBars(
+    withLogQueries(
+      new timeseries.PanelBuilder(),
+      T.logVolume,
+      "Stacked by level (Loki's detected_level, read from the line's level)."
+    )
+  )
+  for (const [level, color] of LEVEL_COLORS) {
+    volume.overrideByName(level, [{ id: 'color', value: { mode: 'fixed', fixedColor: color } }])
+  }
+  b.withPanel(volume.id(next()).gridPos({ x: 0, y: 0, w: 12, h: 10 }))
+
   const built = b.build()
   assertEveryQueryUsed(built)
   return built
 }
 
-/** Every query of queries.ts is in the dashboard, once. */
+/** Every query of queries.ts is in the dashboard. */
 function assertEveryQueryUsed(d: dashboard.Dashboard): void {
   const used = new Set<string>()
   for (const p of d.panels ?? []) {
@@ -363,7 +475,7 @@ function assertEveryQueryUsed(d: dashboard.Dashboard): void {
     const panel = p as dashboard.Panel
     for (const t of panel.targets ?? []) used.add(`${panel.title}\u0000${(t as { refId?: string }).refId}`)
   }
-  for (const q of PANEL_QUERIES) {
+  for (const q of [...PANEL_QUERIES, ...LOG_PANEL_QUERIES]) {
     if (!used.has(`${q.panel}\u0000${q.refId}`)) throw new Error(`query ${q.refId} of "${q.panel}" is in no panel`)
   }
 }

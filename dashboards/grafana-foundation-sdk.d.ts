@@ -26,3 +26,9 @@ declare module '@grafana/grafana-foundation-sdk/stat' {
 declare module '@grafana/grafana-foundation-sdk/table' {
   export * from '@grafana/grafana-foundation-sdk/dist/table'
 }
+declare module '@grafana/grafana-foundation-sdk/loki' {
+  export * from '@grafana/grafana-foundation-sdk/dist/loki'
+}
+declare module '@grafana/grafana-foundation-sdk/logs' {
+  export * from '@grafana/grafana-foundation-sdk/dist/logs'
+}

@@ -1,9 +1,10 @@
 /**
- * Every PromQL query of the "Botpress on Grafana Cloud" dashboard, as data.
+ * Every PromQL and LogQL query of the "Botpress on Grafana Cloud" dashboard, as data.
  *
- * One source of truth: dashboards/build.ts builds the panels from PANEL_QUERIES and the
- * template variables from VARIABLE_QUERIES, and the tests substitute the variables with
- * substitute() and run each query against a real VictoriaMetrics.
+ * One source of truth: dashboards/build.ts builds the panels from PANEL_QUERIES and
+ * LOG_PANEL_QUERIES and the template variables from VARIABLE_QUERIES; the tests substitute the
+ * variables with substitute() and run each PromQL query against a real VictoriaMetrics, and
+ * parse each LogQL query, substituted with substituteLogQL(), with Grafana's LogQL grammar.
  *
  * The data: the Send Metric card stores one sample per event in the series `<name>_metric`
  * (InfluxDB line protocol: measurement `<name>`, field `metric`), value 1 by default or the
@@ -85,7 +86,10 @@ const TITLES = {
   llmCost: 'LLM cost over time by model (USD)',
   llmCostByChannel: 'LLM cost by channel (time range total, USD)',
   llmCostByVersion: 'LLM cost by bot version (time range total, USD)',
-  llmLatency: 'LLM latency p95 by model (seconds)'
+  llmLatency: 'LLM latency p95 by model (seconds)',
+  logTrail: 'Conversation trail: $conversation',
+  logErrors: 'Errors with their messages',
+  logVolume: 'Log volume by level'
 } as const
 
 export const PANEL_TITLES = TITLES
@@ -271,11 +275,15 @@ export const PANEL_QUERIES: readonly PanelQuery[] = [
   }
 ]
 
-/** The queries of one panel, in refId order. Throws for an unknown title. */
-export function queriesFor(panel: string): PanelQuery[] {
-  const found = PANEL_QUERIES.filter((q) => q.panel === panel)
+function ofPanel<Q extends { readonly panel: string }>(queries: readonly Q[], panel: string): Q[] {
+  const found = queries.filter((q) => q.panel === panel)
   if (found.length === 0) throw new Error(`no queries for panel ${JSON.stringify(panel)}`)
   return found
+}
+
+/** The queries of one panel, in refId order. Throws for an unknown title. */
+export function queriesFor(panel: string): PanelQuery[] {
+  return ofPanel(PANEL_QUERIES, panel)
 }
 
 export interface ResolvedQuery extends PanelQuery {
@@ -286,6 +294,68 @@ export interface ResolvedQuery extends PanelQuery {
 /** Every panel query with the variables substituted, for running against a real Prometheus-compatible store. */
 export function resolvedQueries(vars: SubstituteVars): ResolvedQuery[] {
   return PANEL_QUERIES.map((q) => ({ ...q, promql: substitute(q.expr, vars) }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Logs: the LogQL queries of the Logs row, on the Loki data source
+//
+// Every line the integration writes (Send Log, and with "Also log every event" the trail of
+// Send Metric and Send LLM Usage) is in a stream labelled service_name="botpress", botId,
+// channel and version; the line is JSON ({"level", "message", "instance"}), and the
+// conversation and user IDs, the card, the event and the attributes are structured metadata,
+// which a label filter after the selector reads without a parser. Loki derives detected_level
+// from the line's level. As for samples, lines are events: counted with count_over_time.
+
+/** Stream selector of every log query: the integration's lines of the selected bots. */
+const LOG_STREAM = 'service_name="botpress", botId=~"$bot"'
+
+export interface LogPanelQuery {
+  /** Panel title exactly as in the dashboard JSON. */
+  readonly panel: string
+  readonly refId: string
+  /** LogQL with Grafana variables ($bot, $channel, $conversation, $__interval). */
+  readonly expr: string
+  /** `logs`: a log query, its lines shown in a logs panel; `range`: a metric query, one point per $__interval. */
+  readonly kind: 'logs' | 'range'
+  /** Log queries: which lines Loki returns first when there are more than the panel's limit. */
+  readonly direction?: 'forward' | 'backward'
+  readonly legendFormat?: string
+  /** What the result holds, for the reader. */
+  readonly returns: string
+}
+
+export const LOG_PANEL_QUERIES: readonly LogPanelQuery[] = [
+  {
+    panel: TITLES.logTrail,
+    refId: 'A',
+    expr: `{${LOG_STREAM}} | conversationId="$conversation"`,
+    kind: 'logs',
+    direction: 'forward',
+    returns:
+      'every line of the conversation $conversation, oldest first: its Send Log lines and, with "Also log every ' +
+      'event" on, each Send Metric and Send LLM Usage event'
+  },
+  {
+    panel: TITLES.logErrors,
+    refId: 'A',
+    expr: `{${LOG_STREAM}, channel=~"$channel"} | json | level=~"error|critical"`,
+    kind: 'logs',
+    direction: 'backward',
+    returns: 'the lines of level error or critical, newest first, with their message and metadata'
+  },
+  {
+    panel: TITLES.logVolume,
+    refId: 'A',
+    expr: `sum by (detected_level) (count_over_time({${LOG_STREAM}, channel=~"$channel"} [$__interval]))`,
+    kind: 'range',
+    legendFormat: '{{detected_level}}',
+    returns: 'one series per level: the lines written in each $__interval'
+  }
+]
+
+/** The log queries of one panel, in refId order. Throws for an unknown title. */
+export function logQueriesFor(panel: string): LogPanelQuery[] {
+  return ofPanel(LOG_PANEL_QUERIES, panel)
 }
 
 export interface VariableQuery {
@@ -397,7 +467,15 @@ function regularEscape(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/'/g, "\\\\'")
 }
 
-/** Grafana's prometheusSpecialRegexEscape: values of multi/All variables, used inside =~ "...". */
+/** Grafana's lokiRegularEscape: single-value variables of a Loki query (backslashes kept as they are). */
+function lokiRegularEscape(value: string): string {
+  return value.replace(/'/g, "\\\\'")
+}
+
+/**
+ * Grafana's prometheusSpecialRegexEscape: values of multi/All variables, used inside =~ "...".
+ * Grafana's lokiSpecialRegexEscape writes every value the same way.
+ */
 function regexEscape(value: string): string {
   return value.replace(/\\/g, '\\\\\\\\').replace(/[$^*{}[\]'+?.()|]/g, '\\\\$&')
 }
@@ -443,14 +521,19 @@ function durationMs(d: string): number {
 }
 
 /**
- * Replaces the dashboard's variables in a query the way Grafana does for a Prometheus data
- * source: `$name`, `${name}` and `[[name]]`; single-value variables as they are (quotes and
- * backslashes escaped), multi-value variables regex-escaped and joined as `(a|b)`, "All" as
- * the variable's allValue (`.*`); `$__interval`, `$__interval_ms`, `$__rate_interval`,
- * `$__range`, `$__range_s`, `$__range_ms` from `interval` and `range`. Unknown variables are
- * left as they are, so a leftover `$` shows a query this function cannot complete.
+ * Replaces `$name`, `${name}` and `[[name]]` as Grafana does: single-value variables escaped
+ * with `escape`, multi-value variables regex-escaped and joined as `(a|b)`, "All" as the
+ * variable's allValue (`.*`); `$__interval`, `$__interval_ms`, `$__rate_interval`, `$__range`,
+ * `$__range_s`, `$__range_ms` from `interval` and `range`. Unknown variables are left as they
+ * are, so a leftover `$` shows a query this function cannot complete.
  */
-export function substitute(expr: string, vars: SubstituteVars): string {
+function interpolate(
+  expr: string,
+  vars: { interval: string | number; range: string | number },
+  single: Record<string, string>,
+  multi: Record<string, Selection>,
+  escape: (value: string) => string
+): string {
   const interval = duration(vars.interval, 'interval')
   const range = duration(vars.range, 'range')
   const rangeMs = durationMs(range)
@@ -465,25 +548,54 @@ export function substitute(expr: string, vars: SubstituteVars): string {
     __range_s: String(Math.round(rangeMs / 1000)),
     __range_ms: String(rangeMs)
   }
-  const single: Record<string, string> = {
-    metric: vars.metric,
-    funnel_from: vars.funnel_from,
-    funnel_to: vars.funnel_to
-  }
-  const multi: Record<string, Selection> = {
-    bot: vars.bot,
-    channel: vars.channel,
-    version: vars.version,
-    // In each repeated panel Grafana sets the repeat variable to one value.
-    each_metric: vars.each_metric ?? vars.metric
-  }
   const lookup = (name: string): string | undefined => {
     if (name in values) return values[name]
-    if (name in single) return regularEscape(single[name]!)
+    if (name in single) return escape(single[name]!)
     if (name in multi) return multiValue(multi[name]!, byName.get(name)?.allValue)
     return undefined
   }
   return expr.replace(/\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)/g, (whole, a?: string, b?: string, c?: string) => {
     return lookup((a ?? b ?? c)!) ?? whole
   })
+}
+
+/** Replaces the dashboard's variables in a PromQL query the way Grafana's Prometheus data source does. */
+export function substitute(expr: string, vars: SubstituteVars): string {
+  return interpolate(
+    expr,
+    vars,
+    { metric: vars.metric, funnel_from: vars.funnel_from, funnel_to: vars.funnel_to },
+    {
+      bot: vars.bot,
+      channel: vars.channel,
+      version: vars.version,
+      // In each repeated panel Grafana sets the repeat variable to one value.
+      each_metric: vars.each_metric ?? vars.metric
+    },
+    regularEscape
+  )
+}
+
+/** The variables a LogQL query of the dashboard (or of the docs) can use. */
+export interface LogSubstituteVars {
+  bot: Selection
+  channel: Selection
+  /** The conversation text box: one conversation ID. */
+  conversation: string
+  interval: string | number
+  range: string | number
+}
+
+/**
+ * Replaces the dashboard's variables in a LogQL query the way Grafana's Loki data source does
+ * (its backend replaces $__interval and $__range with the same values).
+ */
+export function substituteLogQL(expr: string, vars: LogSubstituteVars): string {
+  return interpolate(
+    expr,
+    vars,
+    { conversation: vars.conversation },
+    { bot: vars.bot, channel: vars.channel },
+    lokiRegularEscape
+  )
 }

@@ -1,7 +1,8 @@
 /**
  * The Grafana dashboard as code: dashboards/build.ts builds dashboards/botpress-grafana.json
  * from the queries in dashboards/queries.ts. These checks need no server; running the
- * substituted queries against real data is a separate test (use PANEL_QUERIES + substitute()).
+ * substituted queries against real data is a separate test (use PANEL_QUERIES + substitute()),
+ * and test/logql.test.ts parses every LogQL query with Grafana's grammar.
  */
 import { readFileSync } from 'node:fs'
 import { describe, expect, it } from 'vitest'
@@ -9,10 +10,13 @@ import { DASHBOARD_PATH, dashboardJson } from '../dashboards/build'
 import {
   ALL,
   FILTER,
+  LOG_PANEL_QUERIES,
   PANEL_QUERIES,
   VARIABLE_QUERIES,
   resolvedQueries,
   substitute,
+  substituteLogQL,
+  type LogSubstituteVars,
   type SubstituteVars
 } from '../dashboards/queries'
 
@@ -22,14 +26,19 @@ interface Target {
   instant?: boolean
   range?: boolean
   format?: string
+  queryType?: string
+  direction?: string
+  legendFormat?: string
   datasource?: { type?: string; uid?: string }
 }
 interface Panel {
   id: number
   type: string
   title?: string
+  description?: string
   repeat?: string
   datasource?: { type?: string; uid?: string }
+  options?: { sortOrder?: string; enableLogDetails?: boolean }
   targets?: Target[]
   panels?: Panel[]
 }
@@ -37,6 +46,7 @@ interface Variable {
   type: string
   name: string
   query?: unknown
+  definition?: string
   multi?: boolean
   includeAll?: boolean
   allValue?: string
@@ -52,6 +62,8 @@ const committed = readFileSync(DASHBOARD_PATH, 'utf8')
 const dash = JSON.parse(committed) as Dashboard
 const allPanels = dash.panels.flatMap((p) => (p.type === 'row' ? (p.panels ?? []) : [p]))
 const DS = { type: 'prometheus', uid: '${datasource}' }
+const LOGS_DS = { type: 'loki', uid: '${logs_datasource}' }
+const isLogsPanel = (p: Panel) => LOG_PANEL_QUERIES.some((q) => q.panel === p.title)
 
 const VARS: SubstituteVars = {
   metric: 'response_latency_metric',
@@ -92,10 +104,51 @@ describe('dashboards/botpress-grafana.json', () => {
     }
   })
 
+  it('has a Loki data-source variable and a conversation text box for the Logs row', () => {
+    const vars = dash.templating.list
+    expect(vars.find((v) => v.name === 'logs_datasource')).toMatchObject({ type: 'datasource', query: 'loki' })
+    expect(vars.find((v) => v.name === 'conversation')).toMatchObject({ type: 'textbox' })
+    expect(new Set(vars.map((v) => v.name)).size).toBe(vars.length)
+  })
+
+  it('defines every variable that a panel, a row, a query or a variable query uses', () => {
+    const BUILT_IN = new Set(['__interval', '__interval_ms', '__rate_interval', '__range', '__range_s', '__range_ms'])
+    const defined = new Set(dash.templating.list.map((v) => v.name))
+    const texts = [
+      ...dash.panels
+        .flatMap((p) => [p, ...(p.panels ?? [])])
+        .flatMap((p) => [
+          p.title ?? '',
+          p.description ?? '',
+          p.datasource?.uid ?? '',
+          p.repeat === undefined ? '' : `$${p.repeat}`,
+          ...(p.targets ?? []).flatMap((t) => [t.expr ?? '', t.legendFormat ?? '', t.datasource?.uid ?? ''])
+        ]),
+      ...dash.templating.list.flatMap((v) => [typeof v.query === 'string' ? v.query : '', v.definition ?? ''])
+    ]
+    const used = new Set(
+      texts.flatMap((t) =>
+        [...t.matchAll(/\$\{(\w+)(?::\w+)?\}|\[\[(\w+)\]\]|\$(\w+)/g)].map((m) => (m[1] ?? m[2] ?? m[3])!)
+      )
+    )
+    for (const n of ['datasource', 'logs_datasource', 'conversation', 'bot', 'channel', '__interval']) {
+      expect(used).toContain(n)
+    }
+    for (const name of used) expect(BUILT_IN.has(name) || defined.has(name), `$${name}`).toBe(true)
+  })
+
   it('takes every panel query from queries.ts, and every query of queries.ts is in a panel', () => {
     const inJson = allPanels.flatMap((p) => (p.targets ?? []).map((t) => ({ panel: p.title, t })))
-    expect(inJson.length).toBe(PANEL_QUERIES.length)
+    expect(inJson.length).toBe(PANEL_QUERIES.length + LOG_PANEL_QUERIES.length)
     for (const { panel, t } of inJson) {
+      const log = LOG_PANEL_QUERIES.find((x) => x.panel === panel && x.refId === t.refId)
+      if (log !== undefined) {
+        expect(t.expr).toBe(log.expr)
+        expect(t.queryType).toBe('range')
+        expect(t.direction).toBe(log.direction)
+        expect(t.legendFormat).toBe(log.legendFormat)
+        continue
+      }
       const q = PANEL_QUERIES.find((x) => x.panel === panel && x.refId === t.refId)
       expect(q, `${panel} ${t.refId}`).toBeDefined()
       expect(t.expr).toBe(q!.expr)
@@ -103,8 +156,8 @@ describe('dashboards/botpress-grafana.json', () => {
       expect(t.range).toBe(q!.kind === 'range')
       expect(t.format).toBe(q!.format)
     }
-    const keys = new Set(PANEL_QUERIES.map((q) => `${q.panel}/${q.refId}`))
-    expect(keys.size).toBe(PANEL_QUERIES.length)
+    const keys = new Set([...PANEL_QUERIES, ...LOG_PANEL_QUERIES].map((q) => `${q.panel}/${q.refId}`))
+    expect(keys.size).toBe(PANEL_QUERIES.length + LOG_PANEL_QUERIES.length)
   })
 
   it('has the panels: by channel, by bot version, a bar chart, top metrics, p50/p95 latency, the funnel, one per metric', () => {
@@ -152,6 +205,54 @@ describe('dashboards/botpress-grafana.json', () => {
     ])
   })
 
+  it('has a Logs row: the conversation trail oldest first, errors with their messages, log volume by level', () => {
+    const row = dash.panels.findIndex((p) => p.type === 'row' && p.title === 'Logs')
+    expect(row).toBeGreaterThan(0)
+    const next = dash.panels.findIndex((p, i) => i > row && p.type === 'row')
+    const inRow = dash.panels.slice(row + 1, next === -1 ? undefined : next)
+    const panel = (title: RegExp) => inRow.find((p) => title.test(p.title!))
+    const trail = panel(/^Conversation trail: \$conversation$/)
+    expect(trail).toMatchObject({ type: 'logs', options: { sortOrder: 'Ascending', enableLogDetails: true } })
+    expect(trail?.targets).toEqual([
+      expect.objectContaining({
+        expr: '{service_name="botpress", botId=~"$bot"} | conversationId="$conversation"',
+        direction: 'forward'
+      })
+    ])
+    const errors = panel(/^Errors with their messages$/)
+    expect(errors).toMatchObject({ type: 'logs', options: { enableLogDetails: true } })
+    expect(errors?.targets?.map((t) => t.expr)).toEqual([
+      '{service_name="botpress", botId=~"$bot", channel=~"$channel"} | json | level=~"error|critical"'
+    ])
+    const volume = panel(/^Log volume by level$/)
+    expect(volume).toMatchObject({ type: 'timeseries' })
+    expect(volume?.targets).toEqual([
+      expect.objectContaining({
+        expr: 'sum by (detected_level) (count_over_time({service_name="botpress", botId=~"$bot", channel=~"$channel"} [$__interval]))',
+        legendFormat: '{{detected_level}}'
+      })
+    ])
+    expect(inRow.length).toBe(3)
+  })
+
+  it('selects the botpress service and the chosen bots in every log query, and counts lines with count_over_time', () => {
+    for (const q of LOG_PANEL_QUERIES) {
+      const selectors = q.expr.match(/\{[^{}]*\}/g) ?? []
+      expect(selectors.length, q.panel).toBe(1)
+      expect(selectors[0], q.panel).toMatch(/^\{service_name="botpress", botId=~"\$bot"[,}]/)
+      const windows = [...q.expr.matchAll(/\[([^\]]+)\]/g)].map((m) => m[1])
+      if (q.kind === 'range') {
+        expect(windows, q.panel).toEqual(['$__interval'])
+        expect(q.expr).toMatch(/^sum by \(\w+\) \(count_over_time\(/)
+      } else {
+        expect(windows, q.panel).toEqual([])
+        expect(q.direction, q.panel).toBeDefined()
+      }
+      // Lines are events: exact counts, never an extrapolated rate.
+      expect(q.expr).not.toMatch(/\b(rate|bytes_rate|irate|increase)\(/)
+    }
+  })
+
   it('filters every query by bot, channel and version, and counts events with the right windows', () => {
     for (const q of PANEL_QUERIES) {
       const selectors = q.expr.match(/\{[^{}]*\}/g) ?? []
@@ -171,12 +272,18 @@ describe('dashboards/botpress-grafana.json', () => {
     }
   })
 
-  it('reads every panel and every query from the datasource variable', () => {
+  it('reads every metrics panel and query from the datasource variable, every logs panel and query from logs_datasource', () => {
+    const variables = new Map(
+      dash.templating.list.filter((v) => v.type === 'datasource').map((v) => [`\${${v.name}}`, v.query])
+    )
     expect(allPanels.length).toBeGreaterThan(0)
+    expect(allPanels.filter(isLogsPanel).length).toBe(new Set(LOG_PANEL_QUERIES.map((q) => q.panel)).size)
     for (const p of allPanels) {
-      expect(p.datasource, p.title).toEqual(DS)
+      const source = isLogsPanel(p) ? LOGS_DS : DS
+      expect(p.datasource, p.title).toEqual(source)
+      expect(variables.get(source.uid), `${p.title}: a ${source.type} data-source variable`).toBe(source.type)
       expect(p.targets?.length, p.title).toBeGreaterThan(0)
-      for (const t of p.targets!) expect(t.datasource, `${p.title} ${t.refId}`).toEqual(DS)
+      for (const t of p.targets!) expect(t.datasource, `${p.title} ${t.refId}`).toEqual(source)
     }
   })
 
@@ -228,5 +335,37 @@ describe('substitute()', () => {
     expect(substitute('$unknown $1', VARS)).toBe('$unknown $1')
     expect(() => substitute('x', { ...VARS, interval: 'soon' })).toThrow(/duration/)
     expect(() => substitute('{botId=~"$bot"}', { ...VARS, bot: [] })).toThrow()
+  })
+})
+
+describe('substituteLogQL()', () => {
+  const LOG_VARS: LogSubstituteVars = {
+    bot: ALL,
+    channel: ['webchat', 'whats.app'],
+    conversation: 'conv_01H',
+    interval: '1m',
+    range: '6h'
+  }
+
+  it('leaves no variable in any log panel query', () => {
+    for (const vars of [LOG_VARS, { ...LOG_VARS, bot: ['bot-1'], channel: ALL, interval: 30, range: 3600 }]) {
+      for (const q of LOG_PANEL_QUERIES) {
+        const logql = substituteLogQL(q.expr, vars)
+        expect(logql, q.panel).not.toContain('$')
+        expect(logql).toMatch(/^(sum by \(\w+\) \(count_over_time\()?\{service_name="botpress", botId=~"[^"]+"/)
+      }
+    }
+  })
+
+  it("replaces variables the way Grafana's Loki data source does", () => {
+    const e = '{botId=~"$bot", channel=~"${channel}"} | conversationId="$conversation" [$__interval] [$__range]'
+    expect(substituteLogQL(e, LOG_VARS)).toBe(
+      '{botId=~".*", channel=~"(webchat|whats\\\\.app)"} | conversationId="conv_01H" [1m] [21600s]'
+    )
+    // A single value keeps its backslashes (unlike Prometheus); a quote is escaped as for Prometheus.
+    expect(substituteLogQL('"$conversation"', { ...LOG_VARS, conversation: "a\\b'c" })).toBe('"a\\b\\\\\'c"')
+    expect(substitute('"$metric"', { ...VARS, metric: "a\\b'c" })).toBe('"a\\\\b\\\\\'c"')
+    expect(substituteLogQL('{botId=~"$bot"}', { ...LOG_VARS, bot: ['a.b', 'c'] })).toBe('{botId=~"(a\\\\.b|c)"}')
+    expect(substituteLogQL('$metric $version', LOG_VARS)).toBe('$metric $version')
   })
 })
