@@ -29,6 +29,7 @@
  * the sorted table counts series per metric with last_over_time, which keeps the name.
  */
 import { DEFAULT_RULES_CONFIG } from '../rules/config'
+import { SERVICE_NAME } from '../src/loki'
 import {
   LLM_LABELS,
   LLM_SERIES,
@@ -307,7 +308,7 @@ export function resolvedQueries(vars: SubstituteVars): ResolvedQuery[] {
 // from the line's level. As for samples, lines are events: counted with count_over_time.
 
 /** Stream selector of every log query: the integration's lines of the selected bots. */
-const LOG_STREAM = 'service_name="botpress", botId=~"$bot"'
+const LOG_STREAM = `service_name="${SERVICE_NAME}", botId=~"$bot"`
 
 export interface LogPanelQuery {
   /** Panel title exactly as in the dashboard JSON. */

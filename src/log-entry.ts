@@ -32,14 +32,24 @@ export const MAX_LINE_BYTES = 262_144
 /** Structured metadata of one entry, names and values, in bytes (Loki's `max_structured_metadata_size`). */
 export const MAX_METADATA_BYTES = 65_536
 
-/** The metadata every entry may carry besides the card's details; `level` is where Loki looks for the level. */
+/**
+ * Names a card's details cannot take: the metadata every entry may carry, the fields of the line
+ * (`| json` would show a detail of the same name in their place), the stream labels, and
+ * `detected_level`, which Loki derives.
+ */
 export const BUILT_IN_METADATA: ReadonlySet<string> = new Set([
   'card',
   'event',
   'conversationId',
   'userId',
   'level',
-  'detected_level'
+  'message',
+  'instance',
+  'detected_level',
+  'service_name',
+  'botId',
+  'channel',
+  'version'
 ])
 
 export interface EntryParts {
