@@ -395,13 +395,19 @@ describe('push: timestamps', () => {
 describe('push: duplicates', () => {
   test('keeps one entry per stream, nanosecond and line, within a request and across requests, first metadata winning', async () => {
     const loki = await start()
-    const t = String(now())
-    expect(
-      (await pushOne(loki, { app: 'bot' }, [t, 'same', { instance: 'a' }], [t, 'same', { instance: 'b' }])).status
-    ).toBe(204)
-    expect((await pushOne(loki, { app: 'bot' }, [t, 'same', { instance: 'c' }])).status).toBe(204)
-    expect(loki.entries().map((e) => [e.line, e.metadata['instance']])).toEqual([['same', 'a']])
-    expect(loki.counts()).toMatchObject({ stored: 1, duplicatesMerged: 2 })
+    const t = now()
+    const same = (instance: string): Value => [String(t), 'same', { instance }]
+    expect((await pushOne(loki, { app: 'bot' }, same('a'), [String(t), 'other'], same('b'))).status).toBe(204)
+    expect((await pushOne(loki, { app: 'bot' }, same('c'))).status).toBe(204)
+    // A retry that arrives after other lines of the stream is merged too.
+    expect((await pushOne(loki, { app: 'bot' }, [String(t + 1n), 'later'])).status).toBe(204)
+    expect((await pushOne(loki, { app: 'bot' }, same('d'))).status).toBe(204)
+    expect(loki.entries().map((e) => [e.line, e.metadata['instance']])).toEqual([
+      ['same', 'a'],
+      ['other', undefined],
+      ['later', undefined]
+    ])
+    expect(loki.counts()).toMatchObject({ stored: 3, duplicatesMerged: 3 })
   })
 
   test('keeps both entries of one nanosecond with different lines', async () => {
