@@ -156,19 +156,36 @@ describe('Send Log, end to end', () => {
     expect(loki.counts().duplicatesMerged).toBe(0)
   })
 
-  it.each([
-    [{ message: '' }, /^Send Log failed: Message is empty/],
-    [{ message: 'x'.repeat(262_144) }, /^Send Log failed: The log line is \d+ bytes long/],
-    [{ message: 'm', channel: 'c'.repeat(2049) }, /^Send Log failed: Log stream label channel: the value is 2049/],
-    [{ message: 'm', attributes: { ok: true } }, /^Send Log failed: Attribute "ok" must be text or a number/],
-    [{ message: 'm', attributes: '{"a": [1]}' }, /^Send Log failed: Attribute "a" must be text or a number/],
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['an empty message', { message: '' }, /^Send Log failed: Message is empty/],
+    ['a line over 256 KB', { message: 'x'.repeat(262_144) }, /^Send Log failed: The log line is \d+ bytes long/],
     [
+      'a channel over 2048 bytes',
+      { message: 'm', channel: 'c'.repeat(2049) },
+      /^Send Log failed: Log stream label channel: the value is 2049/
+    ],
+    [
+      'a boolean attribute',
+      { message: 'm', attributes: { ok: true } },
+      /^Send Log failed: Invalid input: attributes: must be a JSON object of string or number values/
+    ],
+    [
+      'a list attribute in JSON text',
+      { message: 'm', attributes: '{"a": [1]}' },
+      /^Send Log failed: Attribute "a" must be text or a number/
+    ],
+    [
+      '21 attributes',
       { message: 'm', attributes: Object.fromEntries(Array.from({ length: 21 }, (_, i) => [`k${i}`, 1])) },
       /^Send Log failed: Attributes: at most 20 are allowed/
     ],
-    [{ message: 'm', level: 'fatal' }, /^Send Log failed: Invalid input: level: /],
-    [{ message: 'm', event: 'two words' }, /^Send Log failed: Event must not contain whitespace/]
-  ])('refuses %j before sending anything', async (input, message) => {
+    ['an unknown level', { message: 'm', level: 'fatal' }, /^Send Log failed: Invalid input: level: /],
+    [
+      'an event with whitespace',
+      { message: 'm', event: 'two words' },
+      /^Send Log failed: Event must not contain whitespace/
+    ]
+  ])('refuses %s before sending anything', async (_, input, message) => {
     expect(messageOf(await sendLog(input))).toMatch(message)
     expect(loki.requests).toHaveLength(0)
   })
