@@ -8,7 +8,7 @@
  * Reference: the Loki the contract was measured on, 3.4.6 with 3.6's fix to JSON structured
  * metadata (values unescaped). Where the contract is silent, that release's code decides:
  *  - push (./loki/push.ts): a bad label name refuses the whole request, but too many label names
- *    (`service_name` not counted, as Loki's validator skips it), a too long label, and too old,
+ *    (counting the `service_name` it adds, as measured), a too long label, and too old,
  *    too new or too long entries refuse only their stream or entry: the rest is written and the
  *    400 lists the refusals;
  *  - store (./loki/store.ts): duplicates, the 1-hour out-of-order window, the stream limit;

@@ -202,15 +202,15 @@ describe('push: streams', () => {
     expect(digit.text).toMatch(/^couldn't parse labels/u)
   })
 
-  test('takes 15 label names besides service_name and refuses a 16th with 400', async () => {
+  test('counts the service_name it adds toward the 15 label names: 14 given are taken, 15 given refused with 400', async () => {
     const loki = await start()
     const labels = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`l${i}`, 'v']))
-    expect((await pushOne(loki, labels(15), [String(now()), 'fifteen'])).status).toBe(204)
-    const answer = await pushOne(loki, labels(16), [String(now()), 'sixteen'])
+    expect((await pushOne(loki, labels(14), [String(now()), 'fourteen'])).status).toBe(204)
+    const answer = await pushOne(loki, labels(15), [String(now()), 'fifteen'])
     expect(answer.status).toBe(400)
     expect(answer.text).toContain('has 16 label names; limit 15')
-    expect(loki.entries().map((e) => e.line)).toEqual(['fifteen'])
-    expect(Object.keys(loki.streams()[0]?.labels ?? {})).toHaveLength(16)
+    expect(loki.entries().map((e) => e.line)).toEqual(['fourteen'])
+    expect(Object.keys(loki.streams()[0]?.labels ?? {})).toHaveLength(15)
   })
 
   test('refuses a label value over 2048 characters with 400 and takes one of 2048', async () => {

@@ -250,7 +250,8 @@ const byteLength = (text: string): number => Buffer.byteLength(text, 'utf8')
 
 const labelsError = (labels: Labels, limits: PushLimits): string | undefined => {
   const written = labelsString(labels)
-  const counted = labels.filter(([name]) => name !== SERVICE_NAME).length
+  // Measured: the limit counts the `service_name` Loki adds (Loki's code would skip it).
+  const counted = labels.length
   if (counted > limits.maxLabelNamesPerSeries) {
     return `entry for stream '${written}' has ${counted} label names; limit ${limits.maxLabelNamesPerSeries}`
   }
