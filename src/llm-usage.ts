@@ -19,10 +19,10 @@ import { buildLogEntry } from './log-entry'
 import type { LogEntry } from './loki'
 import { decimalSum, numberField } from './number-field'
 import { parseWith } from './parse'
-import { sampleClock, type Stamp } from './sample-clock'
+import type { Stamp } from './sample-clock'
 import { llmResponseSchema, type LlmResponse, type SendLlmUsageInput } from './schemas'
 import { LLM_FIELDS, LLM_LABELS, LLM_MEASUREMENT, TOKEN_TYPE_LABEL } from './series-names'
-import { trailDetails, trailIsOn, writeEvent } from './trail'
+import { sendCardEvent, trailDetails } from './trail'
 
 const DEFAULT_OPERATION = 'chat'
 
@@ -207,20 +207,17 @@ const trailEntry = (input: SendLlmUsageInput, event: LlmUsageEvent, context: Lab
 }
 
 /** Sends one LLM call's usage and returns what a flow can use. */
-export const sendLlmUsage = async (
+export const sendLlmUsage = (
   config: Configuration,
   input: SendLlmUsageInput,
   botId: string,
   options: WriteOptions = {}
-): Promise<LlmUsageResult> => {
-  const context = { botId, includeConversationAndUserIds: config.includeConversationAndUserIds }
-  const stamp = sampleClock.next()
-  const event = buildLlmUsageEvent(input, context, stamp)
-  await writeEvent(
-    config,
-    event.body,
-    trailIsOn(config) ? trailEntry(input, event, context, stamp) : undefined,
-    options
-  )
-  return { seriesNames: event.seriesNames, labels: event.labels, timestamp: event.timestamp }
-}
+): Promise<LlmUsageResult> =>
+  sendCardEvent(config, botId, options, (context, stamp) => {
+    const event = buildLlmUsageEvent(input, context, stamp)
+    return {
+      body: event.body,
+      logEntry: () => trailEntry(input, event, context, stamp),
+      result: { seriesNames: event.seriesNames, labels: event.labels, timestamp: event.timestamp }
+    }
+  })

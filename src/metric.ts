@@ -11,10 +11,10 @@ import { seriesName } from './line-protocol/names'
 import { buildLogEntry } from './log-entry'
 import type { LogEntry } from './loki'
 import { numberField } from './number-field'
-import { sampleClock, type Stamp } from './sample-clock'
+import type { Stamp } from './sample-clock'
 import type { SendMetricInput } from './schemas'
 import { SEND_METRIC_FIELD } from './series-names'
-import { trailDetails, trailIsOn, writeEvent } from './trail'
+import { sendCardEvent, trailDetails } from './trail'
 
 /** The bot running the card and the configuration's choice of labels. */
 export type MetricContext = LabelContext
@@ -104,20 +104,17 @@ const trailEntry = (input: SendMetricInput, event: MetricEvent, context: LabelCo
   )
 
 /** Sends one Send Metric event and returns what a flow can use. */
-export const sendMetric = async (
+export const sendMetric = (
   config: Configuration,
   input: SendMetricInput,
   botId: string,
   options: WriteOptions = {}
-): Promise<MetricResult> => {
-  const context = { botId, includeConversationAndUserIds: config.includeConversationAndUserIds }
-  const stamp = sampleClock.next()
-  const event = buildMetricEvent(input, context, stamp)
-  await writeEvent(
-    config,
-    event.line,
-    trailIsOn(config) ? trailEntry(input, event, context, stamp) : undefined,
-    options
-  )
-  return { seriesName: event.seriesName, labels: event.labels, timestamp: event.timestamp }
-}
+): Promise<MetricResult> =>
+  sendCardEvent(config, botId, options, (context, stamp) => {
+    const event = buildMetricEvent(input, context, stamp)
+    return {
+      body: event.line,
+      logEntry: () => trailEntry(input, event, context, stamp),
+      result: { seriesName: event.seriesName, labels: event.labels, timestamp: event.timestamp }
+    }
+  })

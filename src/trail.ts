@@ -7,12 +7,40 @@ import { DeliveryError, writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
 import { UserFacingError } from './errors'
 import { INSTANCE_LABEL, quoted } from './label-names'
-import { BUILT_IN_LABELS } from './labels'
+import { BUILT_IN_LABELS, type LabelContext } from './labels'
 import { BUILT_IN_METADATA } from './log-entry'
 import { pushLogs, type LogEntry } from './loki'
+import { sampleClock, type Stamp } from './sample-clock'
 
 /** Whether the card's events are also logged. */
-export const trailIsOn = (config: Configuration): boolean => config.logEveryEvent && config.logs !== undefined
+const trailIsOn = (config: Configuration): boolean => config.logEveryEvent && config.logs !== undefined
+
+/** What one call of a metrics card writes, and what it answers. */
+export interface CardWrites<R> {
+  /** Line protocol for the metrics endpoint. */
+  readonly body: string
+  /** The call's log line, built only when the trail is on. */
+  readonly logEntry: () => LogEntry
+  readonly result: R
+}
+
+/**
+ * One call of a metrics card: builds its writes with the instance's next stamp (refusing bad
+ * input before anything is sent), then writes the samples and, with the trail on, the log line.
+ */
+export const sendCardEvent = async <R>(
+  config: Configuration,
+  botId: string,
+  options: WriteOptions,
+  build: (context: LabelContext, stamp: Stamp) => CardWrites<R>
+): Promise<R> => {
+  const writes = build(
+    { botId, includeConversationAndUserIds: config.includeConversationAndUserIds },
+    sampleClock.next()
+  )
+  await writeEvent(config, writes.body, trailIsOn(config) ? writes.logEntry() : undefined, options)
+  return writes.result
+}
 
 /**
  * A card's labels as log metadata: those the stream and the IDs do not carry already. `own` are
@@ -41,7 +69,7 @@ const notStored = (error: unknown, note: string): unknown =>
   error instanceof DeliveryError ? error.withNote(note) : error
 
 /** Writes `body` to the metrics endpoint and, when given, `entry` to the logs endpoint, at once. */
-export const writeEvent = async (
+const writeEvent = async (
   config: Configuration,
   body: string,
   entry: LogEntry | undefined,
