@@ -14,9 +14,9 @@ import {
 export default new IntegrationDefinition({
   name: 'grafana-cloud',
   version: '1.0.0',
-  title: 'Grafana Cloud',
+  title: 'Grafana Cloud Metrics & Logs',
   description:
-    "Send your bot's events, metrics, LLM usage (tokens, cost, latency) and conversation logs to Grafana Cloud, labelled by channel, bot, conversation and version.",
+    "Sends your bot's events, LLM usage (tokens, cost, latency) and logs to Grafana Cloud, with a ready dashboard and alerts. Not the Grafana integration, which manages existing dashboards and alerts and sends no data.",
   readme: 'hub.md',
   icon: 'icon.svg',
   configuration: {

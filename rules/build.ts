@@ -54,7 +54,7 @@ export interface RuleFile {
   readonly groups: readonly RuleGroup[]
 }
 
-/** The hub.md section (its GitHub anchor) that explains an alert and what to do. */
+/** The docs/alerts.md section (its GitHub anchor) that explains an alert and what to do. */
 export const runbookAnchor = (alert: string): string => alert.toLowerCase()
 
 const DURATION = /^(\d+(ms|s|m|h|d|w|y))+$/
@@ -346,7 +346,7 @@ export function rulesYaml(c: RulesConfig = DEFAULT_RULES_CONFIG): string {
 export function usageRulesYaml(c: RulesConfig = DEFAULT_RULES_CONFIG): string {
   return ruleFileYaml(
     buildUsageRules(c),
-    'Import as Grafana-managed rules on the grafanacloud-usage data source (see hub.md).'
+    'Import as Grafana-managed rules on the grafanacloud-usage data source (see docs/alerts.md).'
   )
 }
 

@@ -1,7 +1,7 @@
 /**
  * The one configuration the rule groups are built from: which Send Metric names play which
  * part, and every threshold and window. Change a value here, run `npm run rules`, load the
- * regenerated file. hub.md ("Alerts and recording rules") explains each default.
+ * regenerated file. docs/alerts.md explains each default.
  *
  * Durations are PromQL durations ("30s", "5m", "1h", "1w"); "0s" means no `for:` wait. The groups
  * carry no `interval:`: the ruler evaluates them at its default (Grafana Cloud, Mimir: 1m).
@@ -21,7 +21,7 @@ export interface RulesConfig {
   }
   /** The window of the recorded per-window event counts and value sums ("per minute"). */
   readonly countWindow: string
-  /** Where hub.md is published; each alert's runbook_url is this plus `#<its section>`. */
+  /** Where docs/alerts.md is published; each alert's runbook_url is this plus `#<its section>`. */
   readonly runbookBaseUrl: string
   readonly silent: {
     /** No message for this long on a bot and channel... */
@@ -96,7 +96,7 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
     flowCompleted: 'flow_completed'
   },
   countWindow: '1m',
-  runbookBaseUrl: 'https://github.com/botpress-integrations/grafana-cloud/blob/main/hub.md',
+  runbookBaseUrl: 'https://github.com/Gordon-BP/bp-grafana/blob/main/docs/alerts.md',
   silent: { window: '15m', lookback: '1d', for: '5m' },
   errorRate: { window: '5m', threshold: 0.05, minMessages: 20, for: '10m' },
   latency: { window: '5m', quantile: 0.95, thresholdMs: 5000, minSamples: 20, for: '10m' },

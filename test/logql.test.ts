@@ -2,16 +2,15 @@
  * Every LogQL query the project ships parses with Grafana's own LogQL grammar
  * (@grafana/lezer-logql, the parser behind Grafana's query editor): the Loki queries of the
  * committed dashboard, with their variables substituted as Grafana does, and every ```logql
- * block of hub.md, which must also document the queries of the logs design. Needs no server.
+ * block of hub.md and docs/*.md, which must also document the queries of the logs design. Needs
+ * no server.
  */
 import { parser } from '@grafana/lezer-logql'
 import { readFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DASHBOARD_PATH } from '../dashboards/build'
 import { ALL, LOG_PANEL_QUERIES, substituteLogQL, type LogSubstituteVars } from '../dashboards/queries'
-
-const HUB_PATH = join(__dirname, '..', 'hub.md')
+import { codeBlocks } from './helpers/markdown'
 
 /** The queries the logs design ships in the docs (one conversation, errors, events per day, max_tokens). */
 const DESIGN_QUERIES = [
@@ -39,13 +38,6 @@ function syntaxErrors(query: string): number[] {
   return errors
 }
 
-/** The bodies of the fenced code blocks of `markdown` whose info string is `lang`. */
-function fencedBlocks(markdown: string, lang: (info: string) => boolean): string[] {
-  return [...markdown.matchAll(/^```([^\n]*)\n([\s\S]*?)^```[ \t]*$/gm)]
-    .filter((m) => lang(m[1]!.trim()))
-    .map((m) => m[2]!.trim())
-}
-
 interface ShippedQuery {
   readonly where: string
   readonly expr: string
@@ -68,11 +60,11 @@ function dashboardQueries(): ShippedQuery[] {
     )
 }
 
-function hubQueries(): ShippedQuery[] {
-  return fencedBlocks(readFileSync(HUB_PATH, 'utf8'), (info) => info === 'logql').map((expr, i) => ({
-    where: `hub.md logql block ${i + 1}`,
-    expr
-  }))
+/** The ```logql blocks of hub.md and docs/*.md. */
+function documentedQueries(): ShippedQuery[] {
+  return codeBlocks()
+    .filter((block) => block.info === 'logql')
+    .map((block, i) => ({ where: `${block.page}, logql block ${i + 1}`, expr: block.body }))
 }
 
 /** Every shipped query under every set of variables, as Grafana would send it to Loki. */
@@ -90,8 +82,8 @@ describe('LogQL the project ships', () => {
     }
   })
 
-  it("every ```logql block of hub.md holds one query that parses with Grafana's grammar", () => {
-    const queries = hubQueries()
+  it("every ```logql block of hub.md and docs/ holds one query that parses with Grafana's grammar", () => {
+    const queries = documentedQueries()
     expect(queries.length).toBeGreaterThanOrEqual(DESIGN_QUERIES.length)
     for (const q of queries) expect(q.expr.split('\n').length, q.where).toBe(1)
     for (const q of resolved(queries)) {
@@ -100,19 +92,19 @@ describe('LogQL the project ships', () => {
     }
   })
 
-  it('hub.md documents every query of the logs design, each in a ```logql block', () => {
-    const documented = hubQueries().map((q) => q.expr)
+  it('hub.md or docs/ documents every query of the logs design, each in a ```logql block', () => {
+    const documented = documentedQueries().map((q) => q.expr)
     for (const query of DESIGN_QUERIES) expect(documented, query).toContain(query)
   })
 
-  it('hub.md has no LogQL outside ```logql blocks, where this test would not parse it', () => {
-    const others = fencedBlocks(readFileSync(HUB_PATH, 'utf8'), (info) => info !== 'logql')
+  it('hub.md and docs/ have no LogQL outside ```logql blocks, where this test would not parse it', () => {
+    const others = codeBlocks().filter((block) => block.info !== 'logql')
     expect(others.length).toBeGreaterThan(0)
-    for (const block of others) expect(block).not.toMatch(/service_name\s*=|\|\s*json\b|\|\s*logfmt\b/)
+    for (const { page, body } of others) expect(body, page).not.toMatch(/service_name\s*=|\|\s*json\b|\|\s*logfmt\b/)
   })
 
   it('the parse check catches a broken query: every shipped query cut short by one character fails it', () => {
-    const shipped = resolved([...dashboardQueries(), ...hubQueries()])
+    const shipped = resolved([...dashboardQueries(), ...documentedQueries()])
     expect(shipped.length).toBeGreaterThan(0)
     for (const q of shipped) expect(syntaxErrors(q.expr.slice(0, -1)), q.where).not.toEqual([])
     for (const broken of [

@@ -1,17 +1,17 @@
 /**
- * Every PromQL query we give bot builders — the dashboard's panels and hub.md's examples —
+ * Every PromQL query we give bot builders — the dashboard's panels and the ```promql examples of
+ * hub.md and docs/*.md —
  * run against a real VictoriaMetrics after the cards sent realistic events through the built
  * bundle. The events go to two instances of the integration in turn, so each metric is spread
  * over one series per instance as in Botpress Cloud: a count that forgets to sum the
  * `instance` label away comes back split, and the exact figures below catch it.
  */
-import { readFileSync } from 'node:fs'
-import { resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { ALL, resolvedQueries, type SubstituteVars } from '../dashboards/queries'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { codeBlocks } from './helpers/markdown'
 
 interface Sample {
   readonly metric: Record<string, string>
@@ -248,9 +248,10 @@ describe('dashboard panel queries return data', () => {
   })
 })
 
-describe("hub.md's PromQL examples return data", () => {
-  const hub = readFileSync(resolve(__dirname, '../hub.md'), 'utf8')
-  const examples = [...hub.matchAll(/```promql\n([\s\S]*?)```/gu)].map((match) => match[1]!.trim())
+describe('the PromQL examples of hub.md and docs/ return data', () => {
+  const examples = codeBlocks()
+    .filter((block) => block.info === 'promql')
+    .map((block) => block.body)
 
   test('there are examples to check', () => {
     expect(examples.length).toBeGreaterThanOrEqual(6)
@@ -316,7 +317,7 @@ describe("hub.md's PromQL examples return data", () => {
 
   test.each(EXACT)('%s', async (example, expected) => {
     const found = examples.find((e) => e.replace(/\s+/gu, ' ') === example.replace(/\s+/gu, ' '))
-    expect(found, 'the example is in hub.md').toBeDefined()
+    expect(found, 'the example is in hub.md or docs/').toBeDefined()
     const samples = await run(found!)
     const byGroup = Object.fromEntries(samples.map((sample) => [groupOf(sample), Number(sample.value![1])]))
     expect(Object.keys(byGroup).sort()).toEqual(Object.keys(expected).sort())

@@ -1,7 +1,7 @@
 /**
  * Our rules for a line of Send Raw Data, stricter than InfluxDB's grammar (grammar.ts): what
  * Grafana would accept and then drop, mangle or refuse, and room for what the card adds to every
- * line (the `instance` tag, the timestamp). Each is documented in hub.md.
+ * line (the `instance` tag, the timestamp). Each is documented in docs/raw-data.md.
  */
 import {
   CONTROL_CHARACTER,
