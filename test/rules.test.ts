@@ -5,7 +5,7 @@
  * recording rule's value.
  */
 import { execFile } from 'node:child_process'
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -87,23 +87,31 @@ describe('the committed rule files', () => {
     }
   })
 
-  it('give every alert a severity, a summary, a description and a runbook section in hub.md', () => {
-    const hub = readFileSync(resolve(__dirname, '../hub.md'), 'utf8')
+  it('give every alert a severity, a summary, a description and a runbook section in hub.md or docs/', () => {
+    const docs = resolve(__dirname, '../docs')
+    const pages = [
+      resolve(__dirname, '../hub.md'),
+      ...readdirSync(docs)
+        .filter((f) => f.endsWith('.md'))
+        .map((f) => join(docs, f))
+    ]
     const anchors = new Set(
-      [...hub.matchAll(/^#{2,4} (.+)$/gm)].map((m) =>
-        m[1]!
-          .trim()
-          .toLowerCase()
-          .replace(/[^a-z0-9 _-]/g, '')
-          .replace(/ /g, '-')
-      )
+      pages
+        .flatMap((page) => [...readFileSync(page, 'utf8').matchAll(/^#{2,4} (.+)$/gm)])
+        .map((m) =>
+          m[1]!
+            .trim()
+            .toLowerCase()
+            .replace(/[^a-z0-9 _-]/g, '')
+            .replace(/ /g, '-')
+        )
     )
     for (const a of alerts()) {
       expect(['critical', 'warning']).toContain(a.labels.severity)
       expect(a.annotations.summary.length).toBeGreaterThan(10)
       expect(a.annotations.description.length).toBeGreaterThan(40)
       expect(a.annotations.runbook_url).toBe(`${DEFAULT_RULES_CONFIG.runbookBaseUrl}#${runbookAnchor(a.alert)}`)
-      expect(anchors, `hub.md has no section ### ${a.alert}`).toContain(runbookAnchor(a.alert))
+      expect(anchors, `no section ### ${a.alert} in hub.md or docs/`).toContain(runbookAnchor(a.alert))
     }
   })
 
