@@ -17,6 +17,7 @@ import * as timeseries from '@grafana/grafana-foundation-sdk/timeseries'
 import { join } from 'node:path'
 import { writeOrCheck } from '../dev/generated-files'
 import { RULES_NAMESPACE } from '../rules/build'
+import { DEFAULT_RULES_CONFIG } from '../rules/config'
 import {
   LOG_PANEL_QUERIES,
   PANEL_QUERIES,
@@ -256,6 +257,33 @@ export function buildDashboard(): dashboard.Dashboard {
   let id = 0
   const next = () => ++id
 
+  // ---- Expected names ------------------------------------------------------------------------
+  b.withPanel(
+    withQueries(
+      new table.PanelBuilder(),
+      T.expectedMetrics,
+      'The Send Metric names the alerts and this dashboard read, set in rules/config.ts (metrics). A name with ' +
+        'no events while the bot has traffic means its cards or hooks are named otherwise: the alerts that read it ' +
+        `cannot fire (${DEFAULT_RULES_CONFIG.metrics.errors} stays at 0 for a bot without errors).`
+    )
+      .id(next())
+      .overrideByName('events', [{ id: 'custom.cellOptions', value: { type: 'color-background' } }])
+      .thresholds(
+        thresholds([
+          [null, 'red'],
+          [1, 'green']
+        ])
+      )
+      .mappings([
+        { type: dashboard.MappingType.ValueToText, options: { '0': { text: 'none under this name', color: 'red' } } }
+      ])
+      .withTransformation({
+        id: 'organize',
+        options: { excludeByName: { Time: true }, renameByName: { Value: 'events' }, indexByName: {} }
+      })
+      .gridPos({ x: 0, y: 0, w: 24, h: 7 })
+  )
+
   // ---- One metric ($metric) -------------------------------------------------------------------
   b.withRow(new dashboard.RowBuilder('Metric: $metric').id(next()))
   b.withPanel(
@@ -283,7 +311,7 @@ export function buildDashboard(): dashboard.Dashboard {
     withQueries(
       new timeseries.PanelBuilder(),
       T.quantiles,
-      'For metrics whose value is a measure (e.g. response_latency in ms), not a plain event (value 1).'
+      `For metrics whose value is a measure (e.g. ${DEFAULT_RULES_CONFIG.metrics.latency} in ms), not a plain event (value 1).`
     )
       .id(next())
       .unit('short')

@@ -64,7 +64,7 @@ export interface PanelQuery {
    * The label every result series (or table row) carries, e.g. 'channel'; undefined: the
    * result is one series without labels. For the test that checks results on real data.
    */
-  readonly seriesLabel?: 'channel' | 'version' | '__name__' | 'gen_ai_request_model'
+  readonly seriesLabel?: 'channel' | 'version' | '__name__' | 'gen_ai_request_model' | 'metric'
   /** What the result holds, for the reader and for the test that checks it against real data. */
   readonly returns: string
 }
@@ -73,6 +73,7 @@ const count = (selector: string, window: string) => `count_over_time(${selector}
 const sel = (metric: string) => `${metric}{${FILTER}}`
 
 const TITLES = {
+  expectedMetrics: 'Expected metrics: events in the time range',
   eventsByChannel: 'Events over time by channel: $metric',
   eventsByVersionOverTime: 'Events over time by bot version: $metric',
   eventsByVersionTotal: 'Events by bot version (time range total): $metric',
@@ -104,7 +105,30 @@ const llmCostTotal = (label: string) =>
 const fromTotal = `sum(${count(sel('$funnel_from'), '$__range')})`
 const toTotal = `sum(${count(sel('$funnel_to'), '$__range')})`
 
+/**
+ * The Send Metric names the alerts and the dashboard's defaults read (rules/config.ts), each once:
+ * the rows of the "Expected metrics" panel.
+ */
+export const EXPECTED_METRICS: readonly string[] = [...new Set(Object.values(DEFAULT_RULES_CONFIG.metrics))]
+
+/** One row per expected name: its events over the time range, 0 when it has none. */
+const expectedMetricEvents = EXPECTED_METRICS.map(
+  (name) =>
+    `label_replace(sum(${count(sel(sendMetricSeries(name)), '$__range')}) or vector(0), "metric", "${name}", "", "")`
+).join('\nor\n')
+
 export const PANEL_QUERIES: readonly PanelQuery[] = [
+  {
+    panel: TITLES.expectedMetrics,
+    refId: 'A',
+    expr: expectedMetricEvents,
+    kind: 'instant',
+    format: 'table',
+    seriesLabel: 'metric',
+    returns:
+      'one row per Send Metric name the alerts and the dashboard read (rules/config.ts): its events over the ' +
+      'time range, 0 when none arrived under that exact name'
+  },
   {
     panel: TITLES.eventsByChannel,
     refId: 'A',
@@ -417,7 +441,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: false,
     includeAll: false,
     defaultValue: sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowStarted),
-    description: 'First step of the funnel (e.g. flow_started_metric).'
+    description: `First step of the funnel (e.g. ${sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowStarted)}).`
   },
   {
     name: 'funnel_to',
@@ -426,7 +450,7 @@ export const VARIABLE_QUERIES: readonly VariableQuery[] = [
     multi: false,
     includeAll: false,
     defaultValue: sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowCompleted),
-    description: 'Step the funnel should reach (e.g. flow_completed_metric).'
+    description: `Step the funnel should reach (e.g. ${sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowCompleted)}).`
   },
   {
     name: 'each_metric',

@@ -27,7 +27,10 @@ export const SECONDS_RULES_CONFIG: RulesConfig = {
   latency: { window: '10s', quantile: 0.95, thresholdMs: 2000, minSamples: 5, for: '2s' },
   trafficDrop: { window: '8s', offset: '16s', ratio: 0.5, minEventsBefore: 5, for: '2s' },
   activeSeries: { limit: 20, ratio: 0.8, window: '5m', for: '2s' },
-  writesStopped: { window: '8s', lookback: '5m', for: '2s' }
+  writesStopped: { window: '8s', lookback: '5m', for: '2s' },
+  // A new series is searchable a few seconds after its first sample: a bot's expected names can
+  // show up apart for that long, which must not fire.
+  expectedMetrics: { window: '5m', for: '20s' }
 }
 
 export const EVALUATION_INTERVAL = '2s'

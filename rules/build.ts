@@ -90,7 +90,8 @@ function checkConfig(c: RulesConfig): void {
     'trafficDrop',
     'activeSeries',
     'writesStopped',
-    'llmCost'
+    'llmCost',
+    'expectedMetrics'
   ] as const
   for (const section of windowed) {
     duration(`${section}.window`, c[section].window)
@@ -283,6 +284,7 @@ function alertsGroup(c: RulesConfig): RuleGroup {
         'the writes are failing, or every bot stopped. Read the card errors in the Botpress logs: a 401/403 means the API key ' +
         'was revoked or lost metrics:write (update it in the integration), a 404 a wrong endpoint URL, 429 a rate or series limit.'
     ),
+    expectedMetricMissing(c),
     alert(
       c,
       'BotpressLlmCostOverBudget',
@@ -296,6 +298,50 @@ function alertsGroup(c: RulesConfig): RuleGroup {
     )
   ]
   return { name: ALERTS_GROUP, rules }
+}
+
+/**
+ * The Send Metric names every bot with traffic writes and the alerts read: one event per message,
+ * one per answer. Errors are left out (a bot without errors writes none), and so are the flows
+ * (the dashboard's funnel, which no alert reads).
+ */
+export const expectedAlertMetrics = (c: RulesConfig = DEFAULT_RULES_CONFIG): string[] => [
+  ...new Set([c.metrics.messages, c.metrics.latency])
+]
+
+/**
+ * A bot that writes Send Metric events but none of an expected name: its cards (or hooks) are
+ * named otherwise, and the alerts that read the name can never fire for it. One alert per bot and
+ * missing name, the name in the `metric` label.
+ */
+function expectedMetricMissing(c: RulesConfig): AlertingRule {
+  const m = c.metrics
+  const window = c.expectedMetrics.window
+  const wrote = (selector: string) => `group by (botId) (last_over_time(${selector}[${window}]))`
+  const expr = expectedAlertMetrics(c)
+    .map((name) =>
+      [
+        'label_replace(',
+        `  ${wrote(ALL_CARD_METRICS)}`,
+        '  unless',
+        `  ${wrote(sendMetricSeries(name))},`,
+        `  "metric", "${name}", "", ""`,
+        ')'
+      ].join('\n')
+    )
+    .join('\nor\n')
+  return alert(
+    c,
+    'BotpressExpectedMetricMissing',
+    'warning',
+    expr,
+    c.expectedMetrics.for,
+    'Bot {{ $labels.botId }} sends Send Metric events, but none named {{ $labels.metric }}',
+    `Bot {{ $labels.botId }} wrote *_metric events in the last ${window}, none of them {{ $labels.metric }}_metric. ` +
+      `The alerts read ${m.messages} (silence, error rate, traffic drop) and ${m.latency} (slow responses): ` +
+      'without it they can never fire for this bot. Name the Send Metric card or the hook that records it ' +
+      '{{ $labels.metric }} exactly, or set your own names in rules/config.ts (metrics) and regenerate the rules and the dashboard.'
+  )
 }
 
 /** For Grafana-managed rules on the `grafanacloud-usage` data source, which the stack's own ruler cannot query. */

@@ -8,7 +8,11 @@
  */
 
 export interface RulesConfig {
-  /** Send Metric names as given to the card (the series is `<name>_metric`). */
+  /**
+   * Send Metric names as given to the card (the series is `<name>_metric`): the one place the
+   * names are set. The rules, the dashboard's defaults and its "Expected metrics" panel read them;
+   * rename them here, then run `npm run rules` and `npm run dashboard`.
+   */
   readonly metrics: {
     /** One event per message the bot handles: traffic, silence and the error rate's denominator. */
     readonly messages: string
@@ -80,6 +84,12 @@ export interface RulesConfig {
     readonly budgetUsd: number
     readonly for: string
   }
+  readonly expectedMetrics: {
+    /** A bot that wrote a Send Metric event in this window, but none named metrics.messages (or metrics.latency)... */
+    readonly window: string
+    /** ...for this long alerts, naming the missing name. */
+    readonly for: string
+  }
   readonly samplesDiscarded: {
     /** Samples per second Grafana Cloud may discard before the alert fires. */
     readonly perSecond: number
@@ -104,5 +114,6 @@ export const DEFAULT_RULES_CONFIG: RulesConfig = {
   activeSeries: { limit: 10_000, ratio: 0.8, window: '20m', for: '15m' },
   writesStopped: { window: '15m', lookback: '1d', for: '5m' },
   llmCost: { window: '1d', budgetUsd: 10, for: '0s' },
+  expectedMetrics: { window: '1d', for: '30m' },
   samplesDiscarded: { perSecond: 0, for: '10m' }
 }

@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'vitest'
+import definition from '../integration.definition'
 import { normaliseWriteUrl, parseConfiguration } from './config'
 
 const HOST = 'https://influx-prod-13-prod-us-east-0.grafana.net'
@@ -90,7 +91,7 @@ describe('normaliseWriteUrl refuses', () => {
 describe('parseConfiguration', () => {
   const valid = { grafanaUrl: HOST, grafanaUserId: '1234567', apiKey: 'glc_secret' }
 
-  test('normalises a valid configuration and includes conversation labels by default', () => {
+  test('normalises a valid configuration', () => {
     expect(parseConfiguration(valid)).toEqual({
       writeUrl: WRITE,
       userId: '1234567',
@@ -99,12 +100,6 @@ describe('parseConfiguration', () => {
       logs: undefined,
       logEveryEvent: false
     })
-  })
-
-  test('keeps the switch for conversation labels', () => {
-    expect(parseConfiguration({ ...valid, includeConversationAndUserIds: false }).includeConversationAndUserIds).toBe(
-      false
-    )
   })
 
   test('trims a pasted user ID and key', () => {
@@ -183,6 +178,42 @@ describe('logs configuration', () => {
   test('keeps the switch for the trail of every event', () => {
     expect(parseConfiguration({ ...valid, logsUrl: LOKI, logsUserId: '1', logEveryEvent: true }).logEveryEvent).toBe(
       true
+    )
+  })
+})
+
+describe('the conversation and user ID switch', () => {
+  const stored = { grafanaUrl: HOST, grafanaUserId: '1234567', apiKey: 'glc_secret' }
+
+  test("is off in a new install's form: the default `bp deploy` publishes is false", () => {
+    // What @botpress/cli 0.8.59 sends to Botpress for the integration's configuration form.
+    const { prepareCreateIntegrationBody } = require('@botpress/cli/dist/api/integration-body') as {
+      prepareCreateIntegrationBody: (d: typeof definition) => {
+        configuration: { schema: { properties: Record<string, { default?: unknown }> } }
+      }
+    }
+    const published = prepareCreateIntegrationBody(definition).configuration.schema
+    expect(published.properties.includeConversationAndUserIds!.default).toBe(false)
+    // The form filled in without touching the switch.
+    const form = definition.configuration!.schema.parse(stored) as Record<string, unknown>
+    expect(form.includeConversationAndUserIds).toBe(false)
+    expect(parseConfiguration(form).includeConversationAndUserIds).toBe(false)
+  })
+
+  test('stays on for an install stored without it: sdk 0.10 hands over the stored JSON with no default applied', () => {
+    expect(Object.hasOwn(stored, 'includeConversationAndUserIds')).toBe(false)
+    expect(parseConfiguration(stored).includeConversationAndUserIds).toBe(true)
+  })
+
+  test.each([true, false])('is what the install stored: %s', (value) => {
+    expect(parseConfiguration({ ...stored, includeConversationAndUserIds: value }).includeConversationAndUserIds).toBe(
+      value
+    )
+  })
+
+  test('refuses a stored value that is not a boolean, naming the field', () => {
+    expect(() => parseConfiguration({ ...stored, includeConversationAndUserIds: 'yes' })).toThrow(
+      /Invalid configuration: includeConversationAndUserIds/
     )
   })
 })

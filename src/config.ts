@@ -1,6 +1,7 @@
 /**
  * The integration's configuration, validated and normalised: where to write and as whom.
  */
+import { z } from '@botpress/sdk'
 import { isIP } from 'node:net'
 import { UserFacingError } from './errors'
 import { parseWith } from './parse'
@@ -138,10 +139,22 @@ const parseLogs = (url: string | undefined, userId: string | undefined): LogsCon
   return { pushUrl: normaliseLogsUrl(pushUrl), userId: id }
 }
 
+/**
+ * The configuration as an installed bot stored it. Botpress hands the integration the JSON saved
+ * at install exactly as saved: @botpress/sdk 0.10's extractContext (src/integration/context.ts)
+ * only base64-decodes and JSON.parses the x-bp-configuration header, no schema, no defaults. The
+ * published default of the ID switch (false) is what a new install's form shows; an install saved
+ * without the key predates that default, when a missing switch meant on, and must keep its IDs,
+ * so the switch is read here without the published default.
+ */
+const storedConfigurationSchema = configurationSchema.extend({
+  includeConversationAndUserIds: z.boolean().optional()
+})
+
 /** Parses what Botpress hands the integration with every call (JSON from the install form). */
 export const parseConfiguration = (raw: unknown): Configuration => {
   const { grafanaUrl, grafanaUserId, apiKey, includeConversationAndUserIds, logsUrl, logsUserId, logEveryEvent } =
-    parseWith('Invalid configuration', configurationSchema, raw)
+    parseWith('Invalid configuration', storedConfigurationSchema, raw)
   const userId = grafanaUserId.trim()
   if (!USER_ID.test(userId)) {
     throw new UserFacingError(
@@ -158,6 +171,7 @@ export const parseConfiguration = (raw: unknown): Configuration => {
     writeUrl: normaliseWriteUrl(grafanaUrl),
     userId,
     apiKey: key,
+    // Missing: an install saved before IDs were off by default (see storedConfigurationSchema).
     includeConversationAndUserIds: includeConversationAndUserIds ?? true,
     logs: parseLogs(logsUrl, logsUserId),
     logEveryEvent: logEveryEvent ?? false

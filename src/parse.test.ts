@@ -22,7 +22,7 @@ describe('parseWith', () => {
       grafanaUrl: 'u',
       grafanaUserId: '1',
       apiKey: 'k',
-      includeConversationAndUserIds: true,
+      includeConversationAndUserIds: false,
       logEveryEvent: false
     })
   })

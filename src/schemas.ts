@@ -26,13 +26,14 @@ export const configurationSchema = z.object({
     .placeholder('glc_eyJvIjoiMTIzNDU2Ii…'),
   includeConversationAndUserIds: z
     .boolean()
-    .default(true)
+    .default(false)
     .title('Label events with conversation and user IDs')
     .describe(
-      'Adds the conversationId and userId labels to Send Metric events. Every new conversation then creates new series, ' +
-        'and Grafana Cloud caps active series (10k on the free tier): turn this off for busy bots.'
+      'Off by default. On: Send Metric and Send LLM Usage label their samples with conversationId and userId, so every new ' +
+        'conversation creates new series, and Grafana Cloud caps active series (10k on the free tier): keep it off for busy bots. ' +
+        'With logs configured, "Also log every event" keeps both IDs on each event\'s log line without any new series.'
     )
-    .placeholder('true'),
+    .placeholder('false'),
   logsUrl: z
     .string()
     .optional()

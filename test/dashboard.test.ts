@@ -12,6 +12,7 @@ import {
   FILTER,
   LOG_PANEL_QUERIES,
   PANEL_QUERIES,
+  PANEL_TITLES,
   VARIABLE_QUERIES,
   resolvedQueries,
   substitute,
@@ -19,6 +20,8 @@ import {
   type LogSubstituteVars,
   type SubstituteVars
 } from '../dashboards/queries'
+import { DEFAULT_RULES_CONFIG } from '../rules/config'
+import { sendMetricSeries } from '../src/series-names'
 
 interface Target {
   refId?: string
@@ -174,6 +177,20 @@ describe('dashboards/botpress-grafana.json', () => {
     expect(allPanels.find((p) => p.repeat === 'each_metric')).toBeDefined()
   })
 
+  it('opens with "Expected metrics": one row per name of rules/config.ts, the names its alerts and defaults read', () => {
+    const first = dash.panels[0]!
+    expect(first).toMatchObject({ type: 'table', title: PANEL_TITLES.expectedMetrics })
+    const [target] = first.targets!
+    const names = Object.values(DEFAULT_RULES_CONFIG.metrics)
+    expect([...target!.expr!.matchAll(/"metric", "(\w+)"/g)].map((m) => m[1])).toEqual(names)
+    for (const name of names) expect(target!.expr).toContain(`count_over_time(${sendMetricSeries(name)}{${FILTER}}`)
+    const defaults = Object.fromEntries(
+      dash.templating.list.map((v) => [v.name, (v as { current?: { value?: unknown } }).current?.value])
+    )
+    expect(defaults.funnel_from).toBe(sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowStarted))
+    expect(defaults.funnel_to).toBe(sendMetricSeries(DEFAULT_RULES_CONFIG.metrics.flowCompleted))
+  })
+
   it('has an LLM usage row: tokens and cost over time by model, cost by channel and by version, latency p95 by model', () => {
     const row = dash.panels.findIndex((p) => p.type === 'row' && p.title === 'LLM usage')
     expect(row).toBeGreaterThan(0)
@@ -313,7 +330,10 @@ describe('substitute()', () => {
         expect(expr.split('"').length % 2, q.panel).toBe(1) // quotes paired
         expect(expr).toMatch(/\[\d+(ms|s|m|h)\]/)
         expect(expr).toMatch(/botId=~"[^"]+", channel=~"[^"]+", version=~"[^"]+"/)
-        if (q.seriesLabel !== undefined && q.seriesLabel !== '__name__') expect(expr).toContain(`by (${q.seriesLabel})`)
+        // __name__ is the series' own; `metric` is set by label_replace (one row per expected name).
+        if (q.seriesLabel === 'metric') expect(expr).toContain('label_replace(')
+        else if (q.seriesLabel !== undefined && q.seriesLabel !== '__name__')
+          expect(expr).toContain(`by (${q.seriesLabel})`)
       }
     }
   })

@@ -139,6 +139,19 @@ describe('Send Metric', () => {
     )
   })
 
+  test('keeps conversation and user IDs for an install stored without the switch (sdk 0.10 applies no default)', async () => {
+    expect(Object.hasOwn(configuration, 'includeConversationAndUserIds')).toBe(false)
+    const answer = await triggerAction(integration.url, configuration, 'sendMetric', {
+      name: 'x',
+      conversationId: 'c',
+      userId: 'u'
+    })
+    const { output } = answer.body as { output: { timestamp: number } }
+    expect(grafana.requests[0]!.body.toString()).toBe(
+      `x,botId=bot-test,conversationId=c,instance=${instance},userId=u metric=1 ${output.timestamp}`
+    )
+  })
+
   test('leaves conversation and user IDs out when configured to', async () => {
     const answer = await triggerAction(
       integration.url,

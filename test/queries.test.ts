@@ -7,10 +7,11 @@
  * `instance` label away comes back split, and the exact figures below catch it.
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
-import { ALL, resolvedQueries, type SubstituteVars } from '../dashboards/queries'
+import { ALL, EXPECTED_METRICS, PANEL_TITLES, resolvedQueries, type SubstituteVars } from '../dashboards/queries'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
+import { DEFAULT_RULES_CONFIG } from '../rules/config'
 import { codeBlocks } from './helpers/markdown'
 
 interface Sample {
@@ -210,6 +211,34 @@ describe('dashboard panel queries return data', () => {
     })
     expect(valuesOf(await instant(promqlOf('message_received_metric', 'Events: ')))).toEqual([12])
     expect(valuesOf(await instant(promqlOf('response_latency_metric', 'Value p50', 'C')))).toEqual([450])
+  })
+
+  test('the Expected metrics panel counts each name of rules/config.ts, 0 for a name without events', async () => {
+    const promqlOf = (vars: Omit<SubstituteVars, 'metric'>) =>
+      resolvedQueries({ ...vars, metric: 'flow_completed_metric' }).find(
+        (q) => q.panel === PANEL_TITLES.expectedMetrics
+      )!.promql
+    const rows = async (vars: Omit<SubstituteVars, 'metric'>) =>
+      Object.fromEntries(
+        (await instant(promqlOf(vars))).map((sample) => [sample.metric.metric, Number(sample.value![1])])
+      )
+    const { metrics } = DEFAULT_RULES_CONFIG
+    expect(EXPECTED_METRICS).toEqual(Object.values(metrics))
+    expect(await rows(EVERYTHING)).toEqual({
+      [metrics.messages]: 12,
+      [metrics.errors]: 3,
+      [metrics.latency]: 8,
+      [metrics.flowStarted]: 10,
+      [metrics.flowCompleted]: 6
+    })
+    // Version 1.4.1 only ran flows: every other name is there, at 0.
+    expect(await rows({ ...EVERYTHING, version: ['1.4.1'] })).toEqual({
+      [metrics.messages]: 0,
+      [metrics.errors]: 0,
+      [metrics.latency]: 0,
+      [metrics.flowStarted]: 4,
+      [metrics.flowCompleted]: 2
+    })
   })
 
   test("the LLM usage row's figures are exact across instances", async () => {

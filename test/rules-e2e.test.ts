@@ -75,6 +75,7 @@ const traffic = async (): Promise<void> => {
       await send(false, BUSY, 'webchat', 'response_latency', 300)
       if (tick % 10 === 0) await send(false, BUSY, 'webchat', 'bot_error')
       await send(false, QUIET, 'telegram', 'message_received')
+      await send(false, QUIET, 'telegram', 'response_latency', 400)
     } else {
       // The quiet bot stopped; the busy one errs on every message, answers in 5 s, and labels
       // its errors and answers with their conversation: a new series per event. Its messages
