@@ -33,8 +33,8 @@
  * VictoriaMetrics' Basic-auth user is a numeric user ID (the integration's must be digits); the
  * random password from dev/servers.ts is the API key.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { readFileSync } from 'node:fs'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { triggerAction, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
 import { startLoki, type Loki, type LokiEntry } from '../dev/loki'
