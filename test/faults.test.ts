@@ -40,7 +40,7 @@ import { startIntegrationProcess, type IntegrationProcess } from '../dev/integra
 import { startLoki, type Loki, type LokiEntry } from '../dev/loki'
 import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
 import { deliveryPolicy } from '../src/retry-policy'
-import { startFaultProxy, type Fault, type FaultProxy } from './helpers/fault-proxy'
+import { startFaultProxy, type Fault, type FaultProxy, type FaultyRequest } from './helpers/fault-proxy'
 import { instanceOf } from './helpers/instance'
 
 const USER_ID = '5550123'
@@ -232,6 +232,15 @@ interface Run {
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms))
 
+/** The one run `match` picks; a missing one is a bug of this file. */
+const theRun = <R>(all: readonly R[], what: string, match: (run: R) => boolean): R => {
+  const run = all.find(match)
+  if (run === undefined) {
+    throw new Error(`no run for ${what}`)
+  }
+  return run
+}
+
 /** A Send Log call, or a Send Metric call with its trail, through the faults. */
 interface LogRun {
   readonly card: 'sendLog' | 'sendMetric'
@@ -263,17 +272,12 @@ const exportAll = (): Promise<ExportedSeries[]> => vm.exportSeries('{__name__=~"
 
 const seriesOf = (all: ExportedSeries[], prefix: string) => all.filter((s) => s.metric.__name__!.startsWith(prefix))
 
+/** The built-in fields of every Send Metric and Send Log call of this file. */
+const FIELDS = { channel: 'web', botId: 'bot-faults', conversationId: 'conv-1', userId: 'user-1', version: '1.4.2' }
+
 const inputFor = (card: Card, prefix: string) =>
   card === 'sendMetric'
-    ? {
-        name: prefix,
-        channel: 'web',
-        botId: 'bot-faults',
-        conversationId: 'conv-1',
-        userId: 'user-1',
-        version: '1.4.2',
-        value: 7.25
-      }
+    ? { name: prefix, ...FIELDS, value: 7.25 }
     : { data: `${prefix},k=a v=1.5,w=2i\n# a comment\n${prefix},k=b v=3` }
 
 /** What the card must leave in VictoriaMetrics when it succeeded: per series name and labels, the value. */
@@ -285,7 +289,7 @@ const expectedSeries = (
     ? [
         {
           name: `${prefix}_metric`,
-          labels: { channel: 'web', botId: 'bot-faults', conversationId: 'conv-1', userId: 'user-1', version: '1.4.2' },
+          labels: FIELDS,
           value: 7.25
         }
       ]
@@ -300,26 +304,23 @@ const messageOf = (answer: IntegrationAnswer): string => {
   return typeof body?.message === 'string' ? body.message : answer.text
 }
 
+/** A run as the log of this file shows it: the card, the case, the time, the answer and every attempt's fault. */
+const runLine = (
+  what: string,
+  slug: string,
+  elapsedMs: number,
+  answer: IntegrationAnswer,
+  attempts: readonly FaultyRequest[]
+): string =>
+  `  ${what.padEnd(11)} ${slug.padEnd(18)} ${String(elapsedMs).padStart(6)} ms  HTTP ${answer.status}  ` +
+  `[${attempts.map((q) => q.fault).join(' → ')}]  ${answer.status === 200 ? 'ok' : messageOf(answer).slice(0, 150)}`
+
 const logInput = (slug: string): Record<string, unknown> => ({
   message: `payment declined (${slug}): "card expired"\nretry later 🚀`,
   level: 'error',
   event: `fault_log_${slug}`,
-  channel: 'web',
-  botId: 'bot-faults',
-  conversationId: 'conv-1',
-  userId: 'user-1',
-  version: '1.4.2',
+  ...FIELDS,
   attributes: { orderId: `A-${slug}`, amount: 35.2 }
-})
-
-const trailInput = (slug: string): Record<string, unknown> => ({
-  name: `fault_trail_${slug}`,
-  channel: 'web',
-  botId: 'bot-faults',
-  conversationId: 'conv-1',
-  userId: 'user-1',
-  version: '1.4.2',
-  value: 7.25
 })
 
 const STREAM = { service_name: 'botpress', botId: 'bot-faults', channel: 'web', version: '1.4.2' }
@@ -423,34 +424,27 @@ beforeAll(async () => {
     lokiProxy.script(route, trail.logs.faults, trail.logs.then)
     proxy.script(route, trail.metrics.faults, trail.metrics.then)
     const configuration = { ...logsConfiguration(route), logEveryEvent: true, includeConversationAndUserIds: false }
-    pendingLogs.push(timed('sendMetric', trail.slug, route, configuration, trailInput(trail.slug)))
+    pendingLogs.push(
+      timed('sendMetric', trail.slug, route, configuration, inputFor('sendMetric', `fault_trail_${trail.slug}`))
+    )
   }
   const [metricRuns, logsRuns] = await Promise.all([Promise.all(pending), Promise.all(pendingLogs)])
   runs.push(...metricRuns)
   logRuns.push(...logsRuns)
   console.log(
     `Fault runs (bound ${BOUND_MS} ms = budget ${deliveryPolicy.budgetMs} + attempt timeout ${deliveryPolicy.attemptTimeoutMs} + margin ${MARGIN_MS}):\n` +
-      runs
-        .map((r) => {
-          const attempts = proxy
-            .requestsFor(r.route)
-            .map((q) => q.fault)
-            .join(' → ')
-          const said = r.answer.status === 200 ? 'ok' : messageOf(r.answer).slice(0, 150)
-          return `  ${r.card.padEnd(11)} ${r.fault.slug.padEnd(12)} ${String(r.elapsedMs).padStart(6)} ms  HTTP ${r.answer.status}  [${attempts}]  ${said}`
-        })
-        .join('\n') +
+      runs.map((r) => runLine(r.card, r.fault.slug, r.elapsedMs, r.answer, proxy.requestsFor(r.route))).join('\n') +
       '\n' +
       logRuns
-        .map((r) => {
-          const attempts = lokiProxy
-            .requestsFor(r.route)
-            .map((q) => q.fault)
-            .join(' → ')
-          const said = r.answer.status === 200 ? 'ok' : messageOf(r.answer).slice(0, 150)
-          const what = r.card === 'sendLog' ? 'sendLog' : 'trail'
-          return `  ${what.padEnd(11)} ${r.slug.padEnd(18)} ${String(r.elapsedMs).padStart(6)} ms  HTTP ${r.answer.status}  logs [${attempts}]  ${said}`
-        })
+        .map((r) =>
+          runLine(
+            r.card === 'sendLog' ? 'sendLog' : 'trail',
+            r.slug,
+            r.elapsedMs,
+            r.answer,
+            lokiProxy.requestsFor(r.route)
+          )
+        )
         .join('\n')
   )
 
@@ -482,13 +476,7 @@ afterAll(async () => {
 })
 
 describe.each(['sendMetric', 'sendRawData'] as const)('%s through the fault proxy', (card) => {
-  const runOf = (slug: string): Run => {
-    const run = runs.find((r) => r.card === card && r.fault.slug === slug)
-    if (run === undefined) {
-      throw new Error(`no run for ${card} ${slug}`)
-    }
-    return run
-  }
+  const runOf = (slug: string): Run => theRun(runs, `${card} ${slug}`, (r) => r.card === card && r.fault.slug === slug)
 
   it.each(FAULT_CASES.filter((f) => f.expect === 'stored').map((f) => [f.title, f.slug] as const))(
     '%s: succeeds with exactly one sample per series, within the retry bound',
@@ -573,13 +561,8 @@ describe.each(['sendMetric', 'sendRawData'] as const)('%s through the fault prox
 })
 
 describe('Send Log through the fault proxy in front of the Loki stand-in', () => {
-  const runOf = (slug: string): LogRun => {
-    const run = logRuns.find((r) => r.card === 'sendLog' && r.slug === slug)
-    if (run === undefined) {
-      throw new Error(`no Send Log run for ${slug}`)
-    }
-    return run
-  }
+  const runOf = (slug: string): LogRun =>
+    theRun(logRuns, `Send Log ${slug}`, (r) => r.card === 'sendLog' && r.slug === slug)
 
   it.each(FAULT_CASES.filter((f) => f.expect === 'stored').map((f) => [f.title, f.slug] as const))(
     '%s: succeeds with exactly one stored entry, the one the card reported, within the retry bound',
@@ -637,13 +620,8 @@ describe('Send Log through the fault proxy in front of the Loki stand-in', () =>
 })
 
 describe('Send Metric with its trail through the fault proxies', () => {
-  const runOf = (slug: string): LogRun => {
-    const run = logRuns.find((r) => r.card === 'sendMetric' && r.slug === slug)
-    if (run === undefined) {
-      throw new Error(`no trail run for ${slug}`)
-    }
-    return run
-  }
+  const runOf = (slug: string): LogRun =>
+    theRun(logRuns, `the trail ${slug}`, (r) => r.card === 'sendMetric' && r.slug === slug)
 
   it.each(TRAIL_CASES.map((t) => [t.title, t] as const))(
     '%s: the answer says what was stored, and each store holds exactly that',

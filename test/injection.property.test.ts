@@ -800,6 +800,29 @@ const trigger = (
   })
 }
 
+/** Calls every case, CONCURRENCY at a time, until all are answered or `deadline` (ms) passes. */
+const callAll = async <C extends { readonly index: number }>(
+  cases: readonly C[],
+  answers: Map<number, IntegrationAnswer>,
+  deadline: number,
+  call: (c: C) => Promise<IntegrationAnswer>
+): Promise<void> => {
+  let next = 0
+  const worker = async () => {
+    while (next < cases.length && Date.now() < deadline) {
+      const c = cases[next++]!
+      answers.set(c.index, await call(c))
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+/** Whether `answer` is the clear refusal a refused case must get: 400 with a message that starts with `prefix`. */
+const isRefusalAnswer = (answer: IntegrationAnswer, prefix: string): boolean => {
+  const message = (answer.body as { message?: unknown })?.message
+  return answer.status === 400 && typeof message === 'string' && message.startsWith(prefix)
+}
+
 /**
  * VictoriaMetrics 1.79 truncates label names longer than 256 bytes (measured; Grafana accepts
  * 1024): the labels VM stores for the oracle's labels. Sanitised names are ASCII.
@@ -857,15 +880,9 @@ beforeAll(
     )
 
     const callsStarted = Date.now()
-    const deadline = callsStarted + 540_000 * SCALE
-    let next = 0
-    const worker = async () => {
-      while (next < cases.length && Date.now() < deadline) {
-        const c = cases[next++]!
-        answers.set(c.index, await trigger(integration.url, c.configuration, 'sendMetric', c.input, c.headerBotId))
-      }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+    await callAll(cases, answers, callsStarted + 540_000 * SCALE, (c) =>
+      trigger(integration.url, c.configuration, 'sendMetric', c.input, c.headerBotId)
+    )
     timings.callsMs = Date.now() - callsStarted
   },
   120_000 + 600_000 * SCALE
@@ -1408,25 +1425,15 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
   it(
     'every case: refused ones answer 400 with a message; accepted ones answer the oracle’s labels and series',
     async () => {
-      const deadline = Date.now() + 300_000 * SCALE
-      let next = 0
-      const worker = async () => {
-        while (next < llmCases.length && Date.now() < deadline) {
-          const c = llmCases[next++]!
-          llmAnswers.set(
-            c.index,
-            await trigger(integration.url, c.configuration, 'sendLlmUsage', c.input, c.headerBotId)
-          )
-        }
-      }
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+      await callAll(llmCases, llmAnswers, Date.now() + 300_000 * SCALE, (c) =>
+        trigger(integration.url, c.configuration, 'sendLlmUsage', c.input, c.headerBotId)
+      )
       expect(llmAnswers.size).toBe(llmCases.length)
       const failures: string[] = []
       for (const c of llmCases) {
         const answer = llmAnswers.get(c.index)!
         if (!c.verdict.accepted) {
-          const message = (answer.body as { message?: unknown })?.message
-          if (answer.status !== 400 || typeof message !== 'string' || !message.startsWith('Send LLM Usage failed: ')) {
+          if (!isRefusalAnswer(answer, 'Send LLM Usage failed: ')) {
             failures.push(
               `${describeLlmCase(c)}\n  oracle: refused (${c.verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`
             )
@@ -1881,22 +1888,15 @@ describe(`Send Log injection, property-based (seed ${SEED})`, () => {
         logsUrl: loki.url,
         logsUserId: loki.username
       }
-      const deadline = Date.now() + 300_000 * SCALE
-      let next = 0
-      const worker = async () => {
-        while (next < logCases.length && Date.now() < deadline) {
-          const c = logCases[next++]!
-          logAnswers.set(c.index, await trigger(integration.url, configuration, 'sendLog', c.input, LOG_BOT))
-        }
-      }
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+      await callAll(logCases, logAnswers, Date.now() + 300_000 * SCALE, (c) =>
+        trigger(integration.url, configuration, 'sendLog', c.input, LOG_BOT)
+      )
       expect(logAnswers.size).toBe(logCases.length)
       const failures: string[] = []
       for (const c of logCases) {
         const answer = logAnswers.get(c.index)!
         if (!c.verdict.accepted) {
-          const message = (answer.body as { message?: unknown })?.message
-          if (answer.status !== 400 || typeof message !== 'string' || !message.startsWith('Send Log failed: ')) {
+          if (!isRefusalAnswer(answer, 'Send Log failed: ')) {
             failures.push(
               `${describeLogCase(c)}\n  oracle: refused (${c.verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`
             )

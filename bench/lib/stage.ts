@@ -90,27 +90,25 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
     for (const step of stops.reverse()) await step()
   }
   try {
+    /** A proxy adding the round trip in front of `target`, which keeps the body of the last request. */
+    const delayed = async (target: string) => {
+      const last = { body: '' }
+      const proxy = await startProxy(target, {
+        oneWayDelayMs: ONE_WAY_DELAY_MS,
+        onRequest: ({ body }) => {
+          last.body = body.toString('utf8')
+        }
+      })
+      stops.push(() => proxy.close())
+      return { url: proxy.url, last }
+    }
     const vm = await startVictoriaMetrics()
     stops.push(() => vm.stop())
-    let lastWrite = ''
-    const proxy = await startProxy(vm.url, {
-      oneWayDelayMs: ONE_WAY_DELAY_MS,
-      onRequest: ({ body }) => {
-        lastWrite = body.toString('utf8')
-      }
-    })
-    stops.push(() => proxy.close())
+    const proxy = await delayed(vm.url)
     // One API key for both endpoints, as Grafana Cloud issues it.
     const loki = await startLoki({ auth: { password: vm.password } })
     stops.push(() => loki.stop())
-    let lastPush = ''
-    const lokiProxy = await startProxy(loki.url, {
-      oneWayDelayMs: ONE_WAY_DELAY_MS,
-      onRequest: ({ body }) => {
-        lastPush = body.toString('utf8')
-      }
-    })
-    stops.push(() => lokiProxy.close())
+    const lokiProxy = await delayed(loki.url)
     const oursChild = await startIntegrationProcess()
     stops.push(() => oursChild.stop())
     const floorChild = await startIntegrationProcess({ bundle: sdkFloor.bundle })
@@ -152,11 +150,11 @@ export const startStage = async (sdkFloor: SdkFloor): Promise<Stage> => {
       floorPush: (agent, parts) => callAction(agent, floorChild.url, floorPushHeaders, actionBody('push', parts)),
       linesOf: async (type, input, options) => {
         await ours(undefined, type, input, options)
-        return withoutTimestamps(lastWrite)
+        return withoutTimestamps(proxy.last.body)
       },
       pushOf: async (type, input, options) => {
         await ours(undefined, type, input, options)
-        return cutAtTimestamp(lastPush)
+        return cutAtTimestamp(lokiProxy.last.body)
       },
       oursUrl: oursChild.url,
       oursPid: oursChild.pid,
