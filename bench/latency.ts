@@ -21,12 +21,12 @@ export interface LatencyOptions {
   readonly warmup: number
 }
 
-interface Measured {
+export interface Measured {
   readonly times: { ours: number[]; floor: number[] }
   readonly cpuPerCall: { ours: number; floor: number }
 }
 
-const measure = async (
+export const measure = async (
   stage: Stage,
   options: LatencyOptions,
   ours: () => Promise<unknown>,
@@ -56,7 +56,7 @@ const measure = async (
   }
 }
 
-const rowsFor = (card: string, m: Measured): Row[] => {
+export const rowsFor = (card: string, m: Measured): Row[] => {
   const rows: Row[] = (
     [
       ['median', median],

@@ -4,6 +4,7 @@
  *
  *   npm run bench                              # everything, writes bench/RESULTS.md
  *   npm run bench -- --only latency,throughput # some sections, printed only
+ *   npm run bench -- --only logs --quick       # Send Log and the trail, small sizes, printed only
  *   npm run bench -- --quick                   # small sizes for a smoke run, printed only
  *
  * Needs the Debian packages victoria-metrics, curl, jq and time; .ci/run installs them. Every
@@ -23,10 +24,11 @@ import type { Section } from './lib/report'
 import { buildSdkFloor } from './lib/sdk-floor'
 import { startStage } from './lib/stage'
 import { now } from './lib/stats'
+import { runLogs } from './logs'
 import { runThroughput } from './throughput'
 import { runValidation } from './validation'
 
-const SECTIONS = ['latency', 'throughput', 'cold', 'export', 'validation'] as const
+const SECTIONS = ['latency', 'throughput', 'cold', 'export', 'validation', 'logs'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } => {
@@ -156,6 +158,7 @@ const main = async (): Promise<void> => {
   // A section that fails is reported as failed; the others still run and report.
   let failures = 0
   const attempt = async (name: SectionName, section: () => Promise<Section>): Promise<void> => {
+    if (!only.has(name)) return
     log(name)
     try {
       sections.push(await section())
@@ -170,7 +173,9 @@ const main = async (): Promise<void> => {
       })
     }
   }
-  const actionSections = (['latency', 'throughput', 'validation', 'cold'] as const).filter((name) => only.has(name))
+  const actionSections = (['latency', 'throughput', 'validation', 'cold', 'logs'] as const).filter((name) =>
+    only.has(name)
+  )
   if (actionSections.length > 0) {
     log('building the sdk floor')
     const sdkFloor = await buildSdkFloor()
@@ -185,6 +190,7 @@ const main = async (): Promise<void> => {
         )
         await attempt('validation', () => runValidation(stage, { rounds: quick ? 3 : 11 }))
         await attempt('cold', () => runColdStart(stage, sdkFloor, { rounds: quick ? 4 : 20 }))
+        await attempt('logs', () => runLogs(stage, quick ? { calls: 100, warmup: 20 } : { calls: 1_000, warmup: 100 }))
       } finally {
         await stage.stop()
       }

@@ -2,12 +2,16 @@
  * The one-command demo: `npm run demo`.
  *
  * Builds the integration, starts a local VictoriaMetrics as a stand-in for Grafana Cloud (with
- * Basic auth: a numeric user ID and a random password playing the API key), serves the built
- * bundle, calls `register` and the three cards exactly as Botpress Cloud calls them, reads the stored
- * series back as a table and exports them with scripts/export-metrics.sh.
+ * Basic auth: a numeric user ID and a random password playing the API key) and the Loki stand-in
+ * (dev/loki.ts, in this process, on 127.0.0.1) for Grafana Cloud Logs, serves the built bundle,
+ * calls `register` and the cards exactly as Botpress Cloud calls them (Send Log, and Send Metric
+ * with "Also log every event" on for one call), reads the stored log entries and series back and
+ * exports the series with scripts/export-metrics.sh.
  *
  * With GRAFANA_URL, GRAFANA_USER_ID and GRAFANA_API_KEY set it sends to that Grafana Cloud stack
  * instead (no local server); with GRAFANA_PROM_URL and GRAFANA_READ_TOKEN too, it reads back.
+ * With GRAFANA_LOGS_URL and GRAFANA_LOGS_USER_ID it sends the logs to that stack's Loki (same API
+ * key, which then needs logs:write), and with GRAFANA_LOGS_READ_TOKEN (logs:read) it reads them back.
  *
  * Everything it starts (the integration, VictoriaMetrics, child commands, temp folders) is
  * stopped by PID / removed on normal exit, on error and on Ctrl-C or SIGTERM.
@@ -21,6 +25,7 @@ import { join, resolve } from 'node:path'
 import { callIntegration, triggerAction, type IntegrationAnswer } from '../dev/botpress'
 import { generateContentOutput } from '../dev/generate-content-output'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startLoki, type Loki } from '../dev/loki'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
 import { INSTANCE_LABEL } from '../src/label-names'
 import { ensurePrerequisites, locate, prerequisites } from './prerequisites'
@@ -171,11 +176,22 @@ interface Reader {
   readonly token: string
 }
 
+/** Where the demo reads the log entries back: a Loki query API (Grafana Cloud Logs, or the stand-in). */
+interface LogsReader {
+  /** The base URL of `/loki/api/v1/query_range`. */
+  readonly url: string
+  readonly user: string
+  readonly token: string
+}
+
 interface Target {
   readonly description: string
   /** The integration's configuration, as the install form in Botpress would hold it. */
   readonly configuration: Record<string, unknown>
   readonly reader: Reader | undefined
+  /** Whether the configuration has the logs endpoint, and how to read the entries back. */
+  readonly logs: boolean
+  readonly logsReader: LogsReader | undefined
 }
 
 const remoteTarget = (): Target | undefined => {
@@ -192,11 +208,32 @@ const remoteTarget = (): Target | undefined => {
   secrets.push(apiKey)
   const readToken = env.GRAFANA_READ_TOKEN?.trim() ?? ''
   if (readToken) secrets.push(readToken)
+  const logsReadToken = env.GRAFANA_LOGS_READ_TOKEN?.trim() ?? ''
+  if (logsReadToken) secrets.push(logsReadToken)
   const promUrl = env.GRAFANA_PROM_URL?.trim() ?? ''
+  const logsUrl = env.GRAFANA_LOGS_URL?.trim() ?? ''
+  const logsUserId = env.GRAFANA_LOGS_USER_ID?.trim() ?? ''
+  if ((logsUrl === '') !== (logsUserId === '')) {
+    throw new DemoError(
+      `To send logs to Grafana Cloud Logs, set both GRAFANA_LOGS_URL and GRAFANA_LOGS_USER_ID (missing: ${logsUrl === '' ? 'GRAFANA_LOGS_URL' : 'GRAFANA_LOGS_USER_ID'}).`
+    )
+  }
+  const logs = logsUrl !== ''
   return {
-    description: `Grafana Cloud: ${env.GRAFANA_URL!.trim()} as user ${env.GRAFANA_USER_ID!.trim()} (API key from GRAFANA_API_KEY, not shown)`,
-    configuration: { grafanaUrl: env.GRAFANA_URL!.trim(), grafanaUserId: env.GRAFANA_USER_ID!.trim(), apiKey },
-    reader: promUrl && readToken ? { promUrl, user: env.GRAFANA_USER_ID!.trim(), token: readToken } : undefined
+    description:
+      `Grafana Cloud: ${env.GRAFANA_URL!.trim()} as user ${env.GRAFANA_USER_ID!.trim()}` +
+      (logs ? `, logs to ${logsUrl} as user ${logsUserId}` : '') +
+      ' (API key from GRAFANA_API_KEY, not shown)',
+    configuration: {
+      grafanaUrl: env.GRAFANA_URL!.trim(),
+      grafanaUserId: env.GRAFANA_USER_ID!.trim(),
+      apiKey,
+      ...(logs ? { logsUrl, logsUserId } : {})
+    },
+    reader: promUrl && readToken ? { promUrl, user: env.GRAFANA_USER_ID!.trim(), token: readToken } : undefined,
+    logs,
+    logsReader:
+      logs && logsReadToken ? { url: new URL(logsUrl).origin, user: logsUserId, token: logsReadToken } : undefined
   }
 }
 
@@ -218,6 +255,24 @@ const startLocalVictoriaMetrics = async (): Promise<VictoriaMetrics> => {
   say(`   user ID ${vm.username}, API key = a random password made for this run (not shown)`)
   say(`   influx write endpoint: ${vm.url}/influx/write`)
   return vm
+}
+
+/**
+ * The Loki stand-in (dev/loki.ts) in this process, on 127.0.0.1, behind Grafana Cloud's gateway:
+ * its own numeric logs user ID, and the same API key as the metrics, as Grafana Cloud issues it.
+ */
+const startLocalLoki = async (apiKey: string): Promise<Loki> => {
+  const loki = await track(
+    startLoki({ auth: { password: apiKey } }),
+    (l) => `stopped the Loki stand-in (${l.url})`,
+    (l) => l.stop()
+  )
+  say(
+    `Loki stand-in ${loki.url}  (dev/loki.ts, in this process; Loki's push and query_range as Grafana Cloud Logs answers them)`
+  )
+  say(`   logs user ID ${loki.username}, the same API key`)
+  say(`   push endpoint: ${loki.url}/loki/api/v1/push`)
+  return loki
 }
 
 // ---------------------------------------------------------------- the cards
@@ -316,6 +371,12 @@ const errorMessage = (answer: IntegrationAnswer): string => {
 
 const outputOf = <T>(answer: IntegrationAnswer): T => (answer.body as { output: T }).output
 
+const braces = (labels: Record<string, string>): string =>
+  `{${Object.entries(labels)
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([name, value]) => `${name}=${JSON.stringify(value)}`)
+    .join(', ')}}`
+
 const describeInput = (input: Record<string, unknown>) =>
   Object.entries(input)
     .map(([k, v]) => `${k}=${typeof v === 'string' && /\s/u.test(v) ? JSON.stringify(v) : String(v)}`)
@@ -326,9 +387,33 @@ interface Sent {
   /** How many samples the accepted calls wrote. */
   readonly samples: number
   readonly since: number
+  /** How many log entries the accepted calls wrote. */
+  readonly logEntries: number
 }
 
-const fireCards = async (integration: IntegrationProcess, configuration: Record<string, unknown>): Promise<Sent> => {
+/** A Send Log call as a flow makes it when a payment fails. */
+const SEND_LOG = {
+  message: 'Payment declined: card expired',
+  level: 'warning',
+  event: 'payment_declined',
+  channel: 'whatsapp',
+  conversationId: 'conv-2',
+  userId: 'ben',
+  version: '1.4.2',
+  attributes: '{"orderId": "A-1042", "amount": 35.2}'
+}
+
+/** A Send Metric call with "Also log every event" on: the sample without IDs, the log line with them. */
+const TRAIL_EVENT: MetricEvent = {
+  note: 'Ana asks for a human on webchat (bot 1.4.1)',
+  input: { name: 'handoff_requested', channel: 'webchat', conversationId: 'conv-1', userId: 'ana', version: '1.4.1' }
+}
+
+const fireCards = async (
+  integration: IntegrationProcess,
+  configuration: Record<string, unknown>,
+  logs: boolean
+): Promise<Sent> => {
   const since = Date.now() - 1_000
   const series = new Set<string>()
 
@@ -338,11 +423,12 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
     throw new DemoError(`register failed (HTTP ${registered.status}): ${errorMessage(registered)}`)
   }
   say('ok: the endpoint accepted the credentials (an empty write answered 204), so the install succeeds.')
-  await sleep(100) // the log line below comes from the integration's own process
+  if (logs) say('ok: the logs endpoint accepted them too (a push of a stream without lines answered 204).')
+  await sleep(100) // the log lines below come from the integration's own process
   const botLog = stripAnsi(integration.output())
     .split('\n')
     .filter((line) => line.includes('accepted the credentials'))
-  if (botLog.length > 0) say(`   the bot's log in Botpress: ${botLog[botLog.length - 1]!.trim()}`)
+  for (const line of botLog) say(`   the bot's log in Botpress: ${line.trim()}`)
 
   section('Send Metric card')
   for (const event of METRIC_EVENTS) {
@@ -399,7 +485,33 @@ const fireCards = async (integration: IntegrationProcess, configuration: Record<
   )
   // One sample per series, and token usage once per token type.
   const llmSamples = llmOutput.seriesNames.length + 1
-  return { series, samples: METRIC_EVENTS.length + rawOutput.seriesNames.length + llmSamples, since }
+  const samples = METRIC_EVENTS.length + rawOutput.seriesNames.length + llmSamples
+  if (!logs) {
+    return { series, samples, since, logEntries: 0 }
+  }
+
+  section('Send Log card, and the trail of every event (Grafana Cloud Logs)')
+  const logged = await triggerAction(integration.url, configuration, 'sendLog', SEND_LOG, BOT_ID)
+  if (logged.status !== 200) throw new DemoError(`Send Log failed (HTTP ${logged.status}): ${errorMessage(logged)}`)
+  const logOutput = outputOf<{ streamLabels: Record<string, string>; metadataKeys: string[]; timestamp: string }>(
+    logged
+  )
+  say("ok       Ben's payment is declined: one log line")
+  say(`         input  ${describeInput(SEND_LOG)}`)
+  say(`         stream ${braces(logOutput.streamLabels)}`)
+  say(`         metadata ${logOutput.metadataKeys.join(', ')}  at ${logOutput.timestamp} ns`)
+  const trailConfiguration = { ...configuration, logEveryEvent: true, includeConversationAndUserIds: false }
+  const trail = await triggerAction(integration.url, trailConfiguration, 'sendMetric', TRAIL_EVENT.input, BOT_ID)
+  if (trail.status !== 200)
+    throw new DemoError(`Send Metric with its trail failed (HTTP ${trail.status}): ${errorMessage(trail)}`)
+  const trailOutput = outputOf<{ seriesName: string; labels: Record<string, string>; timestamp: number }>(trail)
+  series.add(trailOutput.seriesName)
+  say(`ok       ${TRAIL_EVENT.note}, with "Also log every event" on and the metric IDs off`)
+  say(`         input  ${describeInput(TRAIL_EVENT.input)}`)
+  say(
+    `         stored as ${trailOutput.seriesName} {${Object.keys(trailOutput.labels).join(', ')}}, and as a log line with the IDs, both at ${trailOutput.timestamp} ms`
+  )
+  return { series, samples: samples + 1, since, logEntries: 2 }
 }
 
 // ---------------------------------------------------------------- reading back
@@ -490,6 +602,90 @@ const readRemote = async (reader: Reader, sent: Sent): Promise<Sample[]> => {
     await sleep(2_000)
   }
   return samples
+}
+
+interface LogEntryRead {
+  /** Nanoseconds since the epoch. */
+  readonly ts: string
+  readonly stream: Record<string, string>
+  readonly line: string
+  readonly metadata: Record<string, string>
+}
+
+const LOGS_SELECTOR = `{service_name="botpress", botId="${BOT_ID}"}`
+
+/**
+ * The demo bot's log entries since the demo started, oldest first, from Loki's query_range
+ * (stream labels and structured metadata apart). Grafana Cloud shows a push a moment later:
+ * poll, bounded in count and time, until every entry sent is there.
+ */
+const readLogs = async (reader: LogsReader, sent: Sent): Promise<LogEntryRead[]> => {
+  const base = reader.url.replace(/\/+$/u, '')
+  const deadline = Date.now() + 60_000
+  let entries: LogEntryRead[] = []
+  for (let attempt = 0; attempt < 30 && Date.now() < deadline; attempt++) {
+    const params = new URLSearchParams({
+      query: LOGS_SELECTOR,
+      start: `${sent.since}000000`,
+      end: `${Date.now() + 60_000}000000`,
+      direction: 'forward',
+      limit: '100'
+    })
+    const response = await fetch(`${base}/loki/api/v1/query_range?${params}`, {
+      headers: {
+        authorization: basic(reader.user, reader.token),
+        'X-Loki-Response-Encoding-Flags': 'categorize-labels'
+      },
+      signal: AbortSignal.timeout(30_000)
+    })
+    const text = await response.text()
+    if (response.status === 401 || response.status === 403) {
+      throw new DemoError(
+        `${base} refused GRAFANA_LOGS_USER_ID / GRAFANA_LOGS_READ_TOKEN (HTTP ${response.status}): the token needs the logs:read scope.`
+      )
+    }
+    if (!response.ok)
+      throw new DemoError(
+        `${base}/loki/api/v1/query_range answered HTTP ${response.status}: ${scrub(text.slice(0, 200))}`
+      )
+    const result = (
+      JSON.parse(text) as {
+        data: {
+          result: Array<{
+            stream: Record<string, string>
+            values: Array<[string, string, { structuredMetadata?: Record<string, string> }?]>
+          }>
+        }
+      }
+    ).data.result
+    entries = result
+      .flatMap(({ stream, values }) =>
+        values.map(([ts, line, extra]) => ({ ts, stream, line, metadata: extra?.structuredMetadata ?? {} }))
+      )
+      .sort((a, b) => (BigInt(a.ts) < BigInt(b.ts) ? -1 : BigInt(a.ts) > BigInt(b.ts) ? 1 : 0))
+    if (entries.length >= sent.logEntries) break
+    await sleep(2_000)
+  }
+  return entries
+}
+
+const printLogs = (entries: LogEntryRead[], sent: Sent): void => {
+  for (const entry of entries) {
+    say(`${new Date(Number(BigInt(entry.ts) / 1_000_000n)).toISOString()}  ${braces(entry.stream)}`)
+    say(`   line      ${entry.line}`)
+    say(
+      `   metadata  ${Object.entries(entry.metadata)
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([name, value]) => `${name}=${/[\s"]/u.test(value) ? JSON.stringify(value) : value}`)
+        .join(' ')}`
+    )
+  }
+  if (entries.length < sent.logEntries) {
+    throw new DemoError(`The cards wrote ${sent.logEntries} log lines; ${entries.length} were found when reading back.`)
+  }
+  say(
+    `\n${entries.length} entries: one per call answered OK, in ${new Set(entries.map((e) => braces(e.stream))).size} streams (bot × channel × version); the IDs are metadata, never a stream.`
+  )
 }
 
 /** The stored samples, one row each; the instance that wrote a sample has its own column. */
@@ -583,12 +779,15 @@ const main = async (): Promise<void> => {
   if (args.includes('-h') || args.includes('--help')) {
     process.stdout.write(
       'Usage: npm run demo [-- --skip-build]\n\n' +
-        'Builds the integration, starts a local VictoriaMetrics standing in for Grafana Cloud, calls register and\n' +
-        'the three cards as Botpress does, prints what was stored and exports it with scripts/export-metrics.sh.\n\n' +
+        'Builds the integration, starts a local VictoriaMetrics and a Loki stand-in for Grafana Cloud, calls register\n' +
+        'and the cards as Botpress does (Send Log and the trail of an event too), prints what was stored and\n' +
+        'exports the series with scripts/export-metrics.sh.\n\n' +
         '  --skip-build   use .botpress/dist/index.js from an earlier `npm run build`\n\n' +
         'Environment:\n' +
         '  GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY   send to this Grafana Cloud stack instead (no local server)\n' +
         '  GRAFANA_PROM_URL, GRAFANA_READ_TOKEN            with the above: read the series back and export them\n' +
+        '  GRAFANA_LOGS_URL, GRAFANA_LOGS_USER_ID          with the above: send Send Log and the trail to that Loki\n' +
+        '  GRAFANA_LOGS_READ_TOKEN                         with the above: read the log entries back\n' +
         '  VICTORIA_METRICS_BIN                            the victoria-metrics binary (default /usr/bin/victoria-metrics)\n'
     )
     return
@@ -598,7 +797,7 @@ const main = async (): Promise<void> => {
   say(
     remote
       ? `Target: ${remote.description}`
-      : 'Target: a local VictoriaMetrics standing in for Grafana Cloud (set GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY for a real stack)'
+      : 'Target: a local VictoriaMetrics and a Loki stand-in for Grafana Cloud (set GRAFANA_URL, GRAFANA_USER_ID, GRAFANA_API_KEY for a real stack)'
   )
 
   const exportTools = remote && !remote.reader ? [] : prerequisites('curl', 'jq')
@@ -624,10 +823,19 @@ const main = async (): Promise<void> => {
     target = remote
   } else {
     vm = await startLocalVictoriaMetrics()
+    const loki = await startLocalLoki(vm.password)
     target = {
-      description: 'local VictoriaMetrics',
-      configuration: { grafanaUrl: `${vm.url}/influx/write`, grafanaUserId: vm.username, apiKey: vm.password },
-      reader: { promUrl: vm.url, user: vm.username, token: vm.password }
+      description: 'local VictoriaMetrics and Loki stand-in',
+      configuration: {
+        grafanaUrl: `${vm.url}/influx/write`,
+        grafanaUserId: vm.username,
+        apiKey: vm.password,
+        logsUrl: loki.url,
+        logsUserId: loki.username
+      },
+      reader: { promUrl: vm.url, user: vm.username, token: vm.password },
+      logs: true,
+      logsReader: { url: loki.url, user: loki.username, token: vm.password }
     }
   }
 
@@ -641,13 +849,30 @@ const main = async (): Promise<void> => {
 
   let sent: Sent
   try {
-    sent = await fireCards(integration, target.configuration)
+    sent = await fireCards(integration, target.configuration, target.logs)
   } catch (error) {
     // An answer the demo did not expect is explained by its message; anything else (the
     // integration crashed, a request failed) by the integration's own last words.
     const log = signalled || error instanceof DemoError ? '' : tail(integration.output(), 10)
     if (log) process.stderr.write(`--- the integration's last log lines ---\n${scrub(log)}\n`)
     throw error
+  }
+
+  if (!target.logs) {
+    say(
+      "\nLogs: set GRAFANA_LOGS_URL and GRAFANA_LOGS_USER_ID (the stack's Loki details page) to try Send Log and the trail too."
+    )
+  } else if (target.logsReader) {
+    section('Stored log entries (read back)')
+    say(
+      `GET ${target.logsReader.url}/loki/api/v1/query_range  ${LOGS_SELECTOR}  since the demo started, oldest first\n`
+    )
+    printLogs(await readLogs(target.logsReader, sent), sent)
+  } else {
+    section('Stored log entries')
+    say('Not read back: set GRAFANA_LOGS_READ_TOKEN (logs:read) to have the demo do it.')
+    say("In Grafana: Explore -> your stack's Loki data source (grafanacloud-…-logs) -> run")
+    say(`   ${LOGS_SELECTOR} | conversationId="conv-2"`)
   }
 
   section('Stored series (read back)')
@@ -665,7 +890,7 @@ const main = async (): Promise<void> => {
     say("In Grafana: Explore -> your stack's Prometheus data source (grafanacloud-…-prom) -> run")
     say(`   ${selectorFor(sent.series)}`)
     say(`   e.g. sum by (channel) (count_over_time(flow_started_metric{botId="${BOT_ID}"}[1h]))`)
-    say('\nDone: the three cards delivered to Grafana Cloud.')
+    say('\nDone: the cards delivered to Grafana Cloud.')
     return
   }
   printTable(samples)
@@ -691,7 +916,9 @@ const main = async (): Promise<void> => {
     )
   }
 
-  say('\nDone: register, the three cards, the stored series and their export all worked.')
+  say(
+    `\nDone: register, the cards, ${target.logs ? 'the log lines, ' : ''}the stored series and their export all worked.`
+  )
 }
 
 void (async () => {

@@ -5,7 +5,7 @@
 import type { AxiosError } from 'axios'
 import { DeliveryError } from './client'
 import { LineProtocolError } from './line-protocol/error'
-import { attemptsMade, isTimeout } from './retry-policy'
+import { attemptsMade, isLostConnection, isTimeout } from './retry-policy'
 import { oneLine, scrubSecrets } from './secrets'
 
 /** A refusal written for the bot builder: what went wrong and what to do. */
@@ -40,7 +40,7 @@ const deliveryFailure = (failure: DeliveryError): string => {
     if (isTimeout(error)) {
       return `No answer from ${host} within ${policy.attemptTimeoutMs / 1000} s${after}. Grafana Cloud may be slow or unreachable; the event was not confirmed.`
     }
-    if (error.code === 'ECONNRESET' || error.code === 'EPIPE') {
+    if (isLostConnection(error)) {
       return `The connection to ${host} was lost (${error.code})${after}: the event may have been stored (once at most) or not. Check Grafana Cloud's status if it keeps happening.`
     }
     return `Could not reach ${host} (${error.code ?? 'network error'})${after}. Check the ${endpoint.urlField} and that the host is up.`
@@ -64,6 +64,19 @@ const deliveryFailure = (failure: DeliveryError): string => {
     return `Grafana rejected the data (400): nothing was stored.${saidText}`
   }
   return `Grafana answered ${status}${after}: the event was not stored.${saidText}`
+}
+
+/**
+ * Whether a failed write may have been stored all the same: its last attempt went out and no
+ * answer came back (a timeout, a lost connection), or it failed in a way nobody foresaw. An
+ * answer, even an error, or a connection never made, says it was not.
+ */
+export const mayHaveBeenStored = (failure: DeliveryError): boolean => {
+  const error = failure.axiosError
+  if (error === undefined) {
+    return true
+  }
+  return error.response === undefined && (isTimeout(error) || isLostConnection(error))
 }
 
 /**

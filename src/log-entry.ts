@@ -34,8 +34,10 @@ export const MAX_METADATA_BYTES = 65_536
 
 /**
  * Names a card's details cannot take: the metadata every entry may carry, the fields of the line
- * (`| json` would show a detail of the same name in their place), the stream labels, and
- * `detected_level`, which Loki derives.
+ * (`| json` would show a detail of the same name in their place), the stream labels,
+ * `detected_level`, which Loki derives, and the fields Loki derives it from: it reads a
+ * `severity` or `Level` metadata field (its `log_level_fields`) before the line's level, so such
+ * a detail would change the level Grafana shows the line at.
  */
 export const BUILT_IN_METADATA: ReadonlySet<string> = new Set([
   'card',
@@ -46,11 +48,26 @@ export const BUILT_IN_METADATA: ReadonlySet<string> = new Set([
   'message',
   'instance',
   'detected_level',
+  'LEVEL',
+  'Level',
+  'severity',
+  'Severity',
+  'SEVERITY',
+  'lvl',
+  'LVL',
+  'Lvl',
   'service_name',
   'botId',
   'channel',
   'version'
 ])
+
+/**
+ * A detail's name as Loki stores it. Loki renames a metadata name that starts with a single `_`
+ * (as a cleaned name that began with a digit does) to `key_…`; the entry carries that name
+ * already, so the card reports the name queries find. Names reach here cleaned to [A-Za-z0-9_].
+ */
+export const storedMetadataName = (name: string): string => (/^_(?!_)/u.test(name) ? `key${name}` : name)
 
 export interface EntryParts {
   readonly card: Card
@@ -96,12 +113,22 @@ export const buildLogEntry = (parts: EntryParts, context: Pick<LabelContext, 'bo
       `The log line is ${bytes} bytes long; Grafana Cloud Logs accepts lines up to ${MAX_LINE_BYTES} bytes (256 KB): shorten the message.`
     )
   }
+  const details: Record<string, string> = {}
+  for (const [name, value] of Object.entries(parts.details)) {
+    const stored = storedMetadataName(name)
+    if (Object.hasOwn(details, stored)) {
+      throw new UserFacingError(
+        `Two names would be stored as the log metadata ${stored} (Loki renames a name that starts with one _ to key_…): rename one.`
+      )
+    }
+    details[stored] = wellFormed(value)
+  }
   const metadata = present({
     card: parts.card,
     event: parts.event,
     conversationId: wellFormed(textOf(parts.fields.conversationId)),
     userId: wellFormed(textOf(parts.fields.userId)),
-    ...Object.fromEntries(Object.entries(parts.details).map(([name, value]) => [name, wellFormed(value)]))
+    ...details
   })
   const metadataBytes = Object.entries(metadata).reduce(
     (total, [name, value]) => total + utf8Bytes(name) + utf8Bytes(value),

@@ -62,6 +62,11 @@ describe('Send Log entry', () => {
     expect(body.streams[0]!.values[0]).toEqual([entry.timestampNs, entry.line, entry.metadata])
   })
 
+  test('an attribute name Loki would rename is written as Loki stores it: key_ before a single leading _', () => {
+    const entry = build({ message: 'm', attributes: { '1st': 'a', _x: 'b', x_: 'c' } })
+    expect(entry.metadata).toEqual({ card: 'sendLog', key_1st: 'a', key_x: 'b', x_: 'c' })
+  })
+
   test('a lone surrogate, which Loki would refuse with the whole request, becomes U+FFFD', () => {
     const entry = build({ message: 'broken \ud83d emoji', conversationId: '\udc00' })
     expect(JSON.parse(entry.line).message).toBe('broken \ufffd emoji')
@@ -100,6 +105,16 @@ describe('Send Log entry', () => {
     ['a nested attribute', { message: 'm', attributes: '{"o": {"a": 1}}' }, /Attribute "o" must be text or a number/],
     ['an attribute named like an ID', { message: 'm', attributes: { userId: 'x' } }, /built-in metadata userId/],
     ['an attribute named level', { message: 'm', attributes: { level: 'x' } }, /built-in metadata level/],
+    [
+      'an attribute Loki would take the level from',
+      { message: 'm', attributes: { severity: 'debug' } },
+      /built-in metadata severity/
+    ],
+    [
+      'two attributes Loki would store under one name',
+      { message: 'm', attributes: { key_x: 1, '-x': 2 } },
+      /Two names would be stored as the log metadata key_x/
+    ],
     ['two attributes that clean alike', { message: 'm', attributes: { 'a-b': 1, 'a.b': 2 } }, /both become/],
     ['a reserved attribute name', { message: 'm', attributes: { __x: 1 } }, /reserved by Prometheus/],
     [

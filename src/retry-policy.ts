@@ -25,6 +25,9 @@ export const deliveryPolicy: RetryPolicy = {
 /** An attempt that got no answer within its timeout. */
 export const isTimeout = (error: AxiosError): boolean => error.code === 'ECONNABORTED' || error.code === 'ETIMEDOUT'
 
+/** An attempt whose connection broke after the request went out: the server may have acted on it. */
+export const isLostConnection = (error: AxiosError): boolean => error.code === 'ECONNRESET' || error.code === 'EPIPE'
+
 /** Network failures, timeouts, 429 and 5xx. Any other status is an answer that a retry will not change. */
 const isTransient = (error: AxiosError): boolean => {
   const status = error.response?.status

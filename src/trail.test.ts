@@ -108,7 +108,7 @@ describe('the trail of Send Metric', () => {
     logs.script([{ kind: 'status', status: 401, body: 'invalid token' }])
     const message = await failure(sendMetric(config, metric({ name: 'x' }), 'bot-1', { policy }))
     expect(message).toMatch(
-      /Grafana refused the credentials \(401\)\. Check the Logs user ID and the API key .* logs:write scope\..* The metric sample was stored; its log line was not\./
+      /Grafana refused the credentials \(401\)\. Check the Logs user ID and the API key .* logs:write scope\..* The metric sample was stored; the log line was not stored\./
     )
     expect(metrics.requests).toHaveLength(1)
   })
@@ -116,7 +116,9 @@ describe('the trail of Send Metric', () => {
   test('a refused sample fails the card and says the log line was stored', async () => {
     metrics.script([{ kind: 'status', status: 400, body: 'bad' }])
     const message = await failure(sendMetric(config, metric({ name: 'x' }), 'bot-1', { policy }))
-    expect(message).toMatch(/Grafana rejected the data \(400\).* The log line was stored; the metric sample was not\./)
+    expect(message).toMatch(
+      /Grafana rejected the data \(400\).* The metric sample was not stored; the log line was stored\./
+    )
     expect(logs.requests).toHaveLength(1)
   })
 
@@ -124,7 +126,25 @@ describe('the trail of Send Metric', () => {
     metrics.script([{ kind: 'status', status: 403 }])
     logs.script([{ kind: 'status', status: 403 }])
     const message = await failure(sendMetric(config, metric({ name: 'x' }), 'bot-1', { policy }))
-    expect(message).toMatch(/metrics:write scope\..* The log line was not stored either\./)
+    expect(message).toMatch(/metrics:write scope\..* The metric sample was not stored; the log line was not stored\.$/)
+  })
+
+  test('a log push that got no answer: the card says the line may have been stored, never that it was not', async () => {
+    logs.script([], { kind: 'hang' })
+    const message = await failure(sendMetric(config, metric({ name: 'x' }), 'bot-1', { policy }))
+    expect(message).toMatch(
+      /No answer from 127\.0\.0\.1:\d+ within 0\.3 s after 2 attempts\..* The metric sample was stored; the log line may have been stored\.$/
+    )
+    expect(logs.requests).toHaveLength(2)
+  })
+
+  test('a lost connection to the metrics endpoint and a refused log line: each said as it is', async () => {
+    metrics.script([], { kind: 'reset' })
+    logs.script([], { kind: 'status', status: 400, body: 'bad' })
+    const message = await failure(sendMetric(config, metric({ name: 'x' }), 'bot-1', { policy }))
+    expect(message).toMatch(
+      /was lost \(ECONNRESET\) after 2 attempts.* The metric sample may have been stored; the log line was not stored\.$/
+    )
   })
 })
 

@@ -1,11 +1,12 @@
 /**
  * The trail: with logs configured and "Also log every event" on, Send Metric and Send LLM Usage
  * write their event as a log line too, with the same stamp as their samples. Both writes go out
- * at once; the card answers OK only when both are stored, and a failure says which one was.
+ * at once; the card answers OK only when both are stored, and a failure says what became of
+ * each: stored, not stored, or (no answer came back) maybe stored.
  */
 import { DeliveryError, writeLines, type WriteOptions } from './client'
 import type { Configuration } from './config'
-import { UserFacingError } from './errors'
+import { mayHaveBeenStored, UserFacingError } from './errors'
 import { INSTANCE_LABEL, quoted } from './label-names'
 import { BUILT_IN_LABELS, type LabelContext } from './labels'
 import { BUILT_IN_METADATA } from './log-entry'
@@ -65,8 +66,14 @@ export const trailDetails = (
   return details
 }
 
-const notStored = (error: unknown, note: string): unknown =>
-  error instanceof DeliveryError ? error.withNote(note) : error
+/** What became of one of the two writes, as a failed call's message says it. */
+const fate = (result: PromiseSettledResult<void>): string => {
+  if (result.status === 'fulfilled') {
+    return 'was stored'
+  }
+  const refused = result.reason instanceof DeliveryError && !mayHaveBeenStored(result.reason)
+  return refused ? 'was not stored' : 'may have been stored'
+}
 
 /** Writes `body` to the metrics endpoint and, when given, `entry` to the logs endpoint, at once. */
 const writeEvent = async (
@@ -83,15 +90,10 @@ const writeEvent = async (
     writeLines(config, body, options),
     pushLogs(config.logs, config.apiKey, [entry], options)
   ])
-  if (metrics.status === 'rejected') {
-    throw notStored(
-      metrics.reason,
-      logs.status === 'fulfilled'
-        ? 'The log line was stored; the metric sample was not.'
-        : 'The log line was not stored either.'
-    )
+  const failed = metrics.status === 'rejected' ? metrics : logs.status === 'rejected' ? logs : undefined
+  if (failed === undefined) {
+    return
   }
-  if (logs.status === 'rejected') {
-    throw notStored(logs.reason, 'The metric sample was stored; its log line was not.')
-  }
+  const note = `The metric sample ${fate(metrics)}; the log line ${fate(logs)}.`
+  throw failed.reason instanceof DeliveryError ? failed.reason.withNote(note) : failed.reason
 }

@@ -1,7 +1,8 @@
 /**
  * `npm run demo` (scripts/demo.ts) as a newcomer runs it: a child process without any GRAFANA_*
- * variable, so it builds, starts its own VictoriaMetrics, fires the three cards, prints the stored
- * series and the CSV export, and leaves nothing behind — also when interrupted with Ctrl-C.
+ * variable, so it builds, starts its own VictoriaMetrics and Loki stand-in, fires the cards (Send
+ * Log and the trail of one Send Metric call too), prints the log entries and the series read back
+ * and the CSV export, and leaves nothing behind — also when interrupted with Ctrl-C.
  */
 import { spawn } from 'node:child_process'
 import { existsSync, readFileSync } from 'node:fs'
@@ -101,7 +102,7 @@ describe('npm run demo', () => {
     if (context.task.result?.state === 'fail' && onFailure !== '') process.stderr.write(`${onFailure}\n`)
   })
 
-  it('builds, sends the three cards to a local VictoriaMetrics, prints the stored series and the CSV, cleans up', async () => {
+  it('builds, sends the cards to a local VictoriaMetrics and Loki stand-in, prints the entries, the series and the CSV, cleans up', async () => {
     const run = await runDemo('npx', ['tsx', 'scripts/demo.ts'])
     onFailure = `--- stdout ---\n${run.stdout}\n--- stderr ---\n${run.stderr}`
     const out = run.stdout
@@ -110,6 +111,26 @@ describe('npm run demo', () => {
 
     expect(out).toMatch(/^bp build: ok in [\d.]+ s/mu)
     expect(out).toContain('ok: the endpoint accepted the credentials')
+    expect(out).toMatch(/^Loki stand-in http:\/\/127\.0\.0\.1:\d+ {2}\(dev\/loki\.ts, in this process/mu)
+    expect(out).toContain('ok: the logs endpoint accepted them too')
+    expect(out).toMatch(
+      /Grafana Cloud Logs accepted the credentials for user \d+ at http:\/\/127\.0\.0\.1:\d+\/loki\/api\/v1\/push/u
+    )
+
+    // Send Log and the trail: what was sent, then the entries read back from the stand-in's query_range.
+    expect(out).toContain('stream {botId="demo-bot", channel="whatsapp", service_name="botpress", version="1.4.2"}')
+    expect(out).toMatch(/metadata amount, card, conversationId, event, orderId, userId {2}at \d{19} ns/u)
+    expect(out).toMatch(
+      /stored as handoff_requested_metric \{botId, channel, instance, version\}, and as a log line with the IDs/u
+    )
+    const logs = out.slice(out.indexOf('== Stored log entries'), out.indexOf('== Stored series'))
+    expect(logs).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}\{botId="demo-bot", channel="whatsapp", service_name="botpress", version="1\.4\.2"\}\n {3}line {6}\{"level":"warning","message":"Payment declined: card expired","instance":"[0-9a-z]{13}"\}\n {3}metadata {2}amount=35\.2 card=sendLog conversationId=conv-2 detected_level=warn event=payment_declined orderId=A-1042 userId=ben$/mu
+    )
+    expect(logs).toMatch(
+      /^\d{4}-\d\d-\d\dT[\d:.]+Z {2}\{botId="demo-bot", channel="webchat", service_name="botpress", version="1\.4\.1"\}\n {3}line {6}\{"level":"info","message":"handoff_requested","instance":"[0-9a-z]{13}"\}\n {3}metadata {2}card=sendMetric conversationId=conv-1 detected_level=info event=handoff_requested series=handoff_requested_metric userId=ana value=1$/mu
+    )
+    expect(logs).toContain('2 entries: one per call answered OK, in 2 streams')
 
     // The refused calls, with their messages.
     expect(out).toContain(
@@ -128,12 +149,16 @@ describe('npm run demo', () => {
       .filter((line) => /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z {2}[0-9a-z]{13}$/u.test(line))
     const row = (series: string, ...parts: string[]) =>
       rows.filter((r) => r.startsWith(`${series} `) && parts.every((p) => r.includes(p)))
-    expect(rows).toHaveLength(13)
+    expect(rows).toHaveLength(14)
     expect(
       row('flow_started_metric', 'channel=webchat', 'version=1.4.1', 'conversationId=conv-1', 'flow=checkout')
     ).toHaveLength(1)
     expect(row('flow_started_metric', 'channel=whatsapp', 'version=1.4.2')).toHaveLength(1)
     expect(row('flow_completed_metric', 'botId=demo-bot', 'channel=whatsapp', 'userId=ben')).toHaveLength(1)
+    // The trail's sample: the IDs went to its log line, not to the series.
+    const trail = row('handoff_requested_metric', 'botId=demo-bot channel=webchat version=1.4.1 ', ' 1 ')
+    expect(trail).toHaveLength(1)
+    expect(trail[0]).not.toContain('conversationId')
     expect(row('response_latency_metric', 'channel=webchat', ' 812 ')).toHaveLength(1)
     expect(row('response_latency_metric', 'channel=whatsapp', ' 430 ')).toHaveLength(1)
     expect(row('checkout_amount', 'flow=cart step=payment', ' 35.2 ')).toHaveLength(1)
@@ -151,7 +176,7 @@ describe('npm run demo', () => {
     expect(row('gen_ai_client_token_usage', ...llm, 'gen_ai_token_type=input', ' 1234 ')).toHaveLength(1)
     expect(row('gen_ai_client_token_usage', ...llm, 'gen_ai_token_type=output', ' 87 ')).toHaveLength(1)
     expect(table).not.toContain('SECRET-CONTENT-MARKER')
-    expect(table).toContain('10 series, 13 samples')
+    expect(table).toContain('11 series, 14 samples')
 
     // The export through scripts/export-metrics.sh: its CSV header and rows.
     expect(out).toContain(
@@ -161,9 +186,10 @@ describe('npm run demo', () => {
     expect(out).toMatch(
       /^ {3}\d{4}-\d\d-\d\dT[\d:.]+Z,"flow_completed_metric","demo-bot","whatsapp","conv-2","checkout","","","","","","[0-9a-z]{13}","","","ben","1\.4\.2",1$/mu
     )
-    expect(out).toContain('13 rows in')
+    expect(out).toContain('14 rows in')
 
     expect(out).toContain('== Cleanup')
+    expect(out).toMatch(/stopped the Loki stand-in \(http:\/\/127\.0\.0\.1:\d+\)/u)
     expectNothingLeft(out)
   })
 

@@ -29,8 +29,18 @@
  * Checked per case: the answer, the exact write body (one line for the call and one per token
  * type, nothing more), and exactly the oracle's series in VictoriaMetrics.
  *
- * Seed: FUZZ_SEED (default below, printed); cases: max(10000, FUZZ_RUNS), and a fifth as many
- * Send LLM Usage cases.
+ * Send Log runs after it, against the Loki stand-in (dev/loki.ts), with the same hostile text in
+ * its message, event, IDs (conversationId, userId, channel, botId, version) and attributes
+ * (names and values), and tricks aimed at the line's JSON and the push body. Its oracle reuses
+ * the field, name and event rules above; values are kept exactly (lone surrogates → U+FFFD), but
+ * for what Loki itself does to structured metadata (a U+FFFD in a value becomes a space).
+ * Checked per case: the answer (stream labels and metadata keys); then every stored entry,
+ * found by the timestamp its call reported: exactly one per accepted call, with exactly the
+ * oracle's stream labels, line and metadata (plus the detected_level of the card's level), no
+ * other entry, no merge, one push per accepted call and none for a refusal.
+ *
+ * Seed: FUZZ_SEED (default below, printed); cases: max(10000, FUZZ_RUNS), a fifth as many
+ * Send LLM Usage cases and as many Send Log cases.
  *
  * Where VictoriaMetrics 1.79 differs from Grafana (measured here), the VM check models it:
  *  - values keep ~12 significant digits and magnitudes below ~1e-296 become 0: values are
@@ -51,6 +61,7 @@ import { request, Agent } from 'node:http'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { headersFor, type IntegrationAnswer } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startLoki, type Loki } from '../dev/loki'
 import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import {
   startInfluxDB,
@@ -138,8 +149,59 @@ interface Context {
 
 type Refusal = Extract<Verdict, { accepted: false }>
 const refuse = (why: string): Refusal => ({ accepted: false, why })
-/** Label values are text, so a boolean `accepted` tells a refusal from labels. */
-const isRefusal = (result: Record<string, string> | Refusal): result is Refusal => typeof result.accepted === 'boolean'
+/** Names, labels and entries are never objects with a boolean `accepted`, which tells a refusal apart. */
+const isRefusal = <T>(result: T | Refusal): result is Refusal =>
+  typeof result === 'object' && result !== null && typeof (result as { accepted?: unknown }).accepted === 'boolean'
+
+/** A built-in text field of a card (version may be a number): its text, empty for none or a template. */
+const oracleFieldText = (input: Record<string, unknown>, field: string): string | Refusal => {
+  const raw = input[field]
+  if (raw === undefined) return ''
+  if (field === 'version' ? typeof raw !== 'string' && typeof raw !== 'number' : typeof raw !== 'string') {
+    return refuse(`${field} has the wrong type`)
+  }
+  const text = String(raw)
+  return isTemplate(text) ? '' : text
+}
+
+/** A field of named values (extra labels, attributes): the object or its JSON text, as entries. */
+const oracleNamedValues = (value: unknown, what: string): Array<[string, unknown]> | Refusal => {
+  let parsed = value
+  if (parsed === undefined) return []
+  if (typeof parsed === 'string') {
+    const t = parsed.trim()
+    if (t === '' || isTemplate(t)) return []
+    try {
+      parsed = JSON.parse(parsed)
+    } catch {
+      return refuse(`${what} text is not JSON`)
+    }
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return refuse(`${what} not an object`)
+  const entries = Object.entries(parsed)
+  if (entries.length > MAX_TAGS) return refuse(`too many ${what}`)
+  return entries
+}
+
+/**
+ * The name a key of named values takes (the label-name rules), or the refusal; `taken` are the
+ * names the card sets itself, `seen` the names earlier keys took.
+ */
+const oracleName = (key: string, taken: readonly string[], seen: Set<string>): string | Refusal => {
+  // Two rules beyond the sanitising, taken from Prometheus/Grafana: a label name
+  // cannot be empty, and label names are limited to 1024 bytes.
+  if (key === '') return refuse('empty key')
+  if (WHITESPACE.test(key)) return refuse('whitespace in key')
+  const name = oracleSanitise(key)
+  if (name.startsWith('__')) return refuse('reserved key')
+  if (name === 'time') return refuse('reserved key time')
+  if (name === 'instance') return refuse('reserved key instance')
+  if (taken.includes(name)) return refuse('built-in key')
+  if (seen.has(name)) return refuse('colliding keys')
+  if (bytes(name) > MAX_LABEL_NAME_BYTES) return refuse('key too long')
+  seen.add(name)
+  return name
+}
 
 /**
  * The labels of a card's samples: the built-in ones, `own` (the card's own labels, by name,
@@ -150,61 +212,25 @@ const oracleLabels = (
   context: Context,
   own: ReadonlyArray<readonly [string, string]>
 ): Record<string, string> | Refusal => {
-  // built-in label inputs
-  const textOf = (field: string): string | Refusal => {
-    const raw = input[field]
-    if (raw === undefined) return ''
-    if (field === 'version' ? typeof raw !== 'string' && typeof raw !== 'number' : typeof raw !== 'string') {
-      return refuse(`${field} has the wrong type`)
-    }
-    const text = String(raw)
-    return isTemplate(text) ? '' : text
-  }
   const raw: Array<readonly [string, string]> = [...own]
   for (const field of BUILT_IN) {
     if (!context.includeIds && (field === 'conversationId' || field === 'userId')) continue
-    const text = textOf(field)
+    const text = oracleFieldText(input, field)
     if (typeof text !== 'string') return text
     raw.push([field, field === 'botId' && text === '' ? context.headerBotId : text])
   }
 
-  // tags
-  let tags: unknown = input.tags
-  if (typeof tags === 'string') {
-    const t = tags.trim()
-    if (t === '' || isTemplate(t)) {
-      tags = {}
-    } else {
-      try {
-        tags = JSON.parse(tags)
-      } catch {
-        return refuse('tags text is not JSON')
-      }
+  const tags = oracleNamedValues(input.tags, 'tags')
+  if (isRefusal(tags)) return tags
+  const taken = [...BUILT_IN, ...own.map(([name]) => name)]
+  const seen = new Set<string>()
+  for (const [key, tagValue] of tags) {
+    if (typeof tagValue !== 'string' && typeof tagValue !== 'number' && typeof tagValue !== 'boolean') {
+      return refuse('tag value type')
     }
-  }
-  if (tags !== undefined) {
-    if (typeof tags !== 'object' || tags === null || Array.isArray(tags)) return refuse('tags not an object')
-    const entries = Object.entries(tags)
-    if (entries.length > MAX_TAGS) return refuse('too many tags')
-    const seen = new Set<string>()
-    for (const [key, tagValue] of entries) {
-      if (typeof tagValue !== 'string' && typeof tagValue !== 'number' && typeof tagValue !== 'boolean') {
-        return refuse('tag value type')
-      }
-      // Two rules beyond the sanitising, taken from Prometheus/Grafana: a label name
-      // cannot be empty, and label names are limited to 1024 bytes.
-      if (key === '') return refuse('empty tag key')
-      if (WHITESPACE.test(key)) return refuse('whitespace in tag key')
-      const label = oracleSanitise(key)
-      if (label.startsWith('__')) return refuse('reserved tag key')
-      if (label === 'time') return refuse('reserved tag key time')
-      if (label === 'instance') return refuse('reserved tag key instance')
-      if (BUILT_IN.includes(label) || own.some(([name]) => name === label)) return refuse('built-in tag key')
-      if (seen.has(label)) return refuse('colliding tag keys')
-      if (bytes(label) > MAX_LABEL_NAME_BYTES) return refuse('tag key too long')
-      seen.add(label)
-      raw.push([label, String(tagValue)])
-    }
+    const label = oracleName(key, taken, seen)
+    if (isRefusal(label)) return label
+    raw.push([label, String(tagValue)])
   }
 
   const labels: Record<string, string> = {}
@@ -218,15 +244,22 @@ const oracleLabels = (
   return labels
 }
 
+/** An event's name (Send Metric's name, Send Log's event) as the measurement it becomes, or the refusal. */
+const oracleMeasurement = (name: string): string | Refusal => {
+  if (name === '') return refuse('empty name')
+  if (WHITESPACE.test(name)) return refuse('whitespace in name')
+  const measurement = oracleSanitise(name)
+  if (bytes(`${measurement}_metric`) > MAX_VALUE_BYTES) return refuse('series name too long')
+  return measurement
+}
+
 const oracle = (input: Record<string, unknown>, context: Context): Verdict => {
   // name
   const name = input.name
   if (typeof name !== 'string') return refuse('name is not text')
-  if (name === '') return refuse('empty name')
-  if (WHITESPACE.test(name)) return refuse('whitespace in name')
-  const measurement = oracleSanitise(name)
+  const measurement = oracleMeasurement(name)
+  if (isRefusal(measurement)) return measurement
   const series = `${measurement}_metric`
-  if (bytes(series) > MAX_VALUE_BYTES) return refuse('series name too long')
 
   // value
   let value: number
@@ -767,6 +800,29 @@ const trigger = (
   })
 }
 
+/** Calls every case, CONCURRENCY at a time, until all are answered or `deadline` (ms) passes. */
+const callAll = async <C extends { readonly index: number }>(
+  cases: readonly C[],
+  answers: Map<number, IntegrationAnswer>,
+  deadline: number,
+  call: (c: C) => Promise<IntegrationAnswer>
+): Promise<void> => {
+  let next = 0
+  const worker = async () => {
+    while (next < cases.length && Date.now() < deadline) {
+      const c = cases[next++]!
+      answers.set(c.index, await call(c))
+    }
+  }
+  await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+}
+
+/** Whether `answer` is the clear refusal a refused case must get: 400 with a message that starts with `prefix`. */
+const isRefusalAnswer = (answer: IntegrationAnswer, prefix: string): boolean => {
+  const message = (answer.body as { message?: unknown })?.message
+  return answer.status === 400 && typeof message === 'string' && message.startsWith(prefix)
+}
+
 /**
  * VictoriaMetrics 1.79 truncates label names longer than 256 bytes (measured; Grafana accepts
  * 1024): the labels VM stores for the oracle's labels. Sanitised names are ASCII.
@@ -824,15 +880,9 @@ beforeAll(
     )
 
     const callsStarted = Date.now()
-    const deadline = callsStarted + 540_000 * SCALE
-    let next = 0
-    const worker = async () => {
-      while (next < cases.length && Date.now() < deadline) {
-        const c = cases[next++]!
-        answers.set(c.index, await trigger(integration.url, c.configuration, 'sendMetric', c.input, c.headerBotId))
-      }
-    }
-    await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+    await callAll(cases, answers, callsStarted + 540_000 * SCALE, (c) =>
+      trigger(integration.url, c.configuration, 'sendMetric', c.input, c.headerBotId)
+    )
     timings.callsMs = Date.now() - callsStarted
   },
   120_000 + 600_000 * SCALE
@@ -1375,25 +1425,15 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
   it(
     'every case: refused ones answer 400 with a message; accepted ones answer the oracle’s labels and series',
     async () => {
-      const deadline = Date.now() + 300_000 * SCALE
-      let next = 0
-      const worker = async () => {
-        while (next < llmCases.length && Date.now() < deadline) {
-          const c = llmCases[next++]!
-          llmAnswers.set(
-            c.index,
-            await trigger(integration.url, c.configuration, 'sendLlmUsage', c.input, c.headerBotId)
-          )
-        }
-      }
-      await Promise.all(Array.from({ length: CONCURRENCY }, worker))
+      await callAll(llmCases, llmAnswers, Date.now() + 300_000 * SCALE, (c) =>
+        trigger(integration.url, c.configuration, 'sendLlmUsage', c.input, c.headerBotId)
+      )
       expect(llmAnswers.size).toBe(llmCases.length)
       const failures: string[] = []
       for (const c of llmCases) {
         const answer = llmAnswers.get(c.index)!
         if (!c.verdict.accepted) {
-          const message = (answer.body as { message?: unknown })?.message
-          if (answer.status !== 400 || typeof message !== 'string' || !message.startsWith('Send LLM Usage failed: ')) {
+          if (!isRefusalAnswer(answer, 'Send LLM Usage failed: ')) {
             failures.push(
               `${describeLlmCase(c)}\n  oracle: refused (${c.verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`
             )
@@ -1512,5 +1552,435 @@ describe(`Send LLM Usage injection, property-based (seed ${SEED})`, () => {
       ...llmProxy.recorded.map((r) => r.body.toString('utf8'))
     ]
     expect(texts.filter((t) => windows.some((w) => t.includes(w))).map((t) => t.slice(0, 200))).toEqual([])
+  })
+})
+
+// ---------------------------------------------------------------------------------------------
+// Send Log: the same hostile text in the message, the event, the IDs and the attributes
+// ---------------------------------------------------------------------------------------------
+
+const LOG_RUNS = RUNS
+const LOG_LEVELS = ['critical', 'error', 'warning', 'info', 'debug']
+/** What Loki derives from the line's JSON level: the colour of the line in Grafana's logs panel. */
+const DETECTED_LEVEL: Readonly<Record<string, string>> = {
+  critical: 'critical',
+  error: 'error',
+  warning: 'warn',
+  info: 'info',
+  debug: 'debug'
+}
+/** Grafana Cloud Logs: a line up to 256 KB, structured metadata up to 64 KB (names and values). */
+const MAX_LINE_BYTES = 262_144
+const MAX_METADATA_BYTES = 65_536
+/**
+ * Names an attribute cannot take: the metadata the card writes itself, the line's fields (`| json`
+ * would show an attribute in their place), the stream labels, and the names Loki reads the level
+ * from (`detected_level`, and its level fields among the metadata, which come before the line).
+ */
+const LOG_TAKEN = [
+  'card',
+  'event',
+  'conversationId',
+  'userId',
+  'level',
+  'message',
+  'instance',
+  'detected_level',
+  'service_name',
+  'botId',
+  'channel',
+  'version'
+]
+const LOG_FIELDS = ['level', 'LEVEL', 'Level', 'Severity', 'severity', 'SEVERITY', 'lvl', 'LVL', 'Lvl']
+
+/**
+ * Loki's structured metadata at ingestion (3.4's distributor): a name with a single leading `_`
+ * is renamed `key_…`, and a U+FFFD in a value becomes a space. The card writes names as Loki
+ * stores them; the values it cannot help.
+ */
+const lokiMetadataName = (name: string): string => (/^_(?!_)/u.test(name) ? `key${name}` : name)
+const lokiMetadataValue = (value: string): string => value.replaceAll('\ufffd', ' ')
+
+/** Lone surrogates → U+FFFD; every other character as it is (JSON carries them all). */
+const oracleWellFormed = (raw: string): string => {
+  let out = ''
+  for (const ch of raw) {
+    const cp = ch.codePointAt(0)!
+    out += cp >= 0xd800 && cp <= 0xdfff ? '\ufffd' : ch
+  }
+  return out
+}
+
+type LogVerdict =
+  | Refusal
+  | {
+      accepted: true
+      /** The stream labels, service_name included. */
+      stream: Record<string, string>
+      line: string
+      /** The structured metadata the card writes (Loki adds detected_level). */
+      metadata: Record<string, string>
+      level: string
+    }
+
+const logOracle = (input: Record<string, unknown>, context: Context): LogVerdict => {
+  const message = input.message
+  if (typeof message !== 'string') return refuse('message is not text')
+  if (message === '' || isTemplate(message)) return refuse('empty message')
+  const level = input.level ?? 'info'
+  if (typeof level !== 'string' || !LOG_LEVELS.includes(level)) return refuse('unknown level')
+
+  const metadata: Record<string, string> = { card: 'sendLog' }
+  const event = oracleFieldText(input, 'event')
+  if (isRefusal(event)) return event
+  if (event !== '') {
+    const measurement = oracleMeasurement(event)
+    if (isRefusal(measurement)) return measurement
+    metadata.event = measurement
+  }
+
+  const stream: Record<string, string> = { service_name: 'botpress' }
+  for (const field of ['botId', 'channel', 'version']) {
+    const text = oracleFieldText(input, field)
+    if (isRefusal(text)) return text
+    const value = oracleWellFormed(field === 'botId' && text === '' ? context.headerBotId : text)
+    if (value === '') continue
+    if (bytes(value) > MAX_VALUE_BYTES) return refuse(`stream label ${field} too long`)
+    stream[field] = value
+  }
+  for (const field of ['conversationId', 'userId']) {
+    const text = oracleFieldText(input, field)
+    if (isRefusal(text)) return text
+    const value = oracleWellFormed(text)
+    if (value !== '') metadata[field] = value
+  }
+
+  const attributes = oracleNamedValues(input.attributes, 'attributes')
+  if (isRefusal(attributes)) return attributes
+  const seen = new Set<string>()
+  const storedNames = new Set<string>()
+  for (const [key, value] of attributes) {
+    if (typeof value !== 'string' && !(typeof value === 'number' && Number.isFinite(value))) {
+      return refuse('attribute value type')
+    }
+    const name = oracleName(key, [...LOG_TAKEN, ...LOG_FIELDS], seen)
+    if (isRefusal(name)) return name
+    const storedName = lokiMetadataName(name)
+    if (storedNames.has(storedName)) return refuse('two attributes stored under one name')
+    storedNames.add(storedName)
+    const stored = oracleWellFormed(String(value))
+    if (stored !== '') metadata[storedName] = stored
+  }
+  const metadataBytes = Object.entries(metadata).reduce((total, [k, v]) => total + bytes(k) + bytes(v), 0)
+  if (metadataBytes > MAX_METADATA_BYTES) return refuse('metadata too large')
+
+  const line = JSON.stringify({ level, message: oracleWellFormed(message), instance: context.instance })
+  if (bytes(line) > MAX_LINE_BYTES) return refuse('line too long')
+  return { accepted: true, stream, line, metadata, level }
+}
+
+type Attributes =
+  { kind: 'object' | 'json'; entries: Array<[string, TagValue]> } | { kind: 'free'; text: string | undefined }
+
+interface LogDraft {
+  message: string
+  level: string | undefined
+  event: string | undefined
+  channel: string | undefined
+  botId: string | undefined
+  conversationId: string | undefined
+  userId: string | undefined
+  version: string | number | undefined
+  attributes: Attributes
+}
+
+/** The level field's values, and some it refuses. */
+const levelArb = fc.oneof(
+  { weight: 8, arbitrary: fc.constantFrom(undefined, ...LOG_LEVELS) },
+  { weight: 1, arbitrary: fc.constantFrom('', 'warn', 'fatal', 'INFO', ' info', 'trace') }
+)
+/** What a line could try to pass off as another field, line or entry. */
+const LINE_TRICKS = [
+  '',
+  ' ',
+  '{"level":"debug","message":"x"}',
+  'level=debug msg=x',
+  '","level":"critical',
+  '"}\n{"level":"error","message":"second line"}',
+  '"]],"stream":{"evil":"1"},"values":[["1","x"',
+  '\\',
+  '\\"',
+  'x\u0000y',
+  '\ud83d',
+  '{{event.preview}}',
+  ' {{x}} '
+]
+const messageArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 12, arbitrary: text },
+  { weight: 2, arbitrary: fc.constantFrom(...LINE_TRICKS) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .array(fc.oneof(fc.constantFrom(...LINE_TRICKS), shortText), { minLength: 2, maxLength: 6 })
+      .map((parts) => parts.join(''))
+  }
+)
+const attributeKeyArb: fc.Arbitrary<string> = fc.oneof(
+  { weight: 12, arbitrary: tagKeyArb },
+  { weight: 1, arbitrary: fc.constantFrom(...LOG_TAKEN, ...LOG_FIELDS, 'stream', 'values', 'ts', 'line', 'fzid') }
+)
+const attributeValueArb: fc.Arbitrary<TagValue> = fc.oneof(
+  { weight: 30, arbitrary: text },
+  { weight: 8, arbitrary: numberArb },
+  { weight: 2, arbitrary: fc.constantFrom<TagValue>('', '{{event.x}}', true, null, { a: 1 }, ['x']) }
+)
+const attributeEntriesArb = fc.oneof(
+  { weight: 19, arbitrary: fc.array(fc.tuple(attributeKeyArb, attributeValueArb), { maxLength: 4 }) },
+  { weight: 1, arbitrary: fc.array(fc.tuple(attributeKeyArb, attributeValueArb), { minLength: 18, maxLength: 21 }) }
+)
+const logDraftArb: fc.Arbitrary<LogDraft> = fc.record({
+  message: messageArb,
+  level: levelArb,
+  event: fc.oneof(
+    { weight: 2, arbitrary: fc.constant(undefined) },
+    { weight: 1, arbitrary: templateArb },
+    { weight: 6, arbitrary: nameArb }
+  ),
+  channel: labelArb,
+  botId: labelArb,
+  conversationId: labelArb,
+  userId: labelArb,
+  version: versionArb,
+  attributes: fc.oneof(
+    {
+      weight: 8,
+      arbitrary: fc.record({
+        kind: fc.constantFrom<'object' | 'json'>('object', 'json'),
+        entries: attributeEntriesArb
+      })
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({ kind: fc.constant<'free'>('free'), text: fc.option(freeTagsText, { nil: undefined }) })
+    }
+  )
+})
+
+interface LogCase {
+  readonly index: number
+  readonly input: Record<string, unknown>
+  readonly verdict: LogVerdict
+}
+
+const LOG_BOT = 'fuzz-log-bot'
+
+const makeLogCase = (draft: LogDraft, index: number): LogCase => {
+  const input: Record<string, unknown> = { message: draft.message }
+  const set = (key: string, value: unknown) => {
+    if (value !== undefined) input[key] = value
+  }
+  set('level', draft.level)
+  set('event', draft.event)
+  set('channel', draft.channel)
+  set('botId', draft.botId)
+  set('conversationId', draft.conversationId)
+  set('userId', draft.userId)
+  set('version', draft.version)
+  set(
+    'attributes',
+    draft.attributes.kind === 'free'
+      ? draft.attributes.text
+      : tagsInput(draft.attributes.kind, draft.attributes.entries)
+  )
+  const received = JSON.parse(JSON.stringify(input)) as Record<string, unknown>
+  return {
+    index,
+    input,
+    verdict: logOracle(received, { headerBotId: LOG_BOT, includeIds: true, instance })
+  }
+}
+
+/** Hand-picked cases: injections into the push body and the line, and each limit at and past its edge. */
+const pinnedLogDrafts = (): LogDraft[] => {
+  const base: LogDraft = {
+    message: 'pinned',
+    level: undefined,
+    event: undefined,
+    channel: undefined,
+    botId: undefined,
+    conversationId: undefined,
+    userId: undefined,
+    version: undefined,
+    attributes: { kind: 'object', entries: [] }
+  }
+  const attrs = (...entries: Array<[string, TagValue]>): Attributes => ({ kind: 'object', entries })
+  const lineOverhead = bytes(JSON.stringify({ level: 'info', message: '', instance: 'i'.repeat(13) }))
+  const room = MAX_LINE_BYTES - lineOverhead
+  // card=sendLog, then 20 attributes a00…a19 whose values fill the rest of the 64 KB exactly.
+  const metadataRoom = MAX_METADATA_BYTES - bytes('cardsendLog') - 20 * 3
+  const filling = (extra: number): Attributes =>
+    attrs(
+      ...Array.from({ length: 20 }, (_, i): [string, TagValue] => {
+        const size = Math.floor(metadataRoom / 20) + (i === 0 ? (metadataRoom % 20) + extra : 0)
+        return [`a${String(i).padStart(2, '0')}`, 'v'.repeat(size)]
+      })
+    )
+  return [
+    {
+      ...base,
+      message: '"]],"stream":{"evil":"1"},"values":[["1","x"]]},{"stream":{"a":"b"},"values":[["1","y',
+      level: 'error',
+      event: 'evil"},"x":"y',
+      channel: 'web"},{"stream":{"evil":"1"}',
+      conversationId: '"}\n{"level":"critical"}',
+      attributes: attrs(['note', '","service_name":"evil'], ['x', '\n'])
+    },
+    { ...base, message: '{"level":"debug","message":"x","instance":"other"}', level: 'critical' },
+    { ...base, message: 'level=debug', attributes: attrs(['severity', 'debug']) },
+    { ...base, message: 'lvl', attributes: attrs(['Level', 'debug']) },
+    { ...base, attributes: attrs(['detected_level', 'debug']) },
+    { ...base, attributes: attrs(['service_name', 'evil']) },
+    { ...base, attributes: attrs(['__proto__', 'x']) },
+    { ...base, attributes: { kind: 'json', entries: [['__proto__', 'x']] } },
+    { ...base, message: '\ud800', channel: '\udfff', userId: 'a\ud800b', attributes: attrs(['k', '\udbff\udbff']) },
+    { ...base, message: 'x'.repeat(room) },
+    { ...base, message: 'x'.repeat(room + 1) },
+    { ...base, message: '\n'.repeat(Math.floor(room / 2)) },
+    { ...base, message: '\n'.repeat(Math.floor(room / 2) + 1) },
+    { ...base, attributes: filling(0) },
+    { ...base, attributes: filling(1) },
+    { ...base, channel: 'c'.repeat(2048), botId: 'b'.repeat(2048), version: 'v'.repeat(2048) },
+    { ...base, version: 'é'.repeat(1025) },
+    { ...base, conversationId: 'c'.repeat(40_000), userId: 'u'.repeat(25_000) }
+  ]
+}
+
+describe(`Send Log injection, property-based (seed ${SEED})`, () => {
+  let loki: Loki
+  let logCases: LogCase[] = []
+  const logAnswers = new Map<number, IntegrationAnswer>()
+  const describeLogCase = (c: LogCase): string => `log case #${c.index} (seed ${SEED}) input=${show(c.input, 600)}`
+  const acceptedLog = () =>
+    logCases.filter((c) => c.verdict.accepted && logAnswers.get(c.index)?.status === 200) as Array<
+      LogCase & { verdict: Exclude<LogVerdict, Refusal> }
+    >
+  const timestampOf = (c: LogCase): string =>
+    (logAnswers.get(c.index)!.body as { output: { timestamp: string } }).output.timestamp
+
+  beforeAll(async () => {
+    // Every stream a case can make is allowed: the limit on streams is not what is tested here.
+    loki = await startLoki({ auth: { password: vm.password }, limits: { maxStreams: 1_000_000 } })
+    const drafts = [...pinnedLogDrafts(), ...fc.sample(logDraftArb, { seed: SEED + 2, numRuns: LOG_RUNS })]
+    logCases = drafts.map((d, i) => makeLogCase(d, i))
+  })
+
+  afterAll(async () => {
+    await loki?.stop()
+  })
+
+  it(
+    'every case: refused ones answer 400 with a message; accepted ones answer the oracle’s stream labels and metadata keys',
+    async () => {
+      const configuration = {
+        grafanaUrl: `${vm.url}/influx/write`,
+        grafanaUserId: USER_ID,
+        apiKey: vm.password,
+        logsUrl: loki.url,
+        logsUserId: loki.username
+      }
+      await callAll(logCases, logAnswers, Date.now() + 300_000 * SCALE, (c) =>
+        trigger(integration.url, configuration, 'sendLog', c.input, LOG_BOT)
+      )
+      expect(logAnswers.size).toBe(logCases.length)
+      const failures: string[] = []
+      for (const c of logCases) {
+        const answer = logAnswers.get(c.index)!
+        if (!c.verdict.accepted) {
+          if (!isRefusalAnswer(answer, 'Send Log failed: ')) {
+            failures.push(
+              `${describeLogCase(c)}\n  oracle: refused (${c.verdict.why}); integration: ${answer.status} ${show(answer.text, 300)}`
+            )
+          }
+          continue
+        }
+        const output = (
+          answer.body as { output?: { streamLabels?: unknown; metadataKeys?: unknown; timestamp?: unknown } }
+        )?.output
+        if (
+          answer.status !== 200 ||
+          labelKey((output?.streamLabels ?? {}) as Record<string, string>) !== labelKey(c.verdict.stream) ||
+          JSON.stringify(output?.metadataKeys) !== JSON.stringify(Object.keys(c.verdict.metadata).sort()) ||
+          typeof output?.timestamp !== 'string' ||
+          !/^\d{19}$/u.test(output.timestamp)
+        ) {
+          failures.push(
+            `${describeLogCase(c)}\n  oracle: accepted with ${show(c.verdict.stream, 300)} ${show(Object.keys(c.verdict.metadata))}; integration: ${answer.status} ${show(answer.text, 300)}`
+          )
+        }
+      }
+      const count = logCases.filter((c) => c.verdict.accepted).length
+      console.log(
+        `[injection] ${logCases.length} Send Log cases: ${count} accepted, ${logCases.length - count} refused`
+      )
+      expect(
+        failures.length,
+        `${failures.length} disagreements with the oracle:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`
+      ).toBe(0)
+      expect(count).toBeGreaterThan(logCases.length * 0.3)
+      expect(logCases.length - count).toBeGreaterThan(logCases.length * 0.1)
+    },
+    360_000 * SCALE
+  )
+
+  it('the stand-in: one entry per accepted call at its time, with exactly the oracle’s stream labels, line and metadata; nothing else', () => {
+    const byTimestamp = new Map(acceptedLog().map((c) => [timestampOf(c), c]))
+    expect(byTimestamp.size).toBe(acceptedLog().length)
+    const failures: string[] = []
+    const seen = new Set<number>()
+    const entries = loki.entries()
+    for (const entry of entries) {
+      const c = byTimestamp.get(entry.ts)
+      if (c === undefined || seen.has(c.index)) {
+        failures.push(`an entry no accepted case explains, or a second one: ${show(entry, 500)}`)
+        continue
+      }
+      seen.add(c.index)
+      const metadata = {
+        ...Object.fromEntries(Object.entries(c.verdict.metadata).map(([k, v]) => [k, lokiMetadataValue(v)])),
+        detected_level: DETECTED_LEVEL[c.verdict.level]!
+      }
+      if (
+        labelKey(entry.labels) !== labelKey(c.verdict.stream) ||
+        entry.line !== c.verdict.line ||
+        labelKey(entry.metadata) !== labelKey(metadata)
+      ) {
+        failures.push(
+          `${describeLogCase(c)}\n  stored ${show(entry, 500)}\n  expected ${show({ labels: c.verdict.stream, line: c.verdict.line, metadata }, 500)}`
+        )
+      }
+    }
+    const counts = loki.counts()
+    console.log(
+      `[injection] Loki stand-in: ${entries.length} entries in ${counts.streams} streams for ${acceptedLog().length} accepted Send Log calls; ${loki.requests.length} pushes`
+    )
+    expect(
+      failures.length,
+      `${failures.length} stand-in disagreements:\n${failures.slice(0, REPORT_LIMIT).join('\n')}`
+    ).toBe(0)
+    expect(seen.size).toBe(byTimestamp.size)
+    expect(counts.stored).toBe(byTimestamp.size)
+    expect(counts.duplicatesMerged).toBe(0)
+    // One push per accepted call, each stored whole; none for a refused call.
+    expect(loki.requests.filter((r) => r.path === '/loki/api/v1/push' && r.status === 204)).toHaveLength(
+      byTimestamp.size
+    )
+    expect(loki.requests).toHaveLength(byTimestamp.size)
+  })
+
+  it('the API key appears in no answer and nowhere in the integration’s output', () => {
+    const windows = Array.from({ length: vm.password.length - 11 }, (_, i) => vm.password.slice(i, i + 12))
+    const texts = [...[...logAnswers.values()].map((a) => a.text), integration.output()]
+    expect(texts.filter((t) => windows.some((w) => t.includes(w))).map((t) => t.slice(0, 200))).toEqual([])
+    expect(integration.output()).toContain('Send Log failed')
   })
 })

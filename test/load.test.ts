@@ -9,12 +9,19 @@
  * are exactly the calls (and their values add up), nothing was merged or refused, and the
  * series count stays within the documented bound.
  *
+ * Logs: the same four processes write Send Log, and Send Metric with its trail, to the Loki
+ * stand-in (dev/loki.ts), which merges an entry equal to a stored one (same stream, nanosecond
+ * and line) as Loki does and counts it. For each load: the entries stored are exactly the calls
+ * answered OK, none merged but by a logged retry, and the streams stay within the documented
+ * bound (service_name × botId × channel × version: one here).
+ *
  * Each load is bounded by its number of calls and a deadline; the rate reached is printed,
  * not asserted (the machine is shared).
  */
 import { afterAll, beforeAll, describe, expect, test } from 'vitest'
 import { triggerAction } from '../dev/botpress'
 import { startIntegrationProcess, type IntegrationProcess } from '../dev/integration-process'
+import { startLoki, type Loki } from '../dev/loki'
 import { startVictoriaMetrics, type ExportedSeries, type VictoriaMetrics } from '../dev/servers'
 import { INSTANCE_LABEL } from '../src/label-names'
 import { startFaultProxy, type FaultProxy } from './helpers/fault-proxy'
@@ -30,6 +37,7 @@ const CONVERSATIONS = 200
 
 let vm: VictoriaMetrics
 let proxy: FaultProxy
+let loki: Loki
 let instances: IntegrationProcess[] = []
 let configuration: Record<string, unknown>
 
@@ -37,21 +45,34 @@ interface LoadResult {
   readonly calls: number
   readonly ok: number
   readonly refused: string[]
+  /** Log entries the load stored, and merged into one stored before. */
+  readonly entries: number
+  readonly merged: number
+}
+
+/** What one call writes: samples to the metrics endpoint, entries to the logs endpoint. */
+interface PerCall {
+  readonly samples: number
+  readonly entries: number
 }
 
 /**
  * Calls `card` `IN_FLIGHT` at a time, sent to the instances in turn, until the load has lasted
  * MIN_DURATION_MS and made MIN_CALLS calls (or made MAX_CALLS). Checks that every sample it
- * wrote met Mimir's rule without a merge or a refusal: `samplesPerCall` new samples per call.
+ * wrote met Mimir's rule without a merge or a refusal (`perCall.samples` new samples per call
+ * answered OK), and that the Loki stand-in stored `perCall.entries` new entries per call
+ * answered OK, merging none but retried pushes.
  */
 const load = async (
   card: string,
   inputFor: (call: number) => unknown,
-  samplesPerCall: number,
+  perCall: PerCall,
   config = configuration
 ): Promise<LoadResult> => {
   const before = proxy.samples()
   const retriesBefore = retries()
+  const logsBefore = loki.counts()
+  const logRetriesBefore = logRetries()
   const deadline = Date.now() + LOAD_DEADLINE_MS
   const started = performance.now()
   const more = (calls: number) =>
@@ -85,14 +106,31 @@ const load = async (
   expect(
     after.merged - before.merged,
     'samples merged with an earlier one of the same millisecond'
-  ).toBeLessThanOrEqual(retried * samplesPerCall)
-  expect(after.accepted - before.accepted).toBe(ok * samplesPerCall)
-  return { calls, ok, refused }
+  ).toBeLessThanOrEqual(retried * perCall.samples)
+  expect(after.accepted - before.accepted).toBe(ok * perCall.samples)
+
+  const logsAfter = loki.counts()
+  const logsRetried = logRetries() - logRetriesBefore
+  const entries = logsAfter.stored - logsBefore.stored
+  const merged = logsAfter.duplicatesMerged - logsBefore.duplicatesMerged
+  if (perCall.entries > 0) {
+    console.log(
+      `${card}: ${ok} answered OK, ${entries} log entries stored, ${merged} merged, ${logsRetried} log pushes retried; ${logsAfter.streams} streams`
+    )
+  }
+  expect(merged, 'log entries merged with an earlier one of the same stream, nanosecond and line').toBeLessThanOrEqual(
+    logsRetried * perCall.entries
+  )
+  expect(entries).toBe(ok * perCall.entries)
+  return { calls, ok, refused, entries, merged }
 }
 
+/** How many times the instances logged `warning` so far. */
+const logged = (warning: string): number =>
+  instances.reduce((total, instance) => total + instance.output().split(warning).length - 1, 0)
 /** Writes the instances retried so far: each logs a warning per retry. */
-const retries = (): number =>
-  instances.reduce((total, instance) => total + instance.output().split('Grafana Cloud write:').length - 1, 0)
+const retries = (): number => logged('Grafana Cloud write:')
+const logRetries = (): number => logged('Grafana Cloud Logs write:')
 
 /** The series matching `match` once they hold `expected` samples (VictoriaMetrics shows the last writes a moment late). */
 const storedSeries = (match: string, expected: number): Promise<ExportedSeries[]> =>
@@ -107,6 +145,8 @@ beforeAll(async () => {
   vm = await startVictoriaMetrics()
   proxy = await startFaultProxy(vm.url)
   proxy.script('load', [], 'forward')
+  // One API key for both endpoints, as Grafana Cloud issues it.
+  loki = await startLoki({ auth: { password: vm.password } })
   instances = await Promise.all(Array.from({ length: PROCESSES }, () => startIntegrationProcess()))
   configuration = {
     grafanaUrl: `${proxy.routeUrl('load')}/influx/write`,
@@ -118,6 +158,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all(instances.map((instance) => instance.stop()))
+  await loki?.stop()
   await proxy?.close()
   await vm?.stop()
 })
@@ -139,7 +180,7 @@ describe('Send Metric under load, from four instances', () => {
     const result = await load(
       'sendMetric',
       sendMetric('load_constant', () => undefined),
-      1
+      { samples: 1, entries: 0 }
     )
     expect(result.refused).toEqual([])
     expect(result.ok).toBe(result.calls)
@@ -155,7 +196,7 @@ describe('Send Metric under load, from four instances', () => {
     const result = await load(
       'sendMetric',
       sendMetric('load_values', (call) => call + 1),
-      1
+      { samples: 1, entries: 0 }
     )
     expect(result.refused).toEqual([])
     const series = await storedSeries('load_values_metric', result.calls)
@@ -172,7 +213,7 @@ describe('Send Metric under load, from four instances', () => {
         () => 1,
         (call) => `conv-${Math.floor(call / PROCESSES) % CONVERSATIONS}`
       ),
-      1,
+      { samples: 1, entries: 0 },
       {
         ...configuration,
         includeConversationAndUserIds: true
@@ -192,7 +233,7 @@ describe('Send Raw Data under load, the same series in every call', () => {
     'load_raw,flow=cart amount=2.5,items=3i\nload_raw,flow=checkout amount=1\n# a comment\nload_raw_flag value=true'
 
   test('every OK is one sample per line and field, one series per instance', async () => {
-    const result = await load('sendRawData', () => ({ data: body }), 4)
+    const result = await load('sendRawData', () => ({ data: body }), { samples: 4, entries: 0 })
     expect(result.refused).toEqual([])
     const calls = result.ok
     const amount = await storedSeries('load_raw_amount', 2 * calls)
@@ -225,7 +266,7 @@ describe('Send LLM Usage under load, from four instances', () => {
     'the same labels on every call: each OK is one sample per series of the call, and the tokens add up',
     async () => {
       // The call's line stores operations, the duration and the cost; one line per token type.
-      const result = await load('sendLlmUsage', usage, 5)
+      const result = await load('sendLlmUsage', usage, { samples: 5, entries: 0 })
       expect(result.refused).toEqual([])
       const calls = result.ok
       const operations = await storedSeries('gen_ai_client_operations', calls)
@@ -246,6 +287,70 @@ describe('Send LLM Usage under load, from four instances', () => {
       expect(operations).toHaveLength(PROCESSES)
       expect(tokens).toHaveLength(2 * PROCESSES)
       expect(instancesIn([...operations, ...cost, ...duration, ...tokens]).size).toBe(PROCESSES)
+    },
+    LOAD_DEADLINE_MS + 30_000
+  )
+})
+
+describe('Send Log under load, from four instances', () => {
+  const logsConfiguration = () => ({ ...configuration, logsUrl: loki.url, logsUserId: loki.username })
+  const STREAM = { service_name: 'botpress', botId: 'bot-load', channel: 'webchat', version: '2.0.0' }
+  const streamsOfTheBot = () => loki.streams().filter((stream) => stream.labels.botId === 'bot-load')
+  /** The instance a stored line names: every instance's lines differ, so none merges with another's. */
+  const instancesOf = (card: string): Set<string> =>
+    new Set(
+      loki
+        .entries(STREAM)
+        .filter((entry) => entry.metadata.card === card)
+        .map((entry) => (JSON.parse(entry.line) as { instance: string }).instance)
+    )
+
+  test(
+    'the same line on every call: every OK is one stored entry, in one stream',
+    async () => {
+      const input = {
+        message: 'Payment declined: card expired',
+        level: 'warning',
+        event: 'payment_declined',
+        channel: 'webchat',
+        botId: 'bot-load',
+        version: '2.0.0',
+        conversationId: 'conv-1',
+        userId: 'user-1',
+        attributes: { orderId: 'A-1042' }
+      }
+      const result = await load('sendLog', () => input, { samples: 0, entries: 1 }, logsConfiguration())
+      expect(result.refused).toEqual([])
+      expect(result.ok).toBe(result.calls)
+      expect(result.entries).toBe(result.ok)
+      // The stated bound: bots × channels × versions, one stream here, whatever the IDs and the load.
+      const streams = streamsOfTheBot()
+      expect(streams.map((stream) => stream.labels)).toEqual([STREAM])
+      expect(loki.entries(STREAM).filter((entry) => entry.metadata.card === 'sendLog')).toHaveLength(result.ok)
+      expect(instancesOf('sendLog').size).toBe(PROCESSES)
+    },
+    LOAD_DEADLINE_MS + 30_000
+  )
+
+  test(
+    'Send Metric with its trail: every OK is one sample and one stored entry, the entries in the same stream',
+    async () => {
+      const config = { ...logsConfiguration(), logEveryEvent: true }
+      const result = await load(
+        'sendMetric',
+        sendMetric('load_trail', () => undefined),
+        { samples: 1, entries: 1 },
+        config
+      )
+      expect(result.refused).toEqual([])
+      expect(result.ok).toBe(result.calls)
+      const series = await storedSeries('load_trail_metric', result.ok)
+      expect(samplesIn(series)).toBe(result.ok)
+      expect(result.entries).toBe(result.ok)
+      expect(series).toHaveLength(PROCESSES)
+      expect(streamsOfTheBot().map((stream) => stream.labels)).toEqual([STREAM])
+      expect(loki.entries(STREAM).filter((entry) => entry.metadata.card === 'sendMetric')).toHaveLength(result.ok)
+      expect(instancesOf('sendMetric')).toEqual(instancesIn(series))
     },
     LOAD_DEADLINE_MS + 30_000
   )

@@ -1,9 +1,11 @@
 /**
  * The sdk floor: the least an integration can do to write a line. Generated on every run with
  * the same CLI (`bp init`, offline), served by the same sdk (this repo's node_modules) and built
- * by the same `bp build` (so the same esbuild options) as ours. Its one action `write` appends
- * one timestamp to each line it is given, POSTs them with plain axios (the options of
- * src/client.ts, no retries, the same CommonJS copy of axios) and returns {}.
+ * by the same `bp build` (so the same esbuild options) as ours. Its action `write` appends one
+ * timestamp to each line it is given, POSTs them with plain axios (the options of
+ * src/client.ts, no retries, the same CommonJS copy of axios) and returns {}. Its action `push`
+ * does the same for a Loki push: it puts the time, in nanoseconds, between the two halves of the
+ * JSON body it is given and POSTs it.
  */
 import { execFile } from 'node:child_process'
 import { mkdtemp, rm, symlink, writeFile } from 'node:fs/promises'
@@ -29,6 +31,10 @@ export default new IntegrationDefinition({
       input: { schema: z.object({ lines: z.string() }) },
       output: { schema: z.object({}) },
     },
+    push: {
+      input: { schema: z.object({ before: z.string(), after: z.string() }) },
+      output: { schema: z.object({}) },
+    },
   },
 })
 `
@@ -50,6 +56,16 @@ export default new bp.Integration({
         params: { precision: 'ms' },
         auth: { username: user, password: key },
         headers: { 'Content-Type': 'text/plain; charset=utf-8' },
+        timeout: 10000,
+      })
+      return {}
+    },
+    push: async ({ ctx, input }) => {
+      const { url, user, key } = ctx.configuration as { url: string; user: string; key: string }
+      const { before, after } = input as { before: string; after: string }
+      await http.post(url, before + Date.now() + '000000' + after, {
+        auth: { username: user, password: key },
+        headers: { 'Content-Type': 'application/json' },
         timeout: 10000,
       })
       return {}
