@@ -5,20 +5,17 @@
  * proxy), answers discarded. Time and peak memory of the whole process tree.
  */
 import { createReadStream } from 'node:fs'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { startLoki, type Loki } from '../dev/loki'
-import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import { SERVICE_NAME } from '../src/loki'
-import { verdict, type Row, type Section } from './lib/report'
-import { median, mib, p99, ratio } from './lib/stats'
-import { curlConfig, requireExportTools, timed, type Run } from './lib/timed'
+import { benchScript, exportRows, requireExportTools, type ScriptBenchResult } from './lib/export-bench'
+import type { Section } from './lib/report'
+import { mib } from './lib/stats'
 
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-logs.sh')
 const DAYS = 14
-const TIME_TARGET = 2
-const RSS_TARGET = 100 * 1024 * 1024
 const FORMATS = ['jsonl', 'push'] as const
 type Format = (typeof FORMATS)[number]
 
@@ -102,77 +99,29 @@ const countLines = async (file: string, format: Format): Promise<number> => {
   return n
 }
 
-interface Result {
-  readonly requests: number
-  readonly script: Map<Format, Run[]>
-  readonly floor: Run[]
-  readonly outBytes: Map<Format, number>
-  readonly loadMs: number
-}
-
-const measure = async (options: LogExportOptions, dir: string): Promise<Result> => {
+const measure = async (
+  options: LogExportOptions,
+  dir: string
+): Promise<ScriptBenchResult<Format> & { loadMs: number }> => {
   const loki = await startLoki()
   try {
     const loadStart = Date.now()
     const { from, to } = loadHistory(loki, options.lines)
     const loadMs = Date.now() - loadStart
-    const tokenFile = join(dir, 'token')
-    await writeFile(tokenFile, `${loki.password}\n`, { mode: 0o600 })
-    const scriptArgs = (url: string, format: Format, out: string) => [
-      'bash',
-      SCRIPT,
-      '--url',
-      url,
-      '--user',
-      loki.username,
-      '--token-file',
-      tokenFile,
-      '--from',
-      String(from),
-      '--to',
-      String(to),
-      '--format',
-      format,
-      '--out',
-      out,
-      '--quiet'
-    ]
-
-    // The requests the script makes, learnt from one run through a recording proxy.
-    const requests: ProxiedRequest[] = []
-    const recorder = await startProxy(loki.url, { onRequest: (r) => requests.push(r) })
-    try {
-      await timed(scriptArgs(recorder.url, 'jsonl', join(dir, 'recorded.jsonl')), '', dir)
-    } finally {
-      await recorder.close()
-      await rm(join(dir, 'recorded.jsonl'), { force: true })
-    }
-    const config = await curlConfig(loki, requests, dir)
-
-    const script = new Map<Format, Run[]>(FORMATS.map((f) => [f, []]))
-    const outBytes = new Map<Format, number>()
-    const floor: Run[] = []
-    const runScript = async (format: Format) => {
-      const out = join(dir, `export.${format}`)
-      script.get(format)!.push(await timed(scriptArgs(loki.url, format, out), '', dir))
-      const lines = await countLines(out, format)
-      if (lines !== options.lines) throw new Error(`export ${format}: ${lines} lines, expected ${options.lines}`)
-      outBytes.set(format, (await stat(out)).size)
-      await rm(out, { force: true })
-    }
-    const runFloor = async () => floor.push(await timed(['curl', '-q', '-K', '-'], config, dir))
-    for (let round = 0; round < options.rounds; round++) {
-      for (const format of FORMATS) {
-        if (round % 2 === 0) {
-          await runScript(format)
-          await runFloor()
-        } else {
-          await runFloor()
-          await runScript(format)
-        }
+    const result = await benchScript({
+      script: SCRIPT,
+      server: loki,
+      formats: FORMATS,
+      from,
+      to,
+      rounds: options.rounds,
+      dir,
+      check: async (file, format) => {
+        const lines = await countLines(file, format)
+        if (lines !== options.lines) throw new Error(`export ${format}: ${lines} lines, expected ${options.lines}`)
       }
-    }
-    return { requests: requests.length, script, floor, outBytes, loadMs }
+    })
+    return { ...result, loadMs }
   } finally {
     await loki.stop()
   }
@@ -182,40 +131,17 @@ export const runLogExport = async (options: LogExportOptions): Promise<Section> 
   requireExportTools()
   const dir = await mkdtemp(join(tmpdir(), 'bench-export-logs-'))
   try {
-    const { requests, script, floor, outBytes, loadMs } = await measure(options, dir)
-    const secs = (x: number) => `${(x / 1000).toFixed(2)} s`
-    const wall = (runs: Run[]) => runs.map((r) => r.wallMs)
+    const result = await measure(options, dir)
+    const { requests, outBytes, loadMs } = result
     const size = options.lines.toLocaleString('en')
-    const rows: Row[] = FORMATS.flatMap((format): Row[] => {
-      const runs = script.get(format)!
-      const r = median(wall(runs)) / median(wall(floor))
-      const peak = Math.max(...runs.map((x) => x.peakRssBytes))
-      return [
-        {
-          figure: `${size} lines, ${format}: time, median (p99)`,
-          ours: `${secs(median(wall(runs)))} (${secs(p99(wall(runs)))})`,
-          floor: `${secs(median(wall(floor)))} (${secs(p99(wall(floor)))})`,
-          ratio: ratio(r),
-          target: `≤ ${TIME_TARGET}`,
-          verdict: verdict(r <= TIME_TARGET)
-        },
-        {
-          figure: `${size} lines, ${format}: peak RSS`,
-          ours: mib(peak),
-          floor: mib(Math.max(...floor.map((x) => x.peakRssBytes))),
-          ratio: '—',
-          target: `≤ ${mib(RSS_TARGET)}`,
-          verdict: verdict(peak <= RSS_TARGET)
-        }
-      ]
-    })
+    const rows = exportRows(`${size} lines`, result)
     return {
       title: '6. Log export',
       rows,
       notes: [
         `Data: ${size} lines over ${DAYS} days in 12 streams, each line the JSON a card writes with five structured ` +
           'metadata fields, loaded into the Loki stand-in (dev/loki.ts; Basic auth on, the same process as the benchmark) ' +
-          `in ${secs(loadMs)}. Every run of the script is checked to export exactly these lines.`,
+          `in ${(loadMs / 1000).toFixed(1)} s. Every run of the script is checked to export exactly these lines.`,
         '**Ours**: `bash scripts/export-logs.sh --url <loki> --user <u> --token-file <f> --from <s> --to <s> --format <fmt> ' +
           '--out <file> --quiet` (default query, 1-day windows, pages of 5,000 lines). **Query-API floor**: the script is ' +
           `first run once through a recording proxy; one \`curl\` process then makes the same ${requests} requests ` +

@@ -5,20 +5,17 @@
  * answers discarded. Time and peak memory of the whole process tree.
  */
 import { createReadStream } from 'node:fs'
-import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
-import { verdict, type Row, type Section } from './lib/report'
-import { median, mib, p99, ratio } from './lib/stats'
-import { curlConfig, requireExportTools, timed, type Run } from './lib/timed'
+import { benchScript, exportRows, requireExportTools, type ScriptBenchResult } from './lib/export-bench'
+import type { Row, Section } from './lib/report'
+import { mib } from './lib/stats'
 
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')
 const MIN = 60_000
 const SAMPLES_PER_SERIES = 14 * 1440
-const TIME_TARGET = 2
-const RSS_TARGET = 100 * 1024 * 1024
 const FORMATS = ['csv', 'jsonl', 'openmetrics'] as const
 type Format = (typeof FORMATS)[number]
 
@@ -75,13 +72,9 @@ const importData = async (vm: VictoriaMetrics, series: number): Promise<{ from: 
   return { from: start / 1000 - 30, to: end / 1000 }
 }
 
-interface SizeResult {
+interface SizeResult extends ScriptBenchResult<Format> {
   readonly series: number
   readonly rounds: number
-  readonly requests: number
-  readonly script: Map<Format, Run[]>
-  readonly floor: Run[]
-  readonly outBytes: Map<Format, number>
 }
 
 const measureSize = async (series: number, rounds: number, dir: string): Promise<SizeResult> => {
@@ -89,64 +82,21 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
   try {
     const { from, to } = await importData(vm, series)
     const expected = series * SAMPLES_PER_SERIES
-    const tokenFile = join(dir, 'token')
-    await writeFile(tokenFile, `${vm.password}\n`, { mode: 0o600 })
-    const scriptArgs = (url: string, format: Format, out: string) => [
-      'bash',
-      SCRIPT,
-      '--url',
-      url,
-      '--user',
-      vm.username,
-      '--token-file',
-      tokenFile,
-      '--from',
-      String(from),
-      '--to',
-      String(to),
-      '--format',
-      format,
-      '--out',
-      out,
-      '--quiet'
-    ]
-
-    // The requests the script makes, learnt from one run through a recording proxy (which also warms VictoriaMetrics).
-    const requests: ProxiedRequest[] = []
-    const recorder = await startProxy(vm.url, { onRequest: (r) => requests.push(r) })
-    try {
-      await timed(scriptArgs(recorder.url, 'csv', join(dir, 'recorded.csv')), '', dir)
-    } finally {
-      await recorder.close()
-      await rm(join(dir, 'recorded.csv'), { force: true })
-    }
-    const config = await curlConfig(vm, requests, dir)
-
-    const script = new Map<Format, Run[]>(FORMATS.map((f) => [f, []]))
-    const outBytes = new Map<Format, number>()
-    const floor: Run[] = []
-    const runScript = async (format: Format) => {
-      const out = join(dir, `export.${format}`)
-      script.get(format)!.push(await timed(scriptArgs(vm.url, format, out), '', dir))
-      const samples = await countSamples(out, format)
-      if (samples !== expected)
-        throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
-      outBytes.set(format, (await stat(out)).size)
-      await rm(out, { force: true })
-    }
-    const runFloor = async () => floor.push(await timed(['curl', '-q', '-K', '-'], config, dir))
-    for (let round = 0; round < rounds; round++) {
-      for (const format of FORMATS) {
-        if (round % 2 === 0) {
-          await runScript(format)
-          await runFloor()
-        } else {
-          await runFloor()
-          await runScript(format)
-        }
+    const result = await benchScript({
+      script: SCRIPT,
+      server: vm,
+      formats: FORMATS,
+      from,
+      to,
+      rounds,
+      dir,
+      check: async (file, format) => {
+        const samples = await countSamples(file, format)
+        if (samples !== expected)
+          throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
       }
-    }
-    return { series, rounds, requests: requests.length, script, floor, outBytes }
+    })
+    return { series, rounds, ...result }
   } finally {
     await vm.stop()
   }
@@ -158,33 +108,7 @@ export const runExport = async (options: ExportOptions): Promise<Section> => {
   try {
     const results: SizeResult[] = []
     for (const { series, rounds } of options.sizes) results.push(await measureSize(series, rounds, dir))
-    const secs = (x: number) => `${(x / 1000).toFixed(2)} s`
-    const wall = (runs: Run[]) => runs.map((r) => r.wallMs)
-    const rows: Row[] = results.flatMap(({ series, script, floor }) =>
-      FORMATS.flatMap((format): Row[] => {
-        const runs = script.get(format)!
-        const r = median(wall(runs)) / median(wall(floor))
-        const peak = Math.max(...runs.map((x) => x.peakRssBytes))
-        return [
-          {
-            figure: `${series.toLocaleString('en')} series, ${format}: time, median (p99)`,
-            ours: `${secs(median(wall(runs)))} (${secs(p99(wall(runs)))})`,
-            floor: `${secs(median(wall(floor)))} (${secs(p99(wall(floor)))})`,
-            ratio: ratio(r),
-            target: `≤ ${TIME_TARGET}`,
-            verdict: verdict(r <= TIME_TARGET)
-          },
-          {
-            figure: `${series.toLocaleString('en')} series, ${format}: peak RSS`,
-            ours: mib(peak),
-            floor: mib(Math.max(...floor.map((x) => x.peakRssBytes))),
-            ratio: '—',
-            target: `≤ ${mib(RSS_TARGET)}`,
-            verdict: verdict(peak <= RSS_TARGET)
-          }
-        ]
-      })
-    )
+    const rows: Row[] = results.flatMap((result) => exportRows(`${result.series.toLocaleString('en')} series`, result))
     return {
       title: '4. Export',
       rows,
