@@ -550,24 +550,27 @@ describe('export-logs.sh: --format push restores into another Loki', () => {
     compare(fresh.entries().map(keyOf), expected(loki))
   })
 
-  it('each line between the first and the last is a push body of its own (for Lokis that take a few MB per request)', async () => {
-    const lines = (await exported(pushArgs)).text.split('\n')
+  it('pushed in parts as the docs say (sed and awk cut one body per line), a fresh Loki holds the same entries', async () => {
+    const { text } = await exported(pushArgs)
+    const lines = text.split('\n')
     expect(lines[0]).toBe('{"streams":[')
-    expect(lines.at(-1)).toBe('')
-    expect(lines.at(-2)).toBe(']}')
-    const parts = lines.slice(1, -2)
+    expect(lines.slice(-2)).toEqual([']}', ''])
+    const dir = await mkdtemp(join(work, 'parts-'))
+    await writeFile(join(dir, 'restore.json'), text)
+    await execFileP(
+      'sh',
+      [
+        '-c',
+        "mkdir parts && sed -e '1d' -e '$d' -e 's/,$//' restore.json | awk '{ f = sprintf(\"parts/%06d.json\", NR); printf \"{\\\"streams\\\":[%s]}\\n\", $0 > f; close(f) }'"
+      ],
+      { cwd: dir }
+    )
+    const parts = (await readdir(join(dir, 'parts'))).sort()
+    expect(parts.length).toBe(lines.length - 3)
     expect(parts.length).toBeGreaterThan(10)
     const fresh = await startLoki()
     started.push(fresh)
-    for (const part of parts) {
-      const res = await fetch(`${fresh.url}/loki/api/v1/push`, {
-        method: 'POST',
-        headers: { authorization: fresh.authorization!, 'content-type': 'application/json' },
-        body: `{"streams":[${part.replace(/,$/u, '')}]}`
-      })
-      expect(res.status).toBe(204)
-      await res.text()
-    }
+    for (const part of parts) expect(await curlPush(fresh, join(dir, 'parts', part))).toBe('204')
     compare(fresh.entries().map(keyOf), expected(loki))
   })
 
@@ -609,11 +612,17 @@ describe('export-logs.sh: files and tools', () => {
     }
   })
 
-  it('reads TIME exactly as export-metrics.sh does (the same jq definitions)', async () => {
+  it('shares with export-metrics.sh, as the same text, the time forms, config quoting, backoff and error messages', async () => {
+    const logs = await readFile(SCRIPT, 'utf8')
+    const metrics = await readFile(METRICS_SCRIPT, 'utf8')
     const defs = (text: string) => /^JQ_TIME_DEFS='([^']*)'$/mu.exec(text)?.[1]
-    const ours = defs(await readFile(SCRIPT, 'utf8'))
-    expect(ours).toContain('def parse_time($now):')
-    expect(ours).toBe(defs(await readFile(METRICS_SCRIPT, 'utf8')))
+    expect(defs(logs)).toContain('def parse_time($now):')
+    expect(defs(logs)).toBe(defs(metrics))
+    const fn = (text: string, name: string) => new RegExp(`^${name}\\(\\) \\{.*?^\\}$`, 'msu').exec(text)?.[0]
+    for (const name of ['die', 'need_arg', 'cfg_quote', 'server_message', 'backoff']) {
+      expect(fn(logs, name), name).toMatch(new RegExp(`^${name}`, 'u'))
+      expect(fn(logs, name), name).toBe(fn(metrics, name))
+    }
   })
 
   it('--help documents every option and environment variable', async () => {
