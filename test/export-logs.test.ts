@@ -476,9 +476,10 @@ describe('export-logs.sh: what it selects', () => {
     const other = parseJsonl(await readFile(out, 'utf8'))
     expect(other.length).toBeGreaterThan(0)
     compare(other.map(keyOf), expected(loki, FROM, TO, OTHER))
+    // The push URL of the stack's Loki details page works as well.
     r = await runExport(
       [...WINDOW, '--query', `{service_name="${SERVICE_NAME}"} | userId="u1"`, '--limit', '3', '--out', out],
-      lokiEnv(loki)
+      lokiEnv(loki, `${loki.url}/loki/api/v1/push`)
     )
     expect(r.code, r.stderr).toBe(0)
     const u1 = parseJsonl(await readFile(out, 'utf8'))
@@ -596,6 +597,18 @@ describe('export-logs.sh: files and tools', () => {
     expect((await runExport([...WINDOW, '--out', file], lokiEnv(loki))).code).toBe(0)
     expect(await readFile(file, 'utf8')).toBe(r.stdout)
     expect(statSync(file).mode & 0o777).toBe(0o600)
+  })
+
+  it('shows progress on a terminal, and none with --quiet', async () => {
+    const env = { ...process.env, ...lokiEnv(loki) }
+    const command = (extra: string) =>
+      `bash '${SCRIPT}' --from ${FROM} --to ${TO} --limit 50 --out '${join(work, 'tty.jsonl')}' ${extra}`
+    // script(1) gives the export a terminal; what it writes there comes back on stdout.
+    const shown = await execFileP('script', ['-qec', command(''), '/dev/null'], { env, timeout: 60_000 })
+    expect(shown.stdout).toMatch(/export-logs\.sh: window 3\/3, \d+ lines, \d+ requests/u)
+    expect(shown.stdout).toContain(`export-logs.sh: done: ${parseJsonl((await exported([])).text).length} lines in`)
+    const quiet = await execFileP('script', ['-qec', command('--quiet'), '/dev/null'], { env, timeout: 60_000 })
+    expect(quiet.stdout).toBe('')
   })
 
   it("with the BWK awk that macOS ships (Debian's original-awk), both formats are byte-identical", async () => {
