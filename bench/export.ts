@@ -4,75 +4,24 @@
  * requests the script makes (learnt by running the script once through a recording proxy),
  * answers discarded. Time and peak memory of the whole process tree.
  */
-import { spawn } from 'node:child_process'
-import { createReadStream, existsSync, readFileSync } from 'node:fs'
-import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
+import { createReadStream } from 'node:fs'
+import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { descendants } from '../dev/processes'
-import { startProxy, type ProxiedRequest } from '../dev/proxy'
 import { startVictoriaMetrics, type VictoriaMetrics } from '../dev/servers'
-import { verdict, type Row, type Section } from './lib/report'
-import { median, mib, now, p99, ratio, sleep } from './lib/stats'
+import { benchScript, exportRows, requireExportTools, type ScriptBenchResult } from './lib/export-bench'
+import type { Row, Section } from './lib/report'
+import { mib } from './lib/stats'
 
 const SCRIPT = resolve(__dirname, '..', 'scripts', 'export-metrics.sh')
-const TIME = '/usr/bin/time'
 const MIN = 60_000
 const SAMPLES_PER_SERIES = 14 * 1440
-const TIME_TARGET = 2
-const RSS_TARGET = 100 * 1024 * 1024
 const FORMATS = ['csv', 'jsonl', 'openmetrics'] as const
 type Format = (typeof FORMATS)[number]
 
 export interface ExportOptions {
   /** Series to export, and how many rounds at that size. */
   readonly sizes: ReadonlyArray<{ readonly series: number; readonly rounds: number }>
-}
-
-interface Run {
-  readonly wallMs: number
-  /** The larger of /usr/bin/time's maximum RSS (largest single process) and the sampled sum over the tree. */
-  readonly peakRssBytes: number
-}
-
-const rssOf = (pid: number): number => {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB$/mu.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-/** Runs `command` under /usr/bin/time -v with `stdin` on its standard input, its temp files in `dir`. */
-const timed = async (command: string[], stdin: string, dir: string): Promise<Run> => {
-  const timeFile = join(dir, 'time.txt')
-  const start = now()
-  const child = spawn(TIME, ['-v', '-o', timeFile, ...command], {
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: tmpdir(), TMPDIR: dir },
-    stdio: ['pipe', 'ignore', 'pipe']
-  })
-  child.stdin.end(stdin)
-  let stderr = ''
-  child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
-  let done = false
-  const closed = new Promise<number | null>((r) => child.on('close', (code) => ((done = true), r(code))))
-  const killer = setTimeout(() => child.kill('SIGKILL'), 600_000)
-  let treeRss = 0
-  while (!done) {
-    const pids = descendants(child.pid!).slice(1) // not /usr/bin/time itself
-    treeRss = Math.max(
-      treeRss,
-      pids.reduce((sum, p) => sum + rssOf(p), 0)
-    )
-    await sleep(20)
-  }
-  const code = await closed
-  const wallMs = now() - start
-  clearTimeout(killer)
-  if (code !== 0) throw new Error(`${command.join(' ')} exited ${code}: ${stderr}`)
-  const kb = /Maximum resident set size \(kbytes\): (\d+)/u.exec(await readFile(timeFile, 'utf8'))
-  return { wallMs, peakRssBytes: Math.max(Number(kb?.[1] ?? 0) * 1024, treeRss) }
 }
 
 /** Samples in an export file: data lines (csv: after the header; openmetrics: not comments), jsonl: values. */
@@ -123,42 +72,9 @@ const importData = async (vm: VictoriaMetrics, series: number): Promise<{ from: 
   return { from: start / 1000 - 30, to: end / 1000 }
 }
 
-const cfgQuote = (text: string): string => `"${text.replaceAll('\\', '\\\\').replaceAll('"', '\\"')}"`
-
-/** A curl config (read from stdin) that makes `requests` one after another, answers to /dev/null. */
-const curlConfig = async (vm: VictoriaMetrics, requests: ProxiedRequest[], dir: string): Promise<string> => {
-  const sections: string[] = []
-  for (const [i, r] of requests.entries()) {
-    const options = [
-      `url = ${cfgQuote(vm.url + r.path)}`,
-      `user = ${cfgQuote(`${vm.username}:${vm.password}`)}`,
-      'output = "/dev/null"',
-      'silent',
-      'show-error',
-      'fail'
-    ]
-    if (r.method !== 'GET') options.push(`request = ${cfgQuote(r.method)}`)
-    for (const name of ['accept', 'accept-encoding', 'content-type']) {
-      const value = r.headers[name]
-      if (typeof value === 'string') options.push(`header = ${cfgQuote(`${name}: ${value}`)}`)
-    }
-    if (r.body.length > 0) {
-      const file = join(dir, `request-${i}.body`)
-      await writeFile(file, r.body)
-      options.push(`data-binary = ${cfgQuote(`@${file}`)}`)
-    }
-    sections.push(options.join('\n'))
-  }
-  return `${sections.join('\nnext\n')}\n`
-}
-
-interface SizeResult {
+interface SizeResult extends ScriptBenchResult<Format> {
   readonly series: number
   readonly rounds: number
-  readonly requests: number
-  readonly script: Map<Format, Run[]>
-  readonly floor: Run[]
-  readonly outBytes: Map<Format, number>
 }
 
 const measureSize = async (series: number, rounds: number, dir: string): Promise<SizeResult> => {
@@ -166,109 +82,33 @@ const measureSize = async (series: number, rounds: number, dir: string): Promise
   try {
     const { from, to } = await importData(vm, series)
     const expected = series * SAMPLES_PER_SERIES
-    const tokenFile = join(dir, 'token')
-    await writeFile(tokenFile, `${vm.password}\n`, { mode: 0o600 })
-    const scriptArgs = (url: string, format: Format, out: string) => [
-      'bash',
-      SCRIPT,
-      '--url',
-      url,
-      '--user',
-      vm.username,
-      '--token-file',
-      tokenFile,
-      '--from',
-      String(from),
-      '--to',
-      String(to),
-      '--format',
-      format,
-      '--out',
-      out,
-      '--quiet'
-    ]
-
-    // The requests the script makes, learnt from one run through a recording proxy (which also warms VictoriaMetrics).
-    const requests: ProxiedRequest[] = []
-    const recorder = await startProxy(vm.url, { onRequest: (r) => requests.push(r) })
-    try {
-      await timed(scriptArgs(recorder.url, 'csv', join(dir, 'recorded.csv')), '', dir)
-    } finally {
-      await recorder.close()
-      await rm(join(dir, 'recorded.csv'), { force: true })
-    }
-    const config = await curlConfig(vm, requests, dir)
-
-    const script = new Map<Format, Run[]>(FORMATS.map((f) => [f, []]))
-    const outBytes = new Map<Format, number>()
-    const floor: Run[] = []
-    const runScript = async (format: Format) => {
-      const out = join(dir, `export.${format}`)
-      script.get(format)!.push(await timed(scriptArgs(vm.url, format, out), '', dir))
-      const samples = await countSamples(out, format)
-      if (samples !== expected)
-        throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
-      outBytes.set(format, (await stat(out)).size)
-      await rm(out, { force: true })
-    }
-    const runFloor = async () => floor.push(await timed(['curl', '-q', '-K', '-'], config, dir))
-    for (let round = 0; round < rounds; round++) {
-      for (const format of FORMATS) {
-        if (round % 2 === 0) {
-          await runScript(format)
-          await runFloor()
-        } else {
-          await runFloor()
-          await runScript(format)
-        }
+    const result = await benchScript({
+      script: SCRIPT,
+      server: vm,
+      formats: FORMATS,
+      from,
+      to,
+      rounds,
+      dir,
+      check: async (file, format) => {
+        const samples = await countSamples(file, format)
+        if (samples !== expected)
+          throw new Error(`export ${format} of ${series} series: ${samples} samples, expected ${expected}`)
       }
-    }
-    return { series, rounds, requests: requests.length, script, floor, outBytes }
+    })
+    return { series, rounds, ...result }
   } finally {
     await vm.stop()
   }
 }
 
 export const runExport = async (options: ExportOptions): Promise<Section> => {
-  for (const [bin, pkg] of [
-    [TIME, 'time'],
-    ['/usr/bin/curl', 'curl'],
-    ['/usr/bin/jq', 'jq']
-  ] as const) {
-    if (!existsSync(bin))
-      throw new Error(`${bin} is missing: install the Debian package "${pkg}" (apt-get install ${pkg}; .ci/run does).`)
-  }
+  requireExportTools()
   const dir = await mkdtemp(join(tmpdir(), 'bench-export-'))
   try {
     const results: SizeResult[] = []
     for (const { series, rounds } of options.sizes) results.push(await measureSize(series, rounds, dir))
-    const secs = (x: number) => `${(x / 1000).toFixed(2)} s`
-    const wall = (runs: Run[]) => runs.map((r) => r.wallMs)
-    const rows: Row[] = results.flatMap(({ series, script, floor }) =>
-      FORMATS.flatMap((format): Row[] => {
-        const runs = script.get(format)!
-        const r = median(wall(runs)) / median(wall(floor))
-        const peak = Math.max(...runs.map((x) => x.peakRssBytes))
-        return [
-          {
-            figure: `${series.toLocaleString('en')} series, ${format}: time, median (p99)`,
-            ours: `${secs(median(wall(runs)))} (${secs(p99(wall(runs)))})`,
-            floor: `${secs(median(wall(floor)))} (${secs(p99(wall(floor)))})`,
-            ratio: ratio(r),
-            target: `≤ ${TIME_TARGET}`,
-            verdict: verdict(r <= TIME_TARGET)
-          },
-          {
-            figure: `${series.toLocaleString('en')} series, ${format}: peak RSS`,
-            ours: mib(peak),
-            floor: mib(Math.max(...floor.map((x) => x.peakRssBytes))),
-            ratio: '—',
-            target: `≤ ${mib(RSS_TARGET)}`,
-            verdict: verdict(peak <= RSS_TARGET)
-          }
-        ]
-      })
-    )
+    const rows: Row[] = results.flatMap((result) => exportRows(`${result.series.toLocaleString('en')} series`, result))
     return {
       title: '4. Export',
       rows,

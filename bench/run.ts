@@ -18,6 +18,7 @@ import { join } from 'node:path'
 import { BUNDLE } from '../dev/integration-process'
 import { runColdStart } from './cold-start'
 import { runExport } from './export'
+import { runLogExport } from './export-logs'
 import { runLatency } from './latency'
 import { describeMachine } from './lib/machine'
 import type { Section } from './lib/report'
@@ -28,7 +29,7 @@ import { runLogs } from './logs'
 import { runThroughput } from './throughput'
 import { runValidation } from './validation'
 
-const SECTIONS = ['latency', 'throughput', 'cold', 'export', 'validation', 'logs'] as const
+const SECTIONS = ['latency', 'throughput', 'cold', 'export', 'validation', 'logs', 'export-logs'] as const
 type SectionName = (typeof SECTIONS)[number]
 
 const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } => {
@@ -55,14 +56,14 @@ const parseArgs = (argv: string[]): { only: Set<SectionName>; quick: boolean } =
 
 const preflight = (only: Set<SectionName>): void => {
   const vmBin = process.env.VICTORIA_METRICS_BIN ?? '/usr/bin/victoria-metrics'
-  if (!existsSync(vmBin)) {
+  if ([...only].some((name) => name !== 'export-logs') && !existsSync(vmBin)) {
     throw new Error(
       `${vmBin} is missing: the benchmarks run a local VictoriaMetrics. Install the Debian package ` +
         '"victoria-metrics" (apt-get install victoria-metrics; .ci/run installs it with the other servers), ' +
         'or point VICTORIA_METRICS_BIN at the binary.'
     )
   }
-  if ([...only].some((name) => name !== 'export') && !existsSync(BUNDLE)) {
+  if ([...only].some((name) => name !== 'export' && name !== 'export-logs') && !existsSync(BUNDLE)) {
     throw new Error(`${BUNDLE} is missing: run \`npm run build\` (npm run bench builds first).`)
   }
 }
@@ -79,6 +80,9 @@ const revision = (): string => {
       '--',
       'src',
       'scripts/export-metrics.sh',
+      'scripts/export-logs.sh',
+      'dev/loki.ts',
+      'dev/loki',
       'integration.definition.ts',
       'package.json',
       'bench'
@@ -208,6 +212,12 @@ const main = async (): Promise<void> => {
               { series: 1_000, rounds: 1 }
             ]
       })
+    )
+  }
+
+  if (only.has('export-logs')) {
+    await attempt('export-logs', () =>
+      runLogExport(quick ? { lines: 50_000, rounds: 1 } : { lines: 1_000_000, rounds: 1 })
     )
   }
 
