@@ -7,10 +7,13 @@
  */
 import { parser } from '@grafana/lezer-logql'
 import { readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { DASHBOARD_PATH } from '../dashboards/build'
 import { ALL, LOG_PANEL_QUERIES, substituteLogQL, type LogSubstituteVars } from '../dashboards/queries'
 import { codeBlocks } from './helpers/markdown'
+
+const EXPORT_LOGS_SCRIPT = resolve(__dirname, '../scripts/export-logs.sh')
 
 /** The queries the logs design ships in the docs (one conversation, errors, events per day, max_tokens). */
 const DESIGN_QUERIES = [
@@ -67,6 +70,20 @@ function documentedQueries(): ShippedQuery[] {
     .map((block, i) => ({ where: `${block.page}, logql block ${i + 1}`, expr: block.body }))
 }
 
+/** An export-logs.sh argument in a shell example or in the script's help: `--query '<LogQL>'`. */
+const QUERY_ARGUMENT = /--query '([^']*)'/g
+
+/** The LogQL export-logs.sh is given in the docs' shell examples, its help, and its default selection. */
+function exportQueries(): ShippedQuery[] {
+  const script = readFileSync(EXPORT_LOGS_SCRIPT, 'utf8')
+  const fromDocs = codeBlocks()
+    .filter((block) => block.info === 'sh')
+    .flatMap((block) => [...block.body.matchAll(QUERY_ARGUMENT)].map((m) => ({ where: block.page, expr: m[1]! })))
+  const fromScript = [...script.matchAll(QUERY_ARGUMENT)].map((m) => ({ where: 'export-logs.sh --help', expr: m[1]! }))
+  const fallback = /^DEFAULT_QUERY='([^']*)'$/mu.exec(script)?.[1]
+  return [...fromDocs, ...fromScript, { where: 'export-logs.sh default', expr: fallback ?? '' }]
+}
+
 /** Every shipped query under every set of variables, as Grafana would send it to Loki. */
 function resolved(queries: ShippedQuery[]): ShippedQuery[] {
   return queries.flatMap((q) => VAR_SETS.map((vars) => ({ where: q.where, expr: substituteLogQL(q.expr, vars) })))
@@ -92,6 +109,12 @@ describe('LogQL the project ships', () => {
     }
   })
 
+  it("every query given to export-logs.sh (docs' examples, its help, its default) parses with Grafana's grammar", () => {
+    const queries = exportQueries()
+    expect(queries.length).toBeGreaterThan(2)
+    for (const q of queries) expect(syntaxErrors(q.expr), `${q.where}: ${q.expr}`).toEqual([])
+  })
+
   it('hub.md or docs/ documents every query of the logs design, each in a ```logql block', () => {
     const documented = documentedQueries().map((q) => q.expr)
     for (const query of DESIGN_QUERIES) expect(documented, query).toContain(query)
@@ -100,11 +123,13 @@ describe('LogQL the project ships', () => {
   it('hub.md and docs/ have no LogQL outside ```logql blocks, where this test would not parse it', () => {
     const others = codeBlocks().filter((block) => block.info !== 'logql')
     expect(others.length).toBeGreaterThan(0)
-    for (const { page, body } of others) expect(body, page).not.toMatch(/service_name\s*=|\|\s*json\b|\|\s*logfmt\b/)
+    for (const { page, body } of others) {
+      expect(body.replace(QUERY_ARGUMENT, ''), page).not.toMatch(/service_name\s*=|\|\s*json\b|\|\s*logfmt\b/)
+    }
   })
 
   it('the parse check catches a broken query: every shipped query cut short by one character fails it', () => {
-    const shipped = resolved([...dashboardQueries(), ...documentedQueries()])
+    const shipped = resolved([...dashboardQueries(), ...documentedQueries(), ...exportQueries()])
     expect(shipped.length).toBeGreaterThan(0)
     for (const q of shipped) expect(syntaxErrors(q.expr.slice(0, -1)), q.where).not.toEqual([])
     for (const broken of [
