@@ -8,7 +8,7 @@ import { sendLog } from './log'
 import { sendMetric } from './metric'
 import { parseWith } from './parse'
 import { sendRawData } from './raw-data'
-import { proveEndpoints } from './register'
+import { install } from './register'
 import { sendLlmUsageInputSchema, sendLogInputSchema, sendMetricInputSchema, sendRawDataInputSchema } from './schemas'
 import * as bp from '.botpress'
 
@@ -52,7 +52,7 @@ const card =
 export default new bp.Integration({
   register: async ({ ctx, logger }) =>
     run('Could not install the Grafana Cloud integration', ctx, logger, async () => {
-      for (const line of await proveEndpoints(parseConfiguration(ctx.configuration))) {
+      for (const line of await install(parseConfiguration(ctx.configuration))) {
         logger.forBot().info(line)
       }
     }),

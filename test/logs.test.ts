@@ -70,6 +70,7 @@ describe('register with logs configured', () => {
     expect(loki.requests.map((r) => [r.method, r.path, r.status])).toEqual([['POST', '/loki/api/v1/push', 204]])
     expect(loki.counts().stored).toBe(0)
     expect(integration.output()).toContain(`Grafana Cloud Logs accepted the credentials for user ${loki.username}`)
+    expect(integration.output()).toContain('Conversation and user ID labels: on. Logs: on, every event logged: off.')
   })
 
   it('a logs user ID or key the logs endpoint refuses: the install fails naming the logs fields', async () => {
